@@ -1,0 +1,142 @@
+// The vernier CLI as a user meets it: the figures in --json, exit codes, and one-line errors with
+// nothing on stdout.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <iterator>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+struct CliResult {
+  int code = -1;
+  std::string out, err;
+};
+
+CliResult run(const std::string& args) {
+  const std::string err_path = ::testing::TempDir() + "vernier_cli_stderr.txt";
+  const std::string cmd = std::string(VERNIER_CLI) + " " + args + " 2>" + err_path;
+  CliResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(err_path);
+  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
+  return r;
+}
+
+TEST(Cli, ExplainWorkedExampleJson) {
+  const CliResult r = run("explain --values 0.10,-0.30,0.70,-1.00,0.50 --format int8 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j["scale"].get<double>(), 1.70 / 255, 1e-9);
+  EXPECT_NEAR(j["scale"].get<double>(), 0.0066667, 1e-7);
+  EXPECT_EQ(j["zero_point"].get<int>(), 150);
+  EXPECT_EQ(j["q"][0].get<int>(), 165);
+  EXPECT_EQ(j["q"].size(), 5u);
+  EXPECT_NEAR(j["half_step"].get<double>(), 0.00333333, 1e-8);
+  EXPECT_EQ(j["dequantized"].size(), 5u);
+  EXPECT_EQ(j["errors"].size(), 5u);
+  EXPECT_LE(j["max_abs_error"].get<double>(), j["half_step"].get<double>());
+  EXPECT_GE(j["mse"].get<double>(), 0.0);
+}
+
+TEST(Cli, ExplainEveryFormatRuns) {
+  for (const char* f : {"fp32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "int8", "int4", "uint4", "int2", "nf4"}) {
+    const CliResult r = run(std::string("explain --values 0.10,-0.30,0.70,-1.00,0.50 --format ") + f);
+    EXPECT_EQ(r.code, 0) << f << ": " << r.err;
+    EXPECT_NE(r.out.find("MSE"), std::string::npos) << f;
+    const CliResult j = run(std::string("explain --values 0.10,-0.30,0.70,-1.00,0.50 --group 2 --json --format ") + f);
+    ASSERT_EQ(j.code, 0) << f << ": " << j.err;
+    EXPECT_TRUE(nlohmann::json::accept(j.out)) << f << ": " << j.out;
+  }
+}
+
+TEST(Cli, ExplainFp8WithScaleOneIsThePlainCastAndSaturationIsAFlag) {
+  CliResult r = run("explain --values 1,500 --format fp8_e4m3 --scale 1 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["q"][0].get<int>(), 0x38);  // 1.0 in E4M3
+  EXPECT_EQ(j["q"][1].get<int>(), 0x7e);  // 500 saturates to 448
+  r = run("explain --values 1,500 --format fp8_e4m3 --scale 1 --no-saturate --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["q"][1].get<int>(), 0x7f);  // NaN
+  EXPECT_TRUE(j["dequantized"][1].is_null());
+}
+
+TEST(Cli, ExplainNf4ShowsTheNearestLevel) {
+  const CliResult r = run("explain --values 0.10,-0.30,0.70,-1.00,0.50 --format nf4 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["q"][3].get<int>(), 0);   // -1.0 → level -1
+  EXPECT_EQ(j["q"][2].get<int>(), 14);  // 0.7 → 0.7229568
+  EXPECT_NEAR(j["levels"][2].get<double>(), 0.7229568, 1e-6);
+}
+
+TEST(Cli, PlanJsonHasTheExactFigures) {
+  const CliResult r = run("plan --model llama2-7b --ctx 4096 --memory 24GiB --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["params"].get<int64_t>(), 6738415616);
+  EXPECT_EQ(j["weights"]["fp16"].get<uint64_t>(), 13476831232ull);
+  EXPECT_EQ(j["weights"]["fp32"].get<uint64_t>(), 26953662464ull);
+  EXPECT_EQ(j["kv_cache"]["fp16"].get<uint64_t>(), 2147483648ull);
+  EXPECT_EQ(j["nominal_weights"]["fp32"].get<double>(), 28e9);
+  EXPECT_EQ(j["nominal_weights"]["int4_g128"].get<double>(), 3.5e9);
+  EXPECT_FALSE(j["fits"]["fp32"].get<bool>());
+  EXPECT_TRUE(j["fits"]["fp16"].get<bool>());
+  const CliResult p = run("plan --params 7e9 --device h100-80gb --json");
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_EQ(nlohmann::json::parse(p.out)["weights"]["int8"].get<uint64_t>(), 7000000000ull);
+}
+
+TEST(Cli, FormatsAndDemoRun) {
+  CliResult r = run("formats --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["formats"].size(), 20u);
+  r = run("formats");
+  EXPECT_NE(r.out.find("fp8_e4m3"), std::string::npos);
+  r = run("demo --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["schemes"].size(), 15u);
+  EXPECT_EQ(j["plan"]["kv_cache"]["fp16"].get<uint64_t>(), 2147483648ull);
+  r = run("demo");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("llama2-7b"), std::string::npos);
+}
+
+TEST(Cli, HelpOnEveryCommand) {
+  for (const char* c : {"--help", "formats --help", "explain --help", "plan --help", "demo --help"}) {
+    const CliResult r = run(c);
+    EXPECT_EQ(r.code, 0) << c;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << c << ": " << r.out;
+  }
+}
+
+TEST(Cli, BadUsageIsOneLineOnStderrExitTwoNothingOnStdout) {
+  for (const char* args : {"explain --values 0.1,abc", "explain --values ,", "explain --values 1 --format int9",
+                           "explain --values 1 --group 0", "explain --values 1 --scheme middle",
+                           "explain --values 1 --format fp8 --scale -1", "explain --values nan --format int8",
+                           "explain", "explain --values-file /nonexistent/file", "plan --model gpt-5",
+                           "plan --memory 12parsecs", "plan --device toaster", "plan --kv int3", "plan --params lots",
+                           "frobnicate", ""}) {
+    const CliResult r = run(args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << args << " printed: " << r.out;
+    ASSERT_FALSE(r.err.empty()) << args;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+  }
+}
+
+}  // namespace

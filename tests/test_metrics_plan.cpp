@@ -1,0 +1,96 @@
+// Error metrics on hand-computed cases; plan arithmetic against published parameter counts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "vernier/error.hpp"
+#include "vernier/metrics.hpp"
+#include "vernier/plan.hpp"
+#include "vernier/units.hpp"
+
+namespace vernier {
+namespace {
+
+TEST(Metrics, HandComputedCase) {
+  const std::vector<float> ref = {1, 2, 3, 0};
+  const std::vector<float> app = {1, 2, 4, -1};
+  const ErrorStats s = error_stats(ref, app);
+  EXPECT_EQ(s.count, 4);
+  EXPECT_DOUBLE_EQ(s.mse, 2.0 / 4);
+  EXPECT_DOUBLE_EQ(s.rmse, std::sqrt(0.5));
+  EXPECT_DOUBLE_EQ(s.max_abs, 1.0);
+  EXPECT_DOUBLE_EQ(s.mean_signed, 0.0);  // +1 and -1 cancel: bias, not error
+  EXPECT_DOUBLE_EQ(s.sqnr_db, 10 * std::log10(14.0 / 2.0));
+  EXPECT_DOUBLE_EQ(s.cosine, (1 + 4 + 12) / (std::sqrt(14.0) * std::sqrt(22.0)));
+}
+
+TEST(Metrics, ExactZeroAndNonFiniteCases) {
+  const std::vector<float> a = {0.5f, -0.25f};
+  EXPECT_TRUE(std::isinf(error_stats(a, a).sqnr_db));
+  EXPECT_NEAR(error_stats(a, a).cosine, 1.0, 1e-15);
+  const std::vector<float> z = {0.0f, 0.0f};
+  EXPECT_EQ(error_stats(z, z).cosine, 1.0);
+  EXPECT_EQ(error_stats(z, a).cosine, 0.0);
+  EXPECT_EQ(error_stats(z, a).sqnr_db, -INFINITY);
+  const std::vector<float> n = {NAN, 0.0f};
+  EXPECT_TRUE(std::isnan(error_stats(a, n).max_abs));
+  EXPECT_TRUE(std::isnan(error_stats(a, n).mse));
+  EXPECT_THROW(error_stats(a, std::vector<float>{1.0f}), Error);
+}
+
+TEST(Metrics, PerRowAndAccumulatedEqualTheWhole) {
+  const std::vector<float> ref = {1, 2, 3, 4, 5, 6};
+  const std::vector<float> app = {1.5f, 2, 3, 4, 4, 6.25f};
+  const auto rows = error_stats_per_row(ref, app, 2, 3);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_DOUBLE_EQ(rows[0].mse, 0.25 / 3);
+  EXPECT_DOUBLE_EQ(rows[1].max_abs, 1.0);
+  ErrorAccumulator acc;
+  acc.add(std::span(ref).first(3), std::span(app).first(3));
+  acc.add(std::span(ref).last(3), std::span(app).last(3));
+  const ErrorStats whole = error_stats(ref, app);
+  EXPECT_DOUBLE_EQ(acc.result().mse, whole.mse);
+  EXPECT_DOUBLE_EQ(acc.result().cosine, whole.cosine);
+  EXPECT_DOUBLE_EQ(acc.result().sqnr_db, whole.sqnr_db);
+}
+
+TEST(Plan, PresetParameterCountsMatchThePublishedModels) {
+  // Totals of the Hugging Face checkpoints (embeddings, attention, MLP, norms, lm_head).
+  const std::pair<const char*, int64_t> expected[] = {
+      {"llama2-7b", 6738415616}, {"llama2-13b", 13015864320}, {"llama2-70b", 68976648192},
+      {"llama3-8b", 8030261248}, {"llama3-70b", 70553706496}, {"mistral-7b", 7241732096},
+  };
+  for (const auto& [name, n] : expected) {
+    const ModelShape* m = find_preset(name);
+    ASSERT_NE(m, nullptr) << name;
+    EXPECT_EQ(parameter_count(*m).total(), n) << name;
+  }
+  EXPECT_EQ(find_preset("gpt-5"), nullptr);
+}
+
+TEST(Plan, KvCacheOfLlama2_7bAt4096TokensInFp16IsExactlyTwoGiB) {
+  const ModelShape& m = *find_preset("llama2-7b");
+  EXPECT_EQ(kv_cache_bytes(m, 4096, 1, 2.0), 2ull * 1024 * 1024 * 1024);
+  EXPECT_EQ(kv_cache_bytes(m, 4096, 8, 0.5), 4ull * 1024 * 1024 * 1024);
+  // GQA: LLaMA-3-8B has 8 KV heads, a quarter of the cache per token
+  EXPECT_EQ(kv_cache_bytes(*find_preset("llama3-8b"), 4096, 1, 2.0), 512ull * 1024 * 1024);
+}
+
+TEST(Plan, WeightBytesAreParamsTimesBits) {
+  EXPECT_EQ(weight_bytes(6738415616, 16.0), 13476831232ull);
+  EXPECT_EQ(weight_bytes(6738415616, 4.125), 3474495552ull);
+  EXPECT_EQ(weight_bytes(3, 4.0), 2ull);  // rounded up to a whole byte
+}
+
+TEST(Units, ParseBytes) {
+  EXPECT_EQ(parse_bytes("24GiB"), 24ull << 30);
+  EXPECT_EQ(parse_bytes("80 GB"), 80000000000ull);
+  EXPECT_EQ(parse_bytes("1.5KiB"), 1536ull);
+  EXPECT_EQ(parse_bytes("512"), 512ull);
+  for (const char* bad : {"", "GiB", "12 parsecs", "-3GB", "nan"}) {
+    EXPECT_THROW(parse_bytes(bad), Error) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace vernier

@@ -1,0 +1,51 @@
+// Shared pieces of the vernier CLI: tables, number formatting, JSON numbers, command registration.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <iosfwd>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "vernier/plan.hpp"
+
+namespace vernier::cli {
+
+// A text table: first column left-aligned, the others right-aligned; widths from the content.
+struct Table {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  size_t left_tail = 0;  // how many trailing columns are text (left-aligned)
+  void print(std::ostream& out, const std::string& indent = "") const;
+};
+
+std::string num(double v, int significant = 4);  // %.4g-style, "inf"/"nan" spelled out
+std::string fixed(double v, int decimals);
+std::string grouped(uint64_t v);                 // 6,738,415,616
+nlohmann::json jnum(double v);                   // null for NaN/Inf (JSON has neither)
+
+// Prints JSON to stdout with 2-space indentation and a newline.
+void print_json(const nlohmann::json& j);
+
+// Subcommands, one file each.
+void add_formats_command(CLI::App& app);
+void add_explain_command(CLI::App& app);
+void add_plan_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
+
+// The plan, shared by `vernier plan` and `vernier demo`.
+struct PlanRequest {
+  ModelShape model;
+  bool has_shape = true;         // false for --params N without a preset: no KV cache figures
+  int64_t params_override = 0;   // --params
+  int64_t context = 0;           // 0: the model's context
+  int64_t batch = 1;
+  std::string kv_format = "fp16";
+  uint64_t memory_bytes = 0;     // 0: no fit check
+  std::string memory_label;
+};
+nlohmann::json plan_json(const PlanRequest& req);
+void print_plan(const PlanRequest& req, std::ostream& out);
+
+}  // namespace vernier::cli

@@ -1,0 +1,165 @@
+// vernier demo — no arguments, no downloads, a few seconds: quantize a seeded LLaMA-shaped block in
+// every format and granularity, print what each costs, then the memory plan for LLaMA-2-7B.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <memory>
+
+#include "cli_common.hpp"
+#include "vernier/metrics.hpp"
+#include "vernier/quantize.hpp"
+#include "vernier/synthetic.hpp"
+
+namespace vernier::cli {
+
+namespace {
+struct DemoOptions {
+  bool json = false;
+  uint64_t seed = 42;
+};
+
+struct DemoRow {
+  std::string scheme;
+  double bits_per_weight = 0;
+  ErrorStats stats;
+};
+
+const char* kSchemes[] = {
+    "fp16", "bf16",
+    "fp8_e4m3-tensor", "fp8_e4m3-channel", "fp8_e5m2-tensor", "fp8_e5m2-channel",
+    "int8-sym-tensor", "int8-sym-channel", "int8-asym-channel",
+    "int4-asym-tensor", "int4-asym-channel", "int4-asym-g128", "int4-asym-g64", "int4-asym-g32",
+    "int4-sym-g128", "int4-sym-g64", "int4-asym-g128-f16",
+    "nf4-b64", "nf4-b64-dq", "nf4-channel",
+    "int3-asym-g128", "int2-asym-g64",
+};
+
+double kurtosis(const std::vector<float>& v) {
+  double m = 0, m2 = 0, m4 = 0;
+  for (float x : v) m += x;
+  m /= static_cast<double>(v.size());
+  for (float x : v) {
+    const double d = x - m;
+    m2 += d * d;
+    m4 += d * d * d * d;
+  }
+  m2 /= static_cast<double>(v.size());
+  m4 /= static_cast<double>(v.size());
+  return m4 / (m2 * m2);
+}
+
+const DemoRow* find(const std::vector<DemoRow>& rows, std::string_view name) {
+  for (const auto& r : rows) {
+    if (r.scheme == describe(parse_scheme(name))) return &r;
+  }
+  return nullptr;
+}
+
+void run_demo(const DemoOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t dim = 512, ffn = 1408, kv_dim = 256;
+  const std::vector<SyntheticTensor> block = synthetic_llama_block(dim, ffn, kv_dim, opt.seed);
+  int64_t weights = 0;
+  double kurt = 0, row_ratio = 0;
+  for (const auto& t : block) {
+    weights += t.rows * t.cols;
+    kurt += kurtosis(t.data) / static_cast<double>(block.size());
+    double lo = 1e300, hi = 0;
+    for (int64_t r = 0; r < t.rows; ++r) {
+      float a = 0;
+      for (int64_t c = 0; c < t.cols; ++c) a = std::max(a, std::fabs(t.data[static_cast<size_t>(r * t.cols + c)]));
+      lo = std::min(lo, static_cast<double>(a));
+      hi = std::max(hi, static_cast<double>(a));
+    }
+    row_ratio = std::max(row_ratio, hi / lo);
+  }
+
+  std::vector<DemoRow> rows;
+  for (const char* name : kSchemes) {
+    const Scheme s = parse_scheme(name);
+    ErrorAccumulator acc;
+    uint64_t bytes = 0;
+    for (const auto& t : block) {
+      const QuantizedTensor q = quantize(TensorView{t.data.data(), t.rows, t.cols, t.name}, s);
+      const std::vector<float> back = dequantize(q);
+      acc.add(t.data, back);
+      bytes += q.storage_bytes();
+    }
+    rows.push_back({describe(s), static_cast<double>(bytes) * 8.0 / static_cast<double>(weights), acc.result()});
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  PlanRequest plan;
+  plan.model = *find_preset("llama2-7b");
+
+  if (opt.json) {
+    nlohmann::json js = nlohmann::json::array();
+    for (const auto& r : rows) {
+      js.push_back({{"scheme", r.scheme}, {"bits_per_weight", r.bits_per_weight}, {"mse", jnum(r.stats.mse)},
+                    {"rmse", jnum(r.stats.rmse)}, {"max_abs_error", jnum(r.stats.max_abs)},
+                    {"mean_signed_error", jnum(r.stats.mean_signed)}, {"sqnr_db", jnum(r.stats.sqnr_db)},
+                    {"cosine", jnum(r.stats.cosine)}});
+    }
+    nlohmann::json model = nlohmann::json::array();
+    for (const auto& t : block) model.push_back({{"name", t.name}, {"rows", t.rows}, {"cols", t.cols}});
+    print_json({{"seed", opt.seed}, {"weights", weights}, {"tensors", model}, {"kurtosis", kurt},
+                {"max_row_range_ratio", row_ratio}, {"schemes", js}, {"seconds", seconds}, {"plan", plan_json(plan)}});
+    return;
+  }
+
+  std::ostream& out = std::cout;
+  out << fmt::format(
+      "vernier demo: one synthetic LLaMA block (dim {}, FFN {}, KV dim {}; seed {}), {} weights in 7 matrices.\n"
+      "It looks like real LLM weights: heavy tails (kurtosis {:.1f}; a Gaussian has 3), rows whose ranges differ\n"
+      "up to {:.0f}x, and a few input columns 6x larger than the rest.\n\n",
+      dim, ffn, kv_dim, opt.seed, grouped(static_cast<uint64_t>(weights)), kurt, row_ratio);
+  Table t;
+  t.header = {"scheme", "bits/w", "RMSE", "max |err|", "mean err", "SQNR dB", "cosine"};
+  for (const auto& r : rows) {
+    t.rows.push_back({r.scheme, fixed(r.bits_per_weight, 3), num(r.stats.rmse, 3), num(r.stats.max_abs, 3),
+                      fmt::format("{:+.1e}", r.stats.mean_signed), fixed(r.stats.sqnr_db, 1),
+                      fixed(r.stats.cosine, 6)});
+  }
+  t.print(out, "  ");
+
+  const auto sq = [&](const char* n) { const DemoRow* r = find(rows, n); return r ? r->stats.sqnr_db : 0.0; };
+  const auto mse = [&](const char* n) { const DemoRow* r = find(rows, n); return r ? r->stats.mse : 0.0; };
+  out << "\nWhat the table says (bits/w counts codes, scales and zero points):\n";
+  out << fmt::format(
+      "  * Granularity: INT4 with one scale per tensor has {:.0f}x the MSE of one scale per row, and per row\n"
+      "    {:.1f}x that of one per 128 weights ({:.1f} → {:.1f} → {:.1f} dB). A single scale must cover the widest\n"
+      "    row and the outlier columns, so every other value gets a coarse step; smaller groups fit local ranges.\n",
+      mse("int4-asym-tensor") / mse("int4-asym-channel"), mse("int4-asym-channel") / mse("int4-asym-g128"),
+      sq("int4-asym-tensor"), sq("int4-asym-channel"), sq("int4-asym-g128"));
+  out << fmt::format(
+      "  * INT4 vs NF4 at 64-weight blocks: INT4 asym {:.1f} dB, INT4 sym {:.1f} dB, NF4 {:.1f} dB. NF4's levels sit\n"
+      "    where normal-shaped values are dense; double quantization saves {:.3f} bits/w for {:.2f} dB.\n",
+      sq("int4-asym-g64"), sq("int4-sym-g64"), sq("nf4-b64"),
+      find(rows, "nf4-b64")->bits_per_weight - find(rows, "nf4-b64-dq")->bits_per_weight,
+      sq("nf4-b64") - sq("nf4-b64-dq"));
+  out << fmt::format(
+      "  * FP8 E4M3 vs E5M2 per channel: {:.1f} vs {:.1f} dB. With a scale, range is not the problem and E4M3's\n"
+      "    extra mantissa bit wins {:.1f} dB (one bit is 6 dB for a uniform grid). E5M2's range serves unscaled\n"
+      "    tensors such as gradients.\n",
+      sq("fp8_e4m3-channel"), sq("fp8_e5m2-channel"), sq("fp8_e4m3-channel") - sq("fp8_e5m2-channel"));
+  out << fmt::format(
+      "  * INT8 per tensor vs per channel: {:.1f} vs {:.1f} dB; 4 more bits buy {:.1f} dB at per-channel scales.\n",
+      sq("int8-sym-tensor"), sq("int8-sym-channel"), sq("int8-sym-channel") - sq("int4-asym-channel"));
+  out << fmt::format("\n({} schemes over {} weights in {:.2f} s)\n\n", rows.size(), grouped(static_cast<uint64_t>(weights)), seconds);
+  out << "Memory plan for LLaMA-2-7B (vernier plan --model llama2-7b):\n";
+  print_plan(plan, out);
+}
+}  // namespace
+
+void add_demo_command(CLI::App& app) {
+  auto opt = std::make_shared<DemoOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "demo", "Quantize a synthetic LLaMA block in every format and granularity, show the errors and a memory plan");
+  cmd->add_option("--seed", opt->seed, "Seed of the synthetic weights")->capture_default_str();
+  cmd->add_flag("--json", opt->json, "Print the results as JSON");
+  cmd->callback([opt] { run_demo(*opt); });
+}
+
+}  // namespace vernier::cli

@@ -1,0 +1,38 @@
+// vernier — quantize large language models and measure what the quantization costs.
+// Exit codes: 0 success, 1 bad input file or data, 2 bad usage (a one-line error, nothing on stdout).
+#include <iostream>
+
+#include "cli_common.hpp"
+#include "vernier/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "vernier: quantize LLM weights and measure what it costs.\n"
+      "Formats FP32/FP16/BF16/FP8/INT2-8/NF4, per-tensor, per-channel and per-group scales,\n"
+      "error metrics and memory planning. Run 'vernier COMMAND --help' for each command.",
+      "vernier"};
+  app.require_subcommand(1, 1);
+  app.set_help_all_flag("--help-all", "Print help for every command");
+  vernier::cli::add_formats_command(app);
+  vernier::cli::add_explain_command(app);
+  vernier::cli::add_plan_command(app);
+  vernier::cli::add_demo_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "vernier: error: " << e.what() << " (see 'vernier --help')\n";
+    return 2;
+  } catch (const vernier::Error& e) {
+    std::cerr << "vernier: error: " << e.what() << '\n';
+    return e.kind() == vernier::ErrorKind::usage ? 2 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "vernier: internal error: " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}
