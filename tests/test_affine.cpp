@@ -169,6 +169,19 @@ TEST(Affine, FixedScaleClipsOutOfRangeValues) {
   EXPECT_FLOAT_EQ(dequantize(q)[2], 63.5f);
 }
 
+TEST(Affine, TiesRoundToEven) {
+  const std::vector<float> x = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 3.5f, 126.5f};
+  Scheme s = make(FormatId::int8, AffineMode::symmetric, Granularity::per_tensor);
+  s.fixed_scale = 1.0f;
+  const QuantizedTensor q = quantize(TensorView{x.data(), 1, 8}, s);
+  const int32_t want[8] = {0, 2, 2, 0, -2, -2, 4, 126};
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(q.code(0, i), want[i]) << x[i];
+  s.rounding = Rounding::toward_zero;
+  const QuantizedTensor t = quantize(TensorView{x.data(), 1, 8}, s);
+  const int32_t trunc[8] = {0, 1, 2, 0, -1, -2, 3, 126};
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(t.code(0, i), trunc[i]) << x[i];
+}
+
 TEST(Affine, F16ScalesAreRepresentableInFp16AndCostFewerBits) {
   const std::vector<float> w = testutil::uniform_matrix(4, 256, 9, -0.03f, 0.05f);
   Scheme s = make(FormatId::int4, AffineMode::symmetric, Granularity::per_group, 128);

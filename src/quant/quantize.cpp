@@ -40,17 +40,19 @@ float store_scale(float scale, ScaleType type) {
 }
 
 int32_t round_to_int(float v, Rounding rounding) {
-  // Explicit rounding, independent of the floating-point environment. Clamped first so that a value
-  // far outside any code range (a tiny fixed scale) cannot overflow the conversion.
+  // Explicit rounding that does not depend on the floating-point environment and needs no libm call:
+  // truncate (cvttss2si), then look at the exact remainder. Clamped first so that a value far outside
+  // any code range (a tiny fixed scale) cannot overflow the conversion. For |v| >= 2^23 every float
+  // is an integer and the remainder is 0.
   v = std::clamp(v, -1073741824.0f, 1073741824.0f);
-  float r = std::floor(v);
-  if (rounding == Rounding::toward_zero) {
-    r = std::trunc(v);
-  } else {
-    const float frac = v - r;  // exact: r and v share the binade or r is 0
-    if (frac > 0.5f || (frac == 0.5f && std::fmod(r, 2.0f) != 0.0f)) r += 1.0f;
-  }
-  return static_cast<int32_t>(r);
+  const int32_t t = static_cast<int32_t>(v);         // toward zero
+  if (rounding == Rounding::toward_zero) return t;
+  const float frac = v - static_cast<float>(t);       // exact, in (-1, 1)
+  int32_t r = t;
+  r += (frac > 0.5f) - (frac < -0.5f);
+  // a tie goes to the even neighbour: away from an odd t
+  r += (frac == 0.5f) * (t & 1) - (frac == -0.5f) * (t & 1);
+  return r;
 }
 
 }  // namespace detail
