@@ -62,6 +62,13 @@ std::string grouped(uint64_t v) {
 
 nlohmann::json jnum(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
+std::string format_bytes_short(uint64_t b) {
+  const double v = static_cast<double>(b);
+  if (v >= 1024.0 * 1024 * 1024) return fmt::format("{:.2f} GiB", v / (1024.0 * 1024 * 1024));
+  if (v >= 1024.0 * 1024) return fmt::format("{:.1f} MiB", v / (1024.0 * 1024));
+  return fmt::format("{:.1f} KiB", v / 1024.0);
+}
+
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << '\n'; }
 
 }  // namespace vernier::cli

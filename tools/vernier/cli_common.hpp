@@ -24,6 +24,7 @@ std::string num(double v, int significant = 4);  // %.4g-style, "inf"/"nan" spel
 std::string fixed(double v, int decimals);
 std::string grouped(uint64_t v);                 // 6,738,415,616
 nlohmann::json jnum(double v);                   // null for NaN/Inf (JSON has neither)
+std::string format_bytes_short(uint64_t bytes);  // "12.3 MiB"
 
 // Prints JSON to stdout with 2-space indentation and a newline.
 void print_json(const nlohmann::json& j);
@@ -33,6 +34,8 @@ void add_formats_command(CLI::App& app);
 void add_explain_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
 
 // The plan, shared by `vernier plan` and `vernier demo`.
 struct PlanRequest {

@@ -9,7 +9,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "vernier: quantize LLM weights and measure what it costs.\n"
       "Formats FP32/FP16/BF16/FP8/INT2-8/NF4, per-tensor, per-channel and per-group scales,\n"
-      "error metrics and memory planning. Run 'vernier COMMAND --help' for each command.",
+      "error metrics, memory planning, and GGUF / safetensors / llama2.c model files. Run 'vernier COMMAND --help' for each command.",
       "vernier"};
   app.require_subcommand(1, 1);
   app.set_help_all_flag("--help-all", "Print help for every command");
@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   vernier::cli::add_explain_command(app);
   vernier::cli::add_plan_command(app);
   vernier::cli::add_demo_command(app);
+  vernier::cli::add_inspect_command(app);
+  vernier::cli::add_convert_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,68 @@
+// vernier/file.hpp — reading files without copying them, and writing files that are never half-written.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace vernier {
+
+// A read-only memory map of a whole file. Moves, does not copy. Errors name the file.
+class MappedFile {
+ public:
+  MappedFile() = default;
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  std::span<const uint8_t> bytes() const { return {data_, static_cast<size_t>(size_)}; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+// Writes to a temporary file beside the destination and renames it into place on commit(), so a
+// reader never sees a partial file. If the object is destroyed without commit() (an error, an
+// exception) or the process gets SIGINT/SIGTERM/SIGHUP, the temporary file is removed.
+// An existing destination is refused unless overwrite is true; the destination may not be an input.
+class AtomicFile {
+ public:
+  AtomicFile(const std::string& path, bool overwrite);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t n);
+  void write(std::span<const uint8_t> b) { write(b.data(), b.size()); }
+  void write_zeros(size_t n);
+  uint64_t position() const { return written_; }
+  void commit();  // flush, fsync, rename over the destination
+  const std::string& path() const { return path_; }
+
+ private:
+  void flush_buffer();
+  std::string path_;
+  std::string tmp_path_;
+  int fd_ = -1;
+  uint64_t written_ = 0;
+  std::string buffer_;
+  bool committed_ = false;
+  int signal_slot_ = -1;  // slot in the list of temporaries removed on SIGINT/SIGTERM/SIGHUP
+};
+
+// True if both paths name the same existing file (same device and inode).
+bool same_file(const std::string& a, const std::string& b);
+
+// Peak resident set size of this process so far (VmHWM), in bytes; 0 where unknown.
+uint64_t peak_rss_bytes();
+
+}  // namespace vernier

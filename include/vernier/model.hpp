@@ -1,0 +1,96 @@
+// vernier/model.hpp — one model abstraction over GGUF, Hugging Face safetensors and llama2.c.
+//
+// Whatever the source, a Model has LLaMA hyperparameters, a tokenizer description, and tensors named
+// and shaped as GGUF names and shapes them (token_embd.weight, blk.N.attn_q.weight, …, output.weight;
+// ne[0] is the row length). Tensor data stays in the source file (memory-mapped) until read, one
+// tensor at a time. Q and K rows of Hugging Face checkpoints are permuted from rotate-half RoPE order
+// to the interleaved order GGUF uses, as llama.cpp's converter does, when read.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vernier/gguf.hpp"
+
+namespace vernier {
+
+struct LlamaConfig {
+  std::string architecture = "llama";
+  std::string name;
+  int64_t dim = 0, ffn = 0, layers = 0, heads = 0, kv_heads = 0, vocab = 0, context = 0;
+  int64_t rope_dim = 0;        // dimensions rotated per head (head dim for LLaMA)
+  double rms_eps = 1e-5;
+  double rope_theta = 10000.0;
+  bool tied_embeddings = false;
+  int64_t head_dim() const { return heads ? dim / heads : 0; }
+};
+
+struct TokenizerSpec {
+  std::string model;                  // "llama" (SentencePiece-style) or "gpt2" (byte-level BPE); empty: none
+  std::string pre = "default";
+  std::vector<std::string> tokens;
+  std::vector<float> scores;          // llama
+  std::vector<int32_t> types;         // 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
+  std::vector<std::string> merges;    // gpt2: "a b"
+  std::optional<uint32_t> bos, eos, unk, pad, sep;
+  std::optional<bool> add_bos, add_eos;
+};
+
+struct ModelTensor {
+  std::string name;
+  std::vector<int64_t> ne;
+  uint32_t type = 0;                  // GGML type of the bytes read() produces
+  uint64_t nbytes = 0;
+  std::function<void(std::span<uint8_t>)> read;  // fills exactly nbytes
+  int64_t elements() const;
+};
+
+struct Model {
+  std::string path;
+  std::string source_format;          // "gguf", "safetensors", "llama2c"
+  LlamaConfig config;
+  TokenizerSpec tokenizer;
+  std::vector<ModelTensor> tensors;
+  GgufMetadata gguf_metadata;         // GGUF sources: the file's metadata, carried over as is
+  std::shared_ptr<void> keep_alive;   // the mapped source files
+
+  const ModelTensor* find(std::string_view name) const;
+};
+
+// Opens a model: a .gguf file, a llama2.c .bin (with tokenizer.bin or tok*.bin beside it, or the
+// one given), or a Hugging Face directory (config.json + model.safetensors or a sharded index).
+// Architectures other than LlamaForCausalLM and MistralForCausalLM are refused by name.
+Model load_model(const std::string& path, const std::string& tokenizer_path = "");
+
+// Reads a tensor as float32 (F32, F16, BF16 and F64 data); throws naming the tensor otherwise.
+void read_f32(const ModelTensor& t, std::span<float> out);
+
+// Hugging Face ↔ GGUF tensor names ("model.layers.3.self_attn.q_proj.weight" ↔ "blk.3.attn_q.weight").
+std::optional<std::string> hf_to_gguf_name(std::string_view hf);
+std::optional<std::string> gguf_to_hf_name(std::string_view gguf);
+// Row permutation between rotate-half (HF) and interleaved (GGUF) RoPE layouts for a [n_head × head_dim,
+// cols] matrix: to_gguf maps HF rows to GGUF rows, and the inverse when false.
+void permute_rope_rows(std::span<const uint8_t> in, std::span<uint8_t> out, int64_t n_head, int64_t rows,
+                       uint64_t row_bytes, bool to_gguf);
+
+// GGUF metadata a converter writes for this model: general.*, llama.*, tokenizer.*.
+GgufMetadata build_gguf_metadata(const Model& m, uint32_t file_type);
+
+struct ConvertOptions {
+  std::string out_type;  // "" keeps each tensor's type; "f32", "f16", "bf16" converts 2-D tensors (1-D stay F32)
+  bool overwrite = false;
+  std::function<void(size_t index, size_t count, const ModelTensor& t)> progress;
+};
+struct ConvertReport {
+  uint64_t bytes_written = 0;
+  size_t tensors = 0;
+};
+ConvertReport write_gguf(const Model& m, const std::string& path, const ConvertOptions& opt);
+ConvertReport write_safetensors(const Model& m, const std::string& path, const ConvertOptions& opt);
+
+}  // namespace vernier

@@ -1,0 +1,128 @@
+// AtomicFile: temporary file + rename, with the temporaries of this process removed on a fatal signal.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "vernier/error.hpp"
+#include "vernier/file.hpp"
+
+namespace vernier {
+
+namespace {
+// Paths of temporaries being written, for the signal handler: fixed-size slots of C strings so the
+// handler only reads memory and calls async-signal-safe unlink().
+constexpr int kSlots = 16;
+constexpr size_t kPathMax = 4096;
+std::array<std::array<char, kPathMax>, kSlots> g_paths{};
+std::array<std::atomic<bool>, kSlots> g_used{};
+std::once_flag g_install;
+
+void on_fatal_signal(int sig) {
+  for (int i = 0; i < kSlots; ++i) {
+    if (g_used[i].load()) ::unlink(g_paths[i].data());
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+int register_temp(const std::string& path) {
+  std::call_once(g_install, [] {
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) {
+      struct sigaction sa {};
+      sa.sa_handler = on_fatal_signal;
+      sigemptyset(&sa.sa_mask);
+      ::sigaction(s, &sa, nullptr);
+    }
+  });
+  if (path.size() >= kPathMax) return -1;
+  for (int i = 0; i < kSlots; ++i) {
+    bool expected = false;
+    if (g_used[i].compare_exchange_strong(expected, true)) {
+      std::memcpy(g_paths[i].data(), path.c_str(), path.size() + 1);
+      return i;
+    }
+  }
+  return -1;
+}
+
+void unregister_temp(int slot) {
+  if (slot >= 0) g_used[slot].store(false);
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(const std::string& path, bool overwrite) : path_(path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!overwrite) throw Error(ErrorKind::usage, path + ": exists (pass --force to overwrite it)");
+    if (S_ISDIR(st.st_mode)) throw Error(ErrorKind::usage, path + ": is a directory");
+  }
+  tmp_path_ = path + ".vernier-tmp-" + std::to_string(::getpid());
+  fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error(ErrorKind::io, path + ": cannot create: " + std::strerror(errno));
+  signal_slot_ = register_temp(tmp_path_);
+  buffer_.reserve(1 << 20);
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(tmp_path_.c_str());
+  unregister_temp(signal_slot_);
+}
+
+void AtomicFile::flush_buffer() {
+  size_t off = 0;
+  while (off < buffer_.size()) {
+    const ssize_t n = ::write(fd_, buffer_.data() + off, buffer_.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrorKind::io, path_ + ": write failed: " + std::strerror(errno));
+    }
+    off += static_cast<size_t>(n);
+  }
+  buffer_.clear();
+}
+
+void AtomicFile::write(const void* data, size_t n) {
+  if (n >= buffer_.capacity()) {
+    flush_buffer();
+    buffer_.assign(static_cast<const char*>(data), n);
+    flush_buffer();
+  } else {
+    if (buffer_.size() + n > buffer_.capacity()) flush_buffer();
+    buffer_.append(static_cast<const char*>(data), n);
+  }
+  written_ += n;
+}
+
+void AtomicFile::write_zeros(size_t n) {
+  static const char zeros[256] = {};
+  while (n > 0) {
+    const size_t k = n < sizeof zeros ? n : sizeof zeros;
+    write(zeros, k);
+    n -= k;
+  }
+}
+
+void AtomicFile::commit() {
+  flush_buffer();
+  if (::fsync(fd_) != 0) throw Error(ErrorKind::io, path_ + ": fsync failed: " + std::strerror(errno));
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    throw Error(ErrorKind::io, path_ + ": close failed: " + std::strerror(errno));
+  }
+  fd_ = -1;
+  if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
+    throw Error(ErrorKind::io, path_ + ": cannot rename the finished file into place: " + std::strerror(errno));
+  }
+  committed_ = true;
+}
+
+}  // namespace vernier

@@ -1,0 +1,151 @@
+// Tokenizer descriptions from llama2.c vocabularies and Hugging Face tokenizer.json, and their GGUF keys.
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tokenizer_spec.hpp"
+#include "vernier/error.hpp"
+
+namespace vernier {
+
+namespace {
+bool is_byte_token(const std::string& t) {
+  return t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>' && std::isxdigit(static_cast<unsigned char>(t[3])) &&
+         std::isxdigit(static_cast<unsigned char>(t[4]));
+}
+std::string replace_spaces(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == ' ') out += "\xe2\x96\x81";  // U+2581, SentencePiece's word-boundary mark
+    else out += c;
+  }
+  return out;
+}
+}  // namespace
+
+TokenizerSpec tokenizer_from_llama2c(const Llama2cVocab& v) {
+  // As llama.cpp's llama2.c converter: spaces become U+2581, the "\n<s>\n" / "\n</s>\n" specials lose
+  // their newlines, ids 0/1/2 are unknown/BOS/EOS, "<0xXX>" tokens are bytes.
+  TokenizerSpec t;
+  t.model = "llama";
+  for (size_t i = 0; i < v.tokens.size(); ++i) {
+    std::string s = v.tokens[i];
+    if (s == "\n<s>\n") s = "<s>";
+    else if (s == "\n</s>\n") s = "</s>";
+    s = replace_spaces(s);
+    int32_t type = 1;
+    if (i == 0) type = 2;
+    else if (i == 1 || i == 2) type = 3;
+    else if (is_byte_token(s)) type = 6;
+    t.tokens.push_back(std::move(s));
+    t.scores.push_back(v.scores[i]);
+    t.types.push_back(type);
+  }
+  t.unk = 0;
+  t.bos = 1;
+  t.eos = 2;
+  t.sep = 0xffffffffu;
+  t.pad = 0xffffffffu;
+  return t;
+}
+
+TokenizerSpec tokenizer_from_hf(const std::string& dir) {
+  TokenizerSpec t;
+  const std::string path = dir + "/tokenizer.json";
+  std::ifstream in(path);
+  if (!in) return t;  // no tokenizer: the GGUF gets none
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw_bad_input(path + ": not valid JSON: " + e.what());
+  }
+  const auto& model = j.value("model", nlohmann::json::object());
+  if (model.value("type", "") != "BPE" || !model.contains("vocab") || !model["vocab"].is_object()) {
+    throw_bad_input(path + ": tokenizer model '" + model.value("type", std::string("?")) +
+                    "' is not supported (expected BPE with a vocab)");
+  }
+  const auto has_type = [](const nlohmann::json& node, const std::string& type) {
+    if (!node.is_object()) return false;
+    if (node.value("type", "") == type) return true;
+    for (const char* list : {"pretokenizers", "normalizers", "decoders"}) {
+      if (node.contains(list) && node[list].is_array()) {
+        for (const auto& n : node[list]) if (n.is_object() && n.value("type", "") == type) return true;
+      }
+    }
+    return false;
+  };
+  const bool byte_level = has_type(j.value("pre_tokenizer", nlohmann::json()), "ByteLevel") ||
+                          has_type(j.value("decoder", nlohmann::json()), "ByteLevel");
+  const auto& vocab = model["vocab"];
+  t.tokens.assign(vocab.size(), "");
+  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+    const int64_t id = it.value().get<int64_t>();
+    if (id < 0 || id >= static_cast<int64_t>(vocab.size())) throw_bad_input(path + ": token id " + std::to_string(id) + " out of range");
+    t.tokens[static_cast<size_t>(id)] = it.key();
+  }
+  std::vector<bool> special(t.tokens.size(), false);
+  for (const auto& a : j.value("added_tokens", nlohmann::json::array())) {
+    const int64_t id = a.value("id", int64_t{-1});
+    if (id >= static_cast<int64_t>(t.tokens.size())) {
+      t.tokens.resize(static_cast<size_t>(id) + 1);
+      special.resize(t.tokens.size(), false);
+    }
+    if (id >= 0) {
+      t.tokens[static_cast<size_t>(id)] = a.value("content", "");
+      special[static_cast<size_t>(id)] = a.value("special", false);
+    }
+  }
+  for (size_t i = 0; i < t.tokens.size(); ++i) {
+    t.types.push_back(special[i] ? 3 : (!byte_level && is_byte_token(t.tokens[i]) ? 6 : 1));
+  }
+  if (byte_level) {
+    t.model = "gpt2";
+    for (const auto& m : model.value("merges", nlohmann::json::array())) {
+      if (m.is_string()) t.merges.push_back(m.get<std::string>());
+      else if (m.is_array() && m.size() == 2) t.merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
+    }
+  } else {
+    // SentencePiece-style BPE with byte fallback: llama.cpp's Hugging Face vocab path gives every
+    // token the score -1000 and keeps the merges implicit in the vocabulary order.
+    t.model = "llama";
+    t.scores.assign(t.tokens.size(), -1000.0f);
+  }
+  std::ifstream cfg_in(dir + "/tokenizer_config.json");
+  nlohmann::json cfg = nlohmann::json::object();
+  if (cfg_in) {
+    try { cfg = nlohmann::json::parse(cfg_in); } catch (const nlohmann::json::exception&) { cfg = nlohmann::json::object(); }
+  }
+  const auto id_of = [&](const char* key) -> std::optional<uint32_t> {
+    if (!cfg.contains(key)) return std::nullopt;
+    const auto& v = cfg[key];
+    const std::string s = v.is_string() ? v.get<std::string>() : (v.is_object() ? v.value("content", "") : "");
+    for (size_t i = 0; i < t.tokens.size(); ++i) if (t.tokens[i] == s) return static_cast<uint32_t>(i);
+    return std::nullopt;
+  };
+  t.bos = id_of("bos_token");
+  t.eos = id_of("eos_token");
+  t.unk = id_of("unk_token");
+  t.pad = id_of("pad_token");
+  if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean()) t.add_bos = cfg["add_bos_token"].get<bool>();
+  if (cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean()) t.add_eos = cfg["add_eos_token"].get<bool>();
+  return t;
+}
+
+void append_tokenizer_metadata(const TokenizerSpec& t, GgufMetadata& kv) {
+  if (t.model.empty()) return;
+  kv.emplace_back("tokenizer.ggml.model", GgufValue::string(t.model));
+  kv.emplace_back("tokenizer.ggml.pre", GgufValue::string(t.pre));
+  kv.emplace_back("tokenizer.ggml.tokens", GgufValue::string_array(t.tokens));
+  if (!t.scores.empty()) kv.emplace_back("tokenizer.ggml.scores", GgufValue::f32_array(t.scores));
+  kv.emplace_back("tokenizer.ggml.token_type", GgufValue::i32_array(t.types));
+  if (!t.merges.empty()) kv.emplace_back("tokenizer.ggml.merges", GgufValue::string_array(t.merges));
+  if (t.bos) kv.emplace_back("tokenizer.ggml.bos_token_id", GgufValue::u32(*t.bos));
+  if (t.eos) kv.emplace_back("tokenizer.ggml.eos_token_id", GgufValue::u32(*t.eos));
+  if (t.unk) kv.emplace_back("tokenizer.ggml.unknown_token_id", GgufValue::u32(*t.unk));
+  if (t.sep) kv.emplace_back("tokenizer.ggml.seperator_token_id", GgufValue::u32(*t.sep));  // llama.cpp's spelling
+  if (t.pad) kv.emplace_back("tokenizer.ggml.padding_token_id", GgufValue::u32(*t.pad));
+  if (t.add_bos) kv.emplace_back("tokenizer.ggml.add_bos_token", GgufValue::boolean(*t.add_bos));
+  if (t.add_eos) kv.emplace_back("tokenizer.ggml.add_eos_token", GgufValue::boolean(*t.add_eos));
+}
+
+}  // namespace vernier

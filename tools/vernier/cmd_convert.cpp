@@ -1,0 +1,78 @@
+// vernier convert — between llama2.c, Hugging Face safetensors and GGUF, one tensor in memory at a time.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli_common.hpp"
+#include "vernier/error.hpp"
+#include "vernier/file.hpp"
+#include "vernier/model.hpp"
+
+namespace vernier::cli {
+
+namespace {
+struct ConvertCliOptions {
+  std::string input;
+  std::string output;
+  std::string type;
+  std::string to;
+  std::string tokenizer;
+  bool force = false;
+  bool quiet = false;
+  bool json = false;
+};
+
+void run_convert(const ConvertCliOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string to = opt.to;
+  if (to.empty()) to = std::filesystem::path(opt.output).extension() == ".safetensors" ? "safetensors" : "gguf";
+  if (to != "gguf" && to != "safetensors") throw_usage("unknown --to '" + to + "' (expected gguf or safetensors)");
+  if (!opt.type.empty() && opt.type != "f32" && opt.type != "f16" && opt.type != "bf16") {
+    throw_usage("unknown --type '" + opt.type + "' (expected f32, f16 or bf16)");
+  }
+  if (std::filesystem::exists(opt.output) && !opt.force) throw_usage(opt.output + ": exists (pass --force to overwrite it)");
+  const Model m = load_model(opt.input, opt.tokenizer);
+  ConvertOptions co;
+  co.out_type = opt.type;
+  co.overwrite = opt.force;
+  const bool tty = ::isatty(2);
+  if (!opt.quiet) {
+    co.progress = [tty](size_t i, size_t n, const ModelTensor& t) {
+      if (tty) std::cerr << fmt::format("\r\033[K[{}/{}] {}", i + 1, n, t.name) << std::flush;
+      else std::cerr << fmt::format("[{}/{}] {}\n", i + 1, n, t.name);
+    };
+  }
+  const ConvertReport r = to == "gguf" ? write_gguf(m, opt.output, co) : write_safetensors(m, opt.output, co);
+  if (!opt.quiet && tty) std::cerr << "\r\033[K";
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const uint64_t rss = peak_rss_bytes();
+  if (opt.json) {
+    print_json({{"input", opt.input}, {"output", opt.output}, {"format", to}, {"tensors", r.tensors},
+                {"tensor_bytes", r.bytes_written}, {"seconds", seconds}, {"peak_rss_bytes", rss}});
+  } else {
+    std::cout << fmt::format("wrote {} ({}, {} tensors, {} bytes of tensor data) in {:.2f} s; peak RSS {}\n", opt.output,
+                             to, r.tensors, grouped(r.bytes_written), seconds, format_bytes_short(rss));
+  }
+}
+}  // namespace
+
+void add_convert_command(CLI::App& app) {
+  auto opt = std::make_shared<ConvertCliOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "convert", "Convert a model between llama2.c, Hugging Face safetensors and GGUF (F32/F16/BF16)");
+  cmd->add_option("input", opt->input, "Input: .gguf, Hugging Face directory, or llama2.c .bin")->required();
+  cmd->add_option("-o,--output", opt->output, "Output file (.gguf or .safetensors)")->required();
+  cmd->add_option("--type", opt->type, "Store 2-D tensors as f32, f16 or bf16 (norms stay f32); default: keep");
+  cmd->add_option("--to", opt->to, "Output format: gguf or safetensors (default: from the extension)");
+  cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
+  cmd->add_flag("--force", opt->force, "Overwrite an existing output file");
+  cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
+  cmd->add_flag("--json", opt->json, "Print the report as JSON");
+  cmd->callback([opt] { run_convert(*opt); });
+}
+
+}  // namespace vernier::cli

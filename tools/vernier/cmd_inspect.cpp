@@ -1,0 +1,228 @@
+// vernier inspect — what a model file holds: architecture, tokenizer, tensors, and with --stats the
+// numbers that decide granularity.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <regex>
+
+#include "cli_common.hpp"
+#include "vernier/error.hpp"
+#include "vernier/model.hpp"
+
+namespace vernier::cli {
+
+namespace {
+struct InspectOptions {
+  std::string path;
+  std::string tokenizer;
+  bool json = false;
+  bool stats = false;
+  bool metadata = false;
+  std::string tensor_regex;
+};
+
+std::string shape_str(const std::vector<int64_t>& ne) {
+  std::string s;
+  for (size_t i = 0; i < ne.size(); ++i) s += (i ? " × " : "") + std::to_string(ne[i]);
+  return s;
+}
+
+struct TensorStats {
+  double min = 0, max = 0, mean = 0, std = 0, kurtosis = 0;
+  double row_range_min = 0, row_range_median = 0, row_range_max = 0;
+  std::vector<std::pair<int64_t, double>> outlier_columns;  // column, its max |w| / median column max |w|
+};
+
+TensorStats compute_stats(const ModelTensor& t) {
+  std::vector<float> w(static_cast<size_t>(t.elements()));
+  read_f32(t, w);
+  TensorStats s;
+  const int64_t cols = t.ne[0];
+  const int64_t rows = t.elements() / std::max<int64_t>(cols, 1);
+  double sum = 0, lo = INFINITY, hi = -INFINITY;
+  for (float v : w) { sum += v; lo = std::min(lo, double(v)); hi = std::max(hi, double(v)); }
+  const double n = static_cast<double>(w.size());
+  s.mean = sum / n;
+  double m2 = 0, m4 = 0;
+  for (float v : w) { const double d = v - s.mean; m2 += d * d; m4 += d * d * d * d; }
+  m2 /= n;
+  m4 /= n;
+  s.min = lo;
+  s.max = hi;
+  s.std = std::sqrt(m2);
+  s.kurtosis = m2 > 0 ? m4 / (m2 * m2) : 0;
+  std::vector<double> row_abs(static_cast<size_t>(rows), 0.0), col_abs(static_cast<size_t>(cols), 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const double a = std::fabs(w[static_cast<size_t>(r * cols + c)]);
+      row_abs[static_cast<size_t>(r)] = std::max(row_abs[static_cast<size_t>(r)], a);
+      col_abs[static_cast<size_t>(c)] = std::max(col_abs[static_cast<size_t>(c)], a);
+    }
+  }
+  std::vector<double> sorted = row_abs;
+  std::sort(sorted.begin(), sorted.end());
+  s.row_range_min = sorted.front();
+  s.row_range_max = sorted.back();
+  s.row_range_median = sorted[sorted.size() / 2];
+  if (rows > 1) {
+    std::vector<double> cs = col_abs;
+    std::sort(cs.begin(), cs.end());
+    const double med = cs[cs.size() / 2];
+    std::vector<int64_t> idx(static_cast<size_t>(cols));
+    for (int64_t c = 0; c < cols; ++c) idx[static_cast<size_t>(c)] = c;
+    std::partial_sort(idx.begin(), idx.begin() + std::min<int64_t>(3, cols), idx.end(),
+                      [&](int64_t a, int64_t b) { return col_abs[static_cast<size_t>(a)] > col_abs[static_cast<size_t>(b)]; });
+    for (int64_t i = 0; i < std::min<int64_t>(3, cols); ++i) {
+      s.outlier_columns.push_back({idx[static_cast<size_t>(i)], med > 0 ? col_abs[static_cast<size_t>(idx[static_cast<size_t>(i)])] / med : 0});
+    }
+  }
+  return s;
+}
+
+void run_inspect(const InspectOptions& opt) {
+  const Model m = load_model(opt.path, opt.tokenizer);
+  std::optional<std::regex> re;
+  if (!opt.tensor_regex.empty()) {
+    try {
+      re.emplace(opt.tensor_regex);
+    } catch (const std::regex_error& e) {
+      throw_usage("bad --tensor regular expression '" + opt.tensor_regex + "': " + e.what());
+    }
+  }
+  const LlamaConfig& c = m.config;
+  std::map<std::string, std::pair<int64_t, uint64_t>> per_type;  // type → (params, bytes)
+  int64_t params = 0;
+  uint64_t bytes = 0;
+  for (const auto& t : m.tensors) {
+    const std::string tn(ggml_type_info(t.type)->name);
+    per_type[tn].first += t.elements();
+    per_type[tn].second += t.nbytes;
+    params += t.elements();
+    bytes += t.nbytes;
+  }
+  std::vector<std::pair<const ModelTensor*, TensorStats>> stats;
+  if (opt.stats) {
+    for (const auto& t : m.tensors) {
+      if (re && !std::regex_search(t.name, *re)) continue;
+      if (!ggml_type_info(t.type)->is_float) continue;
+      stats.emplace_back(&t, compute_stats(t));
+    }
+  }
+
+  if (opt.json) {
+    nlohmann::json j;
+    j["path"] = m.path;
+    j["format"] = m.source_format;
+    j["architecture"] = c.architecture;
+    j["name"] = c.name;
+    j["hparams"] = {{"dim", c.dim}, {"ffn", c.ffn}, {"layers", c.layers}, {"heads", c.heads}, {"kv_heads", c.kv_heads},
+                    {"head_dim", c.head_dim()}, {"vocab", c.vocab}, {"context", c.context}, {"rope_dim", c.rope_dim},
+                    {"rope_theta", c.rope_theta}, {"rms_eps", c.rms_eps}, {"tied_embeddings", c.tied_embeddings}};
+    j["tokenizer"] = {{"model", m.tokenizer.model}, {"tokens", m.tokenizer.tokens.size()}};
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto& t : m.tensors) {
+      tensors.push_back({{"name", t.name}, {"shape", t.ne}, {"type", ggml_type_info(t.type)->name}, {"bytes", t.nbytes},
+                         {"bits_per_weight", 8.0 * static_cast<double>(t.nbytes) / static_cast<double>(std::max<int64_t>(1, t.elements()))}});
+    }
+    j["tensors"] = tensors;
+    j["params"] = params;
+    j["bytes"] = bytes;
+    nlohmann::json pt = nlohmann::json::object();
+    for (const auto& [k, v] : per_type) pt[k] = {{"params", v.first}, {"bytes", v.second}};
+    j["per_type"] = pt;
+    if (m.source_format == "gguf") {
+      nlohmann::json md = nlohmann::json::object();
+      for (const auto& [k, v] : m.gguf_metadata) md[k] = v.to_display();
+      j["metadata"] = md;
+    }
+    if (opt.stats) {
+      nlohmann::json sj = nlohmann::json::array();
+      for (const auto& [t, s] : stats) {
+        nlohmann::json oc = nlohmann::json::array();
+        for (const auto& [col, ratio] : s.outlier_columns) oc.push_back({{"column", col}, {"ratio_to_median", ratio}});
+        sj.push_back({{"name", t->name}, {"min", s.min}, {"max", s.max}, {"mean", s.mean}, {"std", s.std},
+                      {"kurtosis", s.kurtosis}, {"row_absmax_min", s.row_range_min}, {"row_absmax_median", s.row_range_median},
+                      {"row_absmax_max", s.row_range_max}, {"outlier_columns", oc}});
+      }
+      j["stats"] = sj;
+    }
+    print_json(j);
+    return;
+  }
+
+  std::ostream& out = std::cout;
+  out << fmt::format("{} ({}): {}\n", m.path, m.source_format, c.architecture);
+  out << fmt::format("  dim {}, FFN {}, {} layers, {} heads ({} KV, head dim {}), vocab {}, context {}\n", c.dim, c.ffn,
+                     c.layers, c.heads, c.kv_heads, c.head_dim(), c.vocab, c.context);
+  out << fmt::format("  RoPE dims {}, theta {}, RMSNorm eps {}, {} embeddings\n", c.rope_dim, num(c.rope_theta, 6),
+                     num(c.rms_eps, 3), c.tied_embeddings ? "tied" : "separate");
+  if (m.tokenizer.model.empty()) {
+    out << "  tokenizer: none found\n";
+  } else {
+    const TokenizerSpec& tk = m.tokenizer;
+    out << fmt::format("  tokenizer: {}", tk.model);
+    if (!tk.tokens.empty()) out << fmt::format(", {} tokens", tk.tokens.size());
+    if (tk.bos) out << fmt::format(", BOS {}", *tk.bos);
+    if (tk.eos) out << fmt::format(", EOS {}", *tk.eos);
+    if (!tk.merges.empty()) out << fmt::format(", {} merges", tk.merges.size());
+    out << "\n";
+  }
+  if (opt.metadata && m.source_format == "gguf") {
+    out << "\nmetadata\n";
+    Table md;
+    md.header = {"key", "type", "value"};
+    md.left_tail = 2;
+    for (const auto& [k, v] : m.gguf_metadata) md.rows.push_back({k, std::string(gguf_type_name(v.type)), v.to_display()});
+    md.print(out, "  ");
+  }
+  out << "\ntensors (shape as GGUF gives it: row length first)\n";
+  Table t;
+  t.header = {"name", "shape", "type", "bytes", "bits/w"};
+  for (const auto& x : m.tensors) {
+    if (re && !std::regex_search(x.name, *re)) continue;
+    t.rows.push_back({x.name, shape_str(x.ne), std::string(ggml_type_info(x.type)->name), grouped(x.nbytes),
+                      fixed(8.0 * static_cast<double>(x.nbytes) / static_cast<double>(std::max<int64_t>(1, x.elements())), 3)});
+  }
+  t.print(out, "  ");
+  out << "\ntotals\n";
+  Table tt;
+  tt.header = {"type", "params", "bytes"};
+  for (const auto& [k, v] : per_type) tt.rows.push_back({k, grouped(static_cast<uint64_t>(v.first)), grouped(v.second)});
+  tt.rows.push_back({"all", grouped(static_cast<uint64_t>(params)), grouped(bytes)});
+  tt.print(out, "  ");
+  if (opt.stats) {
+    out << "\nstatistics (row absmax: the range a per-channel scale must cover; outlier columns: largest column\n"
+           "absmax over the median column absmax, what per-group scales and AWQ react to)\n";
+    Table st;
+    st.header = {"name", "min", "max", "std", "kurtosis", "row absmax min/med/max", "outlier columns"};
+    for (const auto& [x, s] : stats) {
+      std::string oc;
+      for (const auto& [col, ratio] : s.outlier_columns) oc += fmt::format("{}{} ({:.1f}x)", oc.empty() ? "" : ", ", col, ratio);
+      st.rows.push_back({x->name, num(s.min, 3), num(s.max, 3), num(s.std, 3), fixed(s.kurtosis, 1),
+                         fmt::format("{} / {} / {}", num(s.row_range_min, 3), num(s.row_range_median, 3), num(s.row_range_max, 3)),
+                         oc.empty() ? "-" : oc});
+    }
+    st.left_tail = 1;
+    st.print(out, "  ");
+  }
+}
+}  // namespace
+
+void add_inspect_command(CLI::App& app) {
+  auto opt = std::make_shared<InspectOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect", "Show a model file: architecture, tokenizer, tensors (GGUF, safetensors directory, llama2.c .bin)");
+  cmd->add_option("model", opt->path, "Model: a .gguf file, a Hugging Face directory or a llama2.c .bin")->required();
+  cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: tokenizer.bin or tok*.bin beside the model)");
+  cmd->add_flag("--stats", opt->stats, "Per-tensor statistics: min/max/mean/std/kurtosis, row ranges, outlier columns");
+  cmd->add_option("--tensor", opt->tensor_regex, "Only tensors whose name matches this regular expression");
+  cmd->add_flag("--metadata", opt->metadata, "List every GGUF metadata key");
+  cmd->add_flag("--json", opt->json, "Print everything as JSON");
+  cmd->callback([opt] { run_inspect(*opt); });
+}
+
+}  // namespace vernier::cli
