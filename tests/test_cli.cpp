@@ -7,9 +7,12 @@
 #include <array>
 #include <iterator>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "shared_data.hpp"
 
 namespace {
 
@@ -137,6 +140,73 @@ TEST(Cli, BadUsageIsOneLineOnStderrExitTwoNothingOnStdout) {
     ASSERT_FALSE(r.err.empty()) << args;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
   }
+}
+
+TEST(CliFiles, InspectShowsHyperparametersTensorsAndStatistics) {
+  VERNIER_REQUIRE_SHARED("models/stories260K/stories260K.bin");
+  const std::string model = vernier::testdata::shared("models/stories260K/stories260K.bin");
+  CliResult r = run("inspect " + model + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["format"], "llama2c");
+  EXPECT_EQ(j["hparams"]["dim"], 64);
+  EXPECT_EQ(j["hparams"]["kv_heads"], 4);
+  EXPECT_EQ(j["tensors"].size(), 48u);
+  EXPECT_EQ(j["tokenizer"]["tokens"], 512);
+  r = run("inspect " + model + " --stats --tensor 'attn_q' --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["stats"].size(), 5u);
+  EXPECT_GT(j["stats"][0]["kurtosis"].get<double>(), 1.0);
+  EXPECT_EQ(j["stats"][0]["outlier_columns"].size(), 3u);
+  r = run("inspect " + vernier::testdata::shared("models/TinyStories-656K") + " --stats");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("blk.1.ffn_down.weight"), std::string::npos);
+  r = run("inspect " + vernier::testdata::shared("golden/ggml/pure/Q4_K.gguf") + " --metadata");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Q4_K"), std::string::npos);
+}
+
+TEST(CliFiles, ConvertRefusesBadInputWithoutLeavingAnOutput) {
+  VERNIER_REQUIRE_SHARED("golden/ggml/pure/Q8_0.gguf");
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(vernier::testdata::temp_path("cli-convert"));
+  fs::create_directories(dir);
+  const std::string out = (dir / "out.gguf").string();
+  fs::remove(out);
+  // a truncated GGUF: exit 1, one line naming the file, no output and no temporary left
+  const std::string broken = (dir / "broken.gguf").string();
+  fs::copy_file(vernier::testdata::shared("golden/ggml/pure/Q8_0.gguf"), broken, fs::copy_options::overwrite_existing);
+  fs::resize_file(broken, 5000);
+  CliResult r = run("convert " + broken + " -o " + out);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find(broken), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  for (const auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().string().find("vernier-tmp"), std::string::npos);
+  // a quantized tensor cannot become f16 without its dequantizer: refused, nothing written
+  r = run("convert " + vernier::testdata::shared("golden/ggml/pure/Q8_0.gguf") + " -o " + out + " --type f16 --quiet");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  // usage errors: exit 2
+  EXPECT_EQ(run("convert " + broken + " -o " + out + " --type q4").code, 2);
+  EXPECT_EQ(run("convert " + broken + " -o " + out + " --to onnx").code, 2);
+  EXPECT_EQ(run("convert /nonexistent/model.gguf -o " + out).code, 1);
+  // an existing output is kept unless --force
+  r = run("convert " + vernier::testdata::shared("golden/ggml/pure/Q8_0.gguf") + " -o " + out + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto size = fs::file_size(out);
+  r = run("convert " + vernier::testdata::shared("models/stories260K/stories260K.bin") + " -o " + out + " --quiet");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_EQ(fs::file_size(out), size);
+  r = run("convert " + vernier::testdata::shared("models/stories260K/stories260K.bin") + " -o " + out + " --force --json");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_GT(nlohmann::json::parse(r.out)["peak_rss_bytes"].get<uint64_t>(), 0u);
+  // the input is never the output
+  r = run("convert " + out + " -o " + out + " --force --quiet");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(fs::file_size(out), 0u);
 }
 
 }  // namespace

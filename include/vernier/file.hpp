@@ -23,6 +23,10 @@ class MappedFile {
   uint64_t size() const { return size_; }
   std::span<const uint8_t> bytes() const { return {data_, static_cast<size_t>(size_)}; }
   const std::string& path() const { return path_; }
+  // Tells the kernel the pages under [p, p + n) will not be needed again soon, so a pass that reads
+  // a large file tensor by tensor keeps its resident set near one tensor (the pages are re-read from
+  // the file if touched again).
+  void release(const uint8_t* p, size_t n) const;
 
  private:
   std::string path_;

@@ -91,6 +91,7 @@ class GgufFile {
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* find_tensor(std::string_view name) const;
   std::span<const uint8_t> tensor_data(const GgufTensorInfo& t) const;
+  void release(const GgufTensorInfo& t) const { const auto d = tensor_data(t); file_.release(d.data(), d.size()); }
   const std::string& path() const { return file_.path(); }
   uint64_t file_size() const { return file_.size(); }
 

@@ -50,7 +50,7 @@ class Llama2cCheckpoint {
   // attn_v, attn_output, attn_norm, ffn_gate, ffn_down, ffn_up, ffn_norm. "output" is the separate
   // classifier, or the token embedding again when it is shared.
   const std::vector<Llama2cTensor>& tensors() const { return tensors_; }
-  void read_f32(const Llama2cTensor& t, std::span<float> out) const;  // dequantizes v2
+  void read_f32(const Llama2cTensor& t, std::span<float> out) const;  // dequantizes v2; then releases the pages
   const std::string& path() const { return file_.path(); }
 
  private:

@@ -47,6 +47,10 @@ struct ModelTensor {
   uint32_t type = 0;                  // GGML type of the bytes read() produces
   uint64_t nbytes = 0;
   std::function<void(std::span<uint8_t>)> read;  // fills exactly nbytes
+  // Where the stored bytes can be used in place (no permutation or narrowing needed): the mapped
+  // bytes, and a call that lets the pages go once they are written out. Empty otherwise.
+  std::function<std::span<const uint8_t>()> view;
+  std::function<void()> release;
   int64_t elements() const;
 };
 

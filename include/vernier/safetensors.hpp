@@ -42,6 +42,7 @@ class SafetensorsFile {
   const StTensorInfo* find(std::string_view name) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   std::span<const uint8_t> tensor_data(const StTensorInfo& t) const;
+  void release(const StTensorInfo& t) const { const auto d = tensor_data(t); file_.release(d.data(), d.size()); }
   const std::string& path() const { return file_.path(); }
 
  private:

@@ -77,24 +77,29 @@ AtomicFile::~AtomicFile() {
   unregister_temp(signal_slot_);
 }
 
-void AtomicFile::flush_buffer() {
+namespace {
+void write_fully(int fd, const char* p, size_t n, const std::string& path) {
   size_t off = 0;
-  while (off < buffer_.size()) {
-    const ssize_t n = ::write(fd_, buffer_.data() + off, buffer_.size() - off);
-    if (n < 0) {
+  while (off < n) {
+    const ssize_t k = ::write(fd, p + off, n - off);
+    if (k < 0) {
       if (errno == EINTR) continue;
-      throw Error(ErrorKind::io, path_ + ": write failed: " + std::strerror(errno));
+      throw Error(ErrorKind::io, path + ": write failed: " + std::strerror(errno));
     }
-    off += static_cast<size_t>(n);
+    off += static_cast<size_t>(k);
   }
+}
+}  // namespace
+
+void AtomicFile::flush_buffer() {
+  write_fully(fd_, buffer_.data(), buffer_.size(), path_);
   buffer_.clear();
 }
 
 void AtomicFile::write(const void* data, size_t n) {
-  if (n >= buffer_.capacity()) {
+  if (n >= buffer_.capacity()) {  // large blocks (tensor data) go straight to the file, uncopied
     flush_buffer();
-    buffer_.assign(static_cast<const char*>(data), n);
-    flush_buffer();
+    write_fully(fd_, static_cast<const char*>(data), n, path_);
   } else {
     if (buffer_.size() + n > buffer_.capacity()) flush_buffer();
     buffer_.append(static_cast<const char*>(data), n);

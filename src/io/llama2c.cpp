@@ -139,6 +139,7 @@ void Llama2cCheckpoint::read_f32(const Llama2cTensor& t, std::span<float> out) c
   const bool quantized = config_.version == 2 && t.ne.size() > 1;
   if (!quantized) {
     std::memcpy(out.data(), d + t.offset, static_cast<size_t>(n) * 4);
+    file_.release(d + t.offset, static_cast<size_t>(n) * 4);
     return;
   }
   const int8_t* q = reinterpret_cast<const int8_t*>(d + t.offset);
@@ -148,6 +149,7 @@ void Llama2cCheckpoint::read_f32(const Llama2cTensor& t, std::span<float> out) c
     std::memcpy(&s, d + t.scale_offset + static_cast<uint64_t>(g) * 4, 4);
     for (int64_t i = 0; i < gs; ++i) out[static_cast<size_t>(g * gs + i)] = static_cast<float>(q[g * gs + i]) * s;
   }
+  file_.release(d + t.offset, static_cast<size_t>(t.scale_offset - t.offset) + static_cast<size_t>(n / gs) * 4);
 }
 
 Llama2cVocab Llama2cVocab::read(const std::string& path, int64_t vocab_size) {

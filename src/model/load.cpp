@@ -68,7 +68,10 @@ Model load_gguf(const std::string& path) {
     t.read = [f, info](std::span<uint8_t> out) {
       const auto src = f->tensor_data(*info);
       std::memcpy(out.data(), src.data(), src.size());
+      f->release(*info);
     };
+    t.view = [f, info] { return f->tensor_data(*info); };
+    t.release = [f, info] { f->release(*info); };
     m.tensors.push_back(std::move(t));
   }
   m.keep_alive = file;
@@ -221,7 +224,12 @@ Model load_hf(const std::string& dir) {
       }
       if (permute_heads > 0) permute_rope_rows(data, out, permute_heads, rows, nbytes / static_cast<uint64_t>(rows), true);
       else std::memcpy(out.data(), data.data(), nbytes);
+      file->release(*info);
     };
+    if (permute_heads == 0 && info->dtype != StDtype::F64) {
+      t.view = [file, info] { return file->tensor_data(*info); };
+      t.release = [file, info] { file->release(*info); };
+    }
     m.tensors.push_back(std::move(t));
   }
   m.tokenizer = tokenizer_from_hf(dir);

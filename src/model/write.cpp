@@ -69,31 +69,30 @@ uint32_t file_type_of(const std::vector<uint32_t>& types) {
   return 0;
 }
 
-// Converts `in` (source type) into `out` (target type); both are float formats here.
-void convert_bytes(const ModelTensor& t, uint32_t to, std::span<const uint8_t> in, std::vector<float>& tmp,
-                   std::span<uint8_t> out) {
+// Converts `in` (source type) into `out` (target type), element by element: both are float formats
+// here, and no third buffer is needed.
+void convert_bytes(const ModelTensor& t, uint32_t to, std::span<const uint8_t> in, std::span<uint8_t> out) {
   const int64_t n = t.elements();
-  tmp.resize(static_cast<size_t>(n));
-  if (t.type == ggml_type::F32) {
-    std::memcpy(tmp.data(), in.data(), static_cast<size_t>(n) * 4);
-  } else if (t.type == ggml_type::F16 || t.type == ggml_type::BF16) {
-    for (int64_t i = 0; i < n; ++i) {
-      uint16_t h;
-      std::memcpy(&h, in.data() + 2 * i, 2);
-      tmp[static_cast<size_t>(i)] = t.type == ggml_type::F16 ? fp16_to_float(h) : bf16_to_float(h);
-    }
-  } else {
+  if (t.type != ggml_type::F32 && t.type != ggml_type::F16 && t.type != ggml_type::BF16) {
     const GgmlTypeInfo* ti = ggml_type_info(t.type);
     throw_bad_input("tensor '" + t.name + "' is " + std::string(ti ? ti->name : "?") +
                     "; converting it to another type needs its dequantizer, which vernier does not have yet");
   }
-  if (to == ggml_type::F32) {
-    std::memcpy(out.data(), tmp.data(), static_cast<size_t>(n) * 4);
-    return;
-  }
   for (int64_t i = 0; i < n; ++i) {
-    const uint16_t h = to == ggml_type::F16 ? fp16_from_float(tmp[static_cast<size_t>(i)]) : bf16_from_float(tmp[static_cast<size_t>(i)]);
-    std::memcpy(out.data() + 2 * i, &h, 2);
+    float x;
+    if (t.type == ggml_type::F32) {
+      std::memcpy(&x, in.data() + 4 * i, 4);
+    } else {
+      uint16_t h;
+      std::memcpy(&h, in.data() + 2 * i, 2);
+      x = t.type == ggml_type::F16 ? fp16_to_float(h) : bf16_to_float(h);
+    }
+    if (to == ggml_type::F32) {
+      std::memcpy(out.data() + 4 * i, &x, 4);
+    } else {
+      const uint16_t h = to == ggml_type::F16 ? fp16_from_float(x) : bf16_from_float(x);
+      std::memcpy(out.data() + 2 * i, &h, 2);
+    }
   }
 }
 
@@ -161,20 +160,26 @@ ConvertReport write_gguf(const Model& m, const std::string& path, const ConvertO
   for (size_t i = 0; i < m.tensors.size(); ++i) w.add_tensor(m.tensors[i].name, m.tensors[i].ne, types[i]);
   w.write_header();
   std::vector<uint8_t> src, dst;
-  std::vector<float> tmp;
   ConvertReport r;
   for (size_t i = 0; i < m.tensors.size(); ++i) {
     const ModelTensor& t = m.tensors[i];
     if (opt.progress) opt.progress(i, m.tensors.size(), t);
-    src.resize(t.nbytes);
-    t.read(src);
+    std::span<const uint8_t> in;
+    if (t.view) {
+      in = t.view();  // straight from the mapped input
+    } else {
+      src.resize(t.nbytes);
+      t.read(src);
+      in = src;
+    }
     if (types[i] == t.type) {
-      w.write_tensor(src);
+      w.write_tensor(in);
     } else {
       dst.resize(bytes_for(types[i], t.ne));
-      convert_bytes(t, types[i], src, tmp, dst);
+      convert_bytes(t, types[i], in, dst);
       w.write_tensor(dst);
     }
+    if (t.release) t.release();
     r.bytes_written += w.tensors()[i].nbytes;
     ++r.tensors;
   }
@@ -200,17 +205,21 @@ ConvertReport write_safetensors(const Model& m, const std::string& path, const C
   }
   w.write_header();
   std::vector<uint8_t> src, dst, perm;
-  std::vector<float> tmp;
   ConvertReport r;
   for (size_t i = 0; i < m.tensors.size(); ++i) {
     const ModelTensor& t = m.tensors[i];
     if (opt.progress) opt.progress(i, m.tensors.size(), t);
-    src.resize(t.nbytes);
-    t.read(src);
-    std::span<const uint8_t> data = src;
+    std::span<const uint8_t> data;
+    if (t.view) {
+      data = t.view();
+    } else {
+      src.resize(t.nbytes);
+      t.read(src);
+      data = src;
+    }
     if (types[i] != t.type) {
       dst.resize(bytes_for(types[i], t.ne));
-      convert_bytes(t, types[i], src, tmp, dst);
+      convert_bytes(t, types[i], src, dst);
       data = dst;
     }
     int64_t heads = 0;
@@ -222,6 +231,7 @@ ConvertReport write_safetensors(const Model& m, const std::string& path, const C
       data = perm;
     }
     w.write_tensor(data);
+    if (t.release) t.release();
     r.bytes_written += data.size();
     ++r.tensors;
   }

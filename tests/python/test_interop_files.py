@@ -1,0 +1,184 @@
+"""Files vernier writes, read by the third-party readers: llama.cpp's `gguf` package and `safetensors`.
+
+Each GGUF vernier writes is opened with gguf.GGUFReader and compared with what vernier meant to write:
+the tensors of the source model, read independently here with numpy (llama2.c offsets, safetensors,
+with llama.cpp's Q/K permutation re-implemented in numpy), cast with numpy/ml_dtypes for F16/BF16;
+metadata keys and values against the source or llama.cpp's own files. Each safetensors file vernier
+writes is loaded with safetensors.numpy and compared with the original checkpoint.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import gguf
+import ml_dtypes
+import numpy as np
+from safetensors.numpy import load_file
+
+CLI = os.environ["VERNIER_CLI"]
+SHARED = os.environ.get("VERNIER_SHARED_DIR", "")
+passed = 0
+failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}")
+
+
+def vernier(*args):
+    r = subprocess.run([CLI, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"vernier {' '.join(args)} failed: {r.stderr}")
+    return r.stdout
+
+
+def reader_tensors(path):
+    r = gguf.GGUFReader(path)
+    return r, {t.name: t for t in r.tensors}
+
+
+def permute(w, n_head):
+    # llama.cpp convert_hf_to_gguf.py LlamaModel.permute
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def cast(a, out_type):
+    if out_type == "f16":
+        return a.astype(np.float16)
+    if out_type == "bf16":
+        return a.astype(ml_dtypes.bfloat16)
+    return a.astype(np.float32)
+
+
+def llama2c_arrays(path):
+    """Reads a legacy llama2.c checkpoint with numpy: GGUF name → [out, in] float32 array."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    dim, hidden, layers, heads, kv_heads, vocab, seq = np.frombuffer(raw[:28].tobytes(), dtype=np.int32)
+    f = np.frombuffer(raw[28:].tobytes(), dtype=np.float32)
+    kv_dim = dim // heads * kv_heads
+    pos = 0
+    out = {}
+
+    def take(n, shape):
+        nonlocal pos
+        a = f[pos:pos + n].reshape(shape)
+        pos += n
+        return a
+    out["token_embd.weight"] = take(abs(vocab) * dim, (abs(vocab), dim))
+    for role, shape in [("attn_norm", (dim,)), ("attn_q", (dim, dim)), ("attn_k", (kv_dim, dim)),
+                        ("attn_v", (kv_dim, dim)), ("attn_output", (dim, dim)), ("ffn_norm", (dim,)),
+                        ("ffn_gate", (hidden, dim)), ("ffn_down", (dim, hidden)), ("ffn_up", (hidden, dim))]:
+        for layer in range(layers):
+            out[f"blk.{layer}.{role}.weight"] = take(int(np.prod(shape)), shape)
+    out["output_norm.weight"] = take(dim, (dim,))
+    out["output.weight"] = out["token_embd.weight"]
+    return out
+
+
+def hf_arrays(model_dir):
+    cfg = json.load(open(os.path.join(model_dir, "config.json")))
+    st = load_file(os.path.join(model_dir, "model.safetensors"))
+    out = {}
+    m = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+         "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+         "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm"}
+    for k, v in st.items():
+        if k in ("lm_head.weight", "model.embed_tokens.weight"):
+            out["token_embd.weight"] = v
+        elif k == "model.norm.weight":
+            out["output_norm.weight"] = v
+        else:
+            parts = k.split(".")
+            name = f"blk.{parts[2]}.{m['.'.join(parts[3:-1])]}.weight"
+            if name.endswith("attn_q.weight"):
+                v = permute(v, cfg["num_attention_heads"])
+            elif name.endswith("attn_k.weight"):
+                v = permute(v, cfg["num_key_value_heads"])
+            out[name] = v
+    return out
+
+
+def compare_gguf_with_arrays(label, path, arrays, out_type):
+    r, tensors = reader_tensors(path)
+    check(f"{label}: tensor names", set(tensors) == set(arrays), f"{sorted(set(tensors) ^ set(arrays))[:5]}")
+    info = json.loads(vernier("inspect", path, "--json", "--metadata"))
+    meant = {t["name"]: t for t in info["tensors"]}
+    for name, a in arrays.items():
+        t = tensors.get(name)
+        if t is None:
+            continue
+        want = cast(a, out_type if a.ndim == 2 else "f32")
+        check(f"{label}: {name} shape", list(t.shape[::-1]) == list(want.shape) or list(t.shape) == list(want.shape[::-1]))
+        check(f"{label}: {name} type", t.tensor_type.name == meant[name]["type"], f"{t.tensor_type.name} vs {meant[name]['type']}")
+        check(f"{label}: {name} bytes", np.asarray(t.data).tobytes() == want.tobytes())
+    keys = {k for k in r.fields if not k.startswith("GGUF.")}
+    check(f"{label}: metadata keys", keys == set(info["metadata"]), f"{sorted(keys ^ set(info['metadata']))}")
+
+
+def main():
+    if not SHARED or not os.path.isdir(SHARED):
+        print(f"SKIP: shared data not found at '{SHARED}'; set VERNIER_SHARED_DIR")
+        return 77
+    tmp = tempfile.mkdtemp()
+    stories = os.path.join(SHARED, "models/stories260K/stories260K.bin")
+    tiny = os.path.join(SHARED, "models/TinyStories-656K")
+    golden = os.path.join(SHARED, "golden/runtime/stories260K-F32.llamacpp.gguf")
+
+    # llama2.c → GGUF in each float type
+    for t in ["f32", "f16", "bf16"]:
+        out = os.path.join(tmp, f"stories-{t}.gguf")
+        vernier("convert", stories, "-o", out, "--type", t, "--quiet")
+        compare_gguf_with_arrays(f"stories260K→gguf {t}", out, llama2c_arrays(stories), t)
+    # … with llama.cpp's tokenizer and llama.* metadata
+    r, _ = reader_tensors(os.path.join(tmp, "stories-f32.gguf"))
+    g, _ = reader_tensors(golden)
+    for k, f in g.fields.items():
+        if k.startswith("tokenizer.") or (k.startswith("llama.") and k != "llama.context_length"):
+            check(f"stories260K metadata {k}", k in r.fields and r.fields[k].contents() == f.contents())
+    check("stories260K context_length is the checkpoint's", r.fields["llama.context_length"].contents() == 512)
+
+    # Hugging Face → GGUF (Q/K permuted as llama.cpp does) and → safetensors
+    for t in ["f32", "f16"]:
+        out = os.path.join(tmp, f"tiny-{t}.gguf")
+        vernier("convert", tiny, "-o", out, "--type", t, "--quiet")
+        compare_gguf_with_arrays(f"TinyStories→gguf {t}", out, hf_arrays(tiny), t)
+    st_out = os.path.join(tmp, "tiny.safetensors")
+    vernier("convert", tiny, "-o", st_out, "--quiet")
+    orig = load_file(os.path.join(tiny, "model.safetensors"))
+    back = load_file(st_out)
+    for k, v in orig.items():
+        name = "model.embed_tokens.weight" if k == "lm_head.weight" else k
+        check(f"safetensors {name}", name in back and back[name].dtype == v.dtype and np.array_equal(back[name], v))
+    # GGUF → safetensors → the same arrays
+    st2 = os.path.join(tmp, "from-gguf.safetensors")
+    vernier("convert", os.path.join(tmp, "tiny-f32.gguf"), "-o", st2, "--quiet")
+    back2 = load_file(st2)
+    check("gguf→safetensors tensors", all(np.array_equal(back2["model.embed_tokens.weight" if k == "lm_head.weight" else k], v)
+                                         for k, v in orig.items()))
+
+    # GGUF → GGUF copies of llama.cpp's files: the reader sees the same metadata and tensors
+    for rel in ["golden/ggml/pure/Q4_K.gguf", "models/TinyStories-656K/TinyStories-656K-Q8_0.gguf",
+                "golden/ggml/imatrix/imatrix.gguf"]:
+        src = os.path.join(SHARED, rel)
+        out = os.path.join(tmp, "copy.gguf")
+        vernier("convert", src, "-o", out, "--force", "--quiet")
+        a, ta = reader_tensors(src)
+        b, tb = reader_tensors(out)
+        check(f"copy {rel}: metadata", {k: str(f.contents()) for k, f in a.fields.items()} ==
+              {k: str(f.contents()) for k, f in b.fields.items()})
+        check(f"copy {rel}: tensors", list(ta) == list(tb) and all(
+            ta[n].tensor_type == tb[n].tensor_type and list(ta[n].shape) == list(tb[n].shape) and
+            ta[n].data.tobytes() == tb[n].data.tobytes() for n in ta))
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
