@@ -128,6 +128,49 @@ TEST(Model, NameMapping) {
   EXPECT_EQ(gguf_to_hf_name("output.weight"), "lm_head.weight");
 }
 
+TEST(Model, ByteLevelBpeTokenizerBecomesGpt2WithMerges) {
+  const auto dir = std::filesystem::path(testdata::temp_path("bpe-model"));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "config.json") << R"({"architectures": ["MistralForCausalLM"], "hidden_size": 4,
+      "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+      "vocab_size": 5, "max_position_embeddings": 16, "rms_norm_eps": 1e-5, "rope_theta": 1e6})";
+  std::ofstream(dir / "tokenizer.json") << R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "Ġa": 3},
+      "merges": ["a b", ["Ġ", "a"]]}, "pre_tokenizer": {"type": "ByteLevel"},
+      "added_tokens": [{"id": 4, "content": "<|endoftext|>", "special": true}]})";
+  std::ofstream(dir / "tokenizer_config.json") << R"({"bos_token": "<|endoftext|>", "eos_token": {"content": "<|endoftext|>"}})";
+  {
+    SafetensorsWriter w((dir / "model.safetensors").string(), true);
+    const std::pair<const char*, std::vector<int64_t>> shapes[] = {
+        {"model.embed_tokens.weight", {5, 4}}, {"lm_head.weight", {5, 4}}, {"model.norm.weight", {4}},
+        {"model.layers.0.self_attn.q_proj.weight", {4, 4}}, {"model.layers.0.self_attn.k_proj.weight", {2, 4}}};
+    for (const auto& [n, s] : shapes) w.add_tensor(n, StDtype::F32, s);
+    w.write_header();
+    for (const auto& [n, s] : shapes) {
+      std::vector<uint8_t> d(static_cast<size_t>(s.size() == 1 ? s[0] : s[0] * s[1]) * 4, 0);
+      w.write_tensor(d);
+    }
+    w.finish();
+  }
+  const Model m = load_model(dir.string());
+  EXPECT_EQ(m.tokenizer.model, "gpt2");
+  EXPECT_EQ(m.tokenizer.tokens.size(), 5u);
+  EXPECT_EQ(m.tokenizer.tokens[3], "\xc4\xa0" "a");
+  EXPECT_EQ(m.tokenizer.merges, (std::vector<std::string>{"a b", "\xc4\xa0 a"}));
+  EXPECT_EQ(m.tokenizer.types[4], 3);
+  EXPECT_EQ(m.tokenizer.bos, 4u);
+  EXPECT_EQ(m.tokenizer.eos, 4u);
+  EXPECT_FALSE(m.config.tied_embeddings);
+  EXPECT_NE(m.find("output.weight"), nullptr);
+  EXPECT_DOUBLE_EQ(m.config.rope_theta, 1e6);
+  const std::string out = testdata::temp_path("bpe.gguf");
+  ConvertOptions opt;
+  opt.overwrite = true;
+  write_gguf(m, out, opt);
+  const GgufFile g = GgufFile::open(out);
+  EXPECT_EQ(g.find("tokenizer.ggml.model")->str, "gpt2");
+  EXPECT_EQ(g.find("tokenizer.ggml.merges")->strings.size(), 2u);
+}
+
 TEST(Model, UnsupportedArchitectureIsRefusedByName) {
   const auto dir = std::filesystem::path(testdata::temp_path("gpt2dir"));
   std::filesystem::create_directories(dir);

@@ -164,8 +164,10 @@ def main():
                                          for k, v in orig.items()))
 
     # GGUF → GGUF copies of llama.cpp's files: the reader sees the same metadata and tensors
-    for rel in ["golden/ggml/pure/Q4_K.gguf", "models/TinyStories-656K/TinyStories-656K-Q8_0.gguf",
-                "golden/ggml/imatrix/imatrix.gguf"]:
+    every_gguf = sorted(os.path.relpath(os.path.join(d, f), SHARED) for d, _, fs in os.walk(SHARED)
+                        for f in fs if f.endswith(".gguf"))
+    check("shared GGUF files found", len(every_gguf) >= 30, str(len(every_gguf)))
+    for rel in every_gguf:
         src = os.path.join(SHARED, rel)
         out = os.path.join(tmp, "copy.gguf")
         vernier("convert", src, "-o", out, "--force", "--quiet")
