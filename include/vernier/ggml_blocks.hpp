@@ -1,0 +1,69 @@
+// vernier/ggml_blocks.hpp — the block layouts of llama.cpp's quantized GGUF types, byte for byte.
+//
+// Each struct is one block, trivially copyable, with its size asserted; a row of n values of a type
+// is n / block_size consecutive blocks. "d" fields are IEEE FP16 bit patterns. Element order inside
+// a block is given above each struct (it is not always sequential: the K-quants interleave).
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+namespace vernier::ggml {
+
+inline constexpr int QK4_0 = 32, QK4_1 = 32, QK5_0 = 32, QK5_1 = 32, QK8_0 = 32, QK_K = 256, QK4_NL = 32;
+
+// Q4_0 (4.5 bits/weight): x = d × (q − 8). qs[j] low nibble = element j, high nibble = element j + 16.
+struct BlockQ4_0 { uint16_t d; uint8_t qs[QK4_0 / 2]; };
+// Q4_1 (5.0): x = d × q + m; nibble order as Q4_0.
+struct BlockQ4_1 { uint16_t d; uint16_t m; uint8_t qs[QK4_1 / 2]; };
+// Q5_0 (5.5): x = d × (q − 16); low 4 bits as Q4_0, bit 4 of element j in bit j of qh (little-endian u32).
+struct BlockQ5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[QK5_0 / 2]; };
+// Q5_1 (6.0): x = d × q + m; bits as Q5_0.
+struct BlockQ5_1 { uint16_t d; uint16_t m; uint8_t qh[4]; uint8_t qs[QK5_1 / 2]; };
+// Q8_0 (8.5): x = d × q, q int8 in element order.
+struct BlockQ8_0 { uint16_t d; int8_t qs[QK8_0]; };
+
+// Q2_K (2.625): 16 sub-blocks of 16; scales[j] low nibble = scale, high nibble = min of sub-block j;
+// x = d × scale × q − dmin × min. qs: for each half (128 values) byte l holds elements l, l+32, l+64,
+// l+96 of that half in bit pairs 0-1, 2-3, 4-5, 6-7.
+struct BlockQ2_K { uint8_t scales[QK_K / 16]; uint8_t qs[QK_K / 4]; uint16_t d; uint16_t dmin; };
+// Q3_K (3.4375): x = d × (scale − 32) × (q − 4 if the hmask bit is clear else q); 6-bit scales packed
+// in 12 bytes (low nibbles of 0..15 in bytes 0..7, top two bits in bytes 8..11); low 2 bits of q as
+// Q2_K; bit 2 of element j in bit j / 32 of hmask[j % 32].
+struct BlockQ3_K { uint8_t hmask[QK_K / 8]; uint8_t qs[QK_K / 4]; uint8_t scales[12]; uint16_t d; };
+// Q4_K (4.5): 8 sub-blocks of 32; 6-bit scale and min each, packed in 12 bytes (get_scale_min_k4);
+// x = d × scale × q − dmin × min; qs: for each 64 values byte l holds element l (low) and l+32 (high).
+struct BlockQ4_K { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qs[QK_K / 2]; };
+// Q5_K (5.5): as Q4_K plus the 5th bit of element n+j (n = 64·k) in bit 2k of qh[j], of n+32+j in 2k+1.
+struct BlockQ5_K { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; };
+// Q6_K (6.5625): 16 sub-blocks of 16 with int8 scales; x = d × scale × (q − 32); per 128 values, low
+// nibbles of l, l+32 in ql[l], ql[l+32] (high nibbles: l+64, l+96), top 2 bits of the four in qh[l].
+struct BlockQ6_K { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; };
+// Q8_K (activation format of K-quant dot products): float d, int8 q, and the sum of each 16 q.
+struct BlockQ8_K { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; };
+// IQ4_NL (4.5): x = d × kvalues_iq4nl[q]; nibble order as Q4_0.
+struct BlockIQ4_NL { uint16_t d; uint8_t qs[QK4_NL / 2]; };
+// IQ4_XS (4.25): 8 sub-blocks of 32 with 6-bit scales (low 4 bits in scales_l nibbles, top 2 bits in
+// scales_h); x = d × (scale − 32) × kvalues_iq4nl[q]; nibble order per 32 as Q4_0.
+struct BlockIQ4_XS { uint16_t d; uint16_t scales_h; uint8_t scales_l[QK_K / 64]; uint8_t qs[QK_K / 2]; };
+
+#define VERNIER_BLOCK(T, size) \
+  static_assert(sizeof(T) == (size) && std::is_trivially_copyable_v<T>, #T " must be " #size " bytes")
+VERNIER_BLOCK(BlockQ4_0, 18);
+VERNIER_BLOCK(BlockQ4_1, 20);
+VERNIER_BLOCK(BlockQ5_0, 22);
+VERNIER_BLOCK(BlockQ5_1, 24);
+VERNIER_BLOCK(BlockQ8_0, 34);
+VERNIER_BLOCK(BlockQ2_K, 84);
+VERNIER_BLOCK(BlockQ3_K, 110);
+VERNIER_BLOCK(BlockQ4_K, 144);
+VERNIER_BLOCK(BlockQ5_K, 176);
+VERNIER_BLOCK(BlockQ6_K, 210);
+VERNIER_BLOCK(BlockQ8_K, 292);
+VERNIER_BLOCK(BlockIQ4_NL, 18);
+VERNIER_BLOCK(BlockIQ4_XS, 136);
+#undef VERNIER_BLOCK
+
+inline constexpr int8_t kValuesIQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+}  // namespace vernier::ggml
