@@ -5,10 +5,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "shared_data.hpp"
+#include "vernier/ggml_mixture.hpp"
 #include "vernier/ggml_quant.hpp"
 #include "vernier/ggml_types.hpp"
 #include "vernier/gguf.hpp"
@@ -167,6 +170,81 @@ TEST(GgmlProperties, RowLengthsThatFitNoBlockAreRefused) {
   std::vector<uint8_t> q(1024);
   EXPECT_THROW(ggml_quantize(ggml_type::Q4_K, x.data(), q.data(), 1, 100, nullptr), Error);
   EXPECT_THROW(ggml_quantize(ggml_type::Q4_0, x.data(), q.data(), 1, 100, nullptr), Error);
+}
+
+}  // namespace
+}  // namespace vernier
+
+namespace vernier {
+namespace {
+
+std::vector<MixtureChoice> plan_for(const GgufFile& in, const GgufFileType& ft, const MixtureOptions& opt) {
+  std::vector<std::string> names;
+  for (const auto& t : in.tensors()) names.push_back(t.name);
+  std::vector<MixtureTensor> tensors;
+  for (size_t i : llama_tensor_order(names)) {
+    const auto& t = in.tensors()[i];
+    tensors.push_back({t.name, t.ne, t.type});
+  }
+  MixtureHparams hp;
+  hp.layers = static_cast<int64_t>(in.find("llama.block_count")->as_u64());
+  hp.heads = static_cast<int64_t>(in.find("llama.attention.head_count")->as_u64());
+  hp.kv_heads = static_cast<int64_t>(in.find("llama.attention.head_count_kv")->as_u64());
+  return plan_mixture(tensors, ft, opt, hp);
+}
+
+TEST(GgmlMixture, EveryFileTypeChoosesLlamaCppsTypeForEveryTensor) {
+  VERNIER_REQUIRE_SHARED("golden/ggml/mix/types.json");
+  std::ifstream in_json(testdata::shared("golden/ggml/mix/types.json"));
+  const auto key = nlohmann::json::parse(in_json)["types"];
+  const GgufFile in = GgufFile::open(testdata::shared("golden/ggml/input-F32.gguf"));
+  int checked = 0;
+  for (auto it = key.begin(); it != key.end(); ++it) {
+    const GgufFileType* ft = find_gguf_file_type(it.key());
+    ASSERT_NE(ft, nullptr) << it.key();
+    for (const auto& ch : plan_for(in, *ft, MixtureOptions{})) {
+      ASSERT_TRUE(it.value().contains(ch.name)) << ch.name;
+      EXPECT_EQ(std::string(ggml_type_info(ch.type)->name), it.value()[ch.name].get<std::string>())
+          << it.key() << " " << ch.name << " (" << ch.reason << ")";
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 16 * 21);
+}
+
+TEST(GgmlMixture, OverridesPureAndFallbacks) {
+  VERNIER_REQUIRE_SHARED("golden/ggml/input-F32.gguf");
+  const GgufFile in = GgufFile::open(testdata::shared("golden/ggml/input-F32.gguf"));
+  MixtureOptions opt;
+  opt.pure = true;
+  for (const auto& ch : plan_for(in, *find_gguf_file_type("Q2_K"), opt)) {
+    if (ch.name.find("norm") == std::string::npos) EXPECT_EQ(ch.type, ggml_type::Q2_K) << ch.name;
+  }
+  opt = MixtureOptions{};
+  opt.tensor_types = {{"ffn_up", ggml_type::Q8_0}};
+  opt.output_tensor_type = ggml_type::F16;
+  opt.token_embedding_type = ggml_type::Q4_0;
+  for (const auto& ch : plan_for(in, *find_gguf_file_type("Q4_K_M"), opt)) {
+    if (ch.name.find("ffn_up") != std::string::npos) EXPECT_EQ(ch.type, ggml_type::Q8_0);
+    if (ch.name == "output.weight") EXPECT_EQ(ch.type, ggml_type::F16);
+    if (ch.name == "token_embd.weight") EXPECT_EQ(ch.type, ggml_type::Q4_0);
+  }
+  opt = MixtureOptions{};
+  opt.leave_output_tensor = true;
+  for (const auto& ch : plan_for(in, *find_gguf_file_type("Q4_K_M"), opt)) {
+    if (ch.name == "output.weight") EXPECT_EQ(ch.type, ggml_type::F32) << ch.reason;
+  }
+  // rows of 172 fit no 256-block: Q4_K falls back to Q5_0? 172 is not a multiple of 32 either → F16
+  std::vector<MixtureTensor> odd = {{"blk.0.ffn_down.weight", {172, 64}, ggml_type::F32},
+                                    {"blk.0.attn_q.weight", {64, 64}, ggml_type::F32}};
+  MixtureHparams hp;
+  hp.layers = 1;
+  hp.heads = hp.kv_heads = 8;
+  const auto plan = plan_mixture(odd, *find_gguf_file_type("Q4_K_S"), MixtureOptions{}, hp);
+  EXPECT_EQ(plan[0].type, ggml_type::F16) << plan[0].reason;
+  EXPECT_EQ(plan[1].type, ggml_type::Q5_0) << plan[1].reason;
+  EXPECT_NE(plan[1].reason.find("fallback"), std::string::npos);
+  EXPECT_EQ(find_gguf_file_type("q9_k"), nullptr);
 }
 
 }  // namespace
