@@ -184,10 +184,10 @@ TEST(CliFiles, ConvertRefusesBadInputWithoutLeavingAnOutput) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_FALSE(fs::exists(out));
   for (const auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().string().find("vernier-tmp"), std::string::npos);
-  // a quantized tensor cannot become f16 without its dequantizer: refused, nothing written
-  r = run("convert " + vernier::testdata::shared("golden/ggml/pure/Q8_0.gguf") + " -o " + out + " --type f16 --quiet");
+  // quantized tensors cannot go to safetensors without --type: refused, nothing written
+  r = run("convert " + vernier::testdata::shared("golden/ggml/pure/Q8_0.gguf") + " -o " + (dir / "q.safetensors").string() + " --quiet");
   EXPECT_EQ(r.code, 1) << r.err;
-  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(dir / "q.safetensors"));
   // usage errors: exit 2
   EXPECT_EQ(run("convert " + broken + " -o " + out + " --type q4").code, 2);
   EXPECT_EQ(run("convert " + broken + " -o " + out + " --to onnx").code, 2);

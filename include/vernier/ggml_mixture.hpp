@@ -4,7 +4,8 @@
 // they are; output.weight (and a tied token embedding) gets Q6_K, or Q8_0 when its rows do not fit;
 // attn_v and ffn_down get more bits in the layers use_more_bits() picks for the _M mixtures; a row
 // length the chosen type cannot split falls back to a 32-block type (Q4_K → Q5_0, Q5_K → Q5_1,
-// Q6_K → Q8_0, Q2_K/Q3_K → Q4_0, IQ4_XS → IQ4_NL) or F16. Tensors are visited in llama.cpp's order
+// Q6_K → Q8_0, Q2_K/Q3_K → Q4_0, IQ4_XS → IQ4_NL), and to F16 when no 32-value block fits
+// either (rows of 172 in stories260K). Tensors are visited in llama.cpp's order
 // (non-layer tensors, then by layer, by name within each), because the layer counters depend on it.
 #pragma once
 

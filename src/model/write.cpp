@@ -4,6 +4,7 @@
 #include "tokenizer_spec.hpp"
 #include "vernier/error.hpp"
 #include "vernier/float_codecs.hpp"
+#include "vernier/ggml_quant.hpp"
 #include "vernier/model.hpp"
 #include "vernier/safetensors.hpp"
 
@@ -34,9 +35,12 @@ void read_f32(const ModelTensor& t, std::span<float> out) {
     }
     return;
   }
+  if (ggml_can_dequantize(t.type)) {
+    ggml_dequantize(t.type, raw.data(), out.data(), n);
+    return;
+  }
   const GgmlTypeInfo* ti = ggml_type_info(t.type);
-  throw_bad_input("tensor '" + t.name + "' is " + std::string(ti ? ti->name : "?") +
-                  "; reading it as float32 needs its dequantizer, which vernier does not have yet");
+  throw_bad_input("tensor '" + t.name + "' is " + std::string(ti ? ti->name : "?") + ", which vernier cannot decode");
 }
 
 namespace {
@@ -73,14 +77,20 @@ uint32_t file_type_of(const std::vector<uint32_t>& types) {
 // here, and no third buffer is needed.
 void convert_bytes(const ModelTensor& t, uint32_t to, std::span<const uint8_t> in, std::span<uint8_t> out) {
   const int64_t n = t.elements();
+  std::vector<float> decoded;
   if (t.type != ggml_type::F32 && t.type != ggml_type::F16 && t.type != ggml_type::BF16) {
-    const GgmlTypeInfo* ti = ggml_type_info(t.type);
-    throw_bad_input("tensor '" + t.name + "' is " + std::string(ti ? ti->name : "?") +
-                    "; converting it to another type needs its dequantizer, which vernier does not have yet");
+    if (!ggml_can_dequantize(t.type)) {
+      const GgmlTypeInfo* ti = ggml_type_info(t.type);
+      throw_bad_input("tensor '" + t.name + "' is " + std::string(ti ? ti->name : "?") + ", which vernier cannot decode");
+    }
+    decoded.resize(static_cast<size_t>(n));
+    ggml_dequantize(t.type, in.data(), decoded.data(), n);  // then written below as float32
   }
   for (int64_t i = 0; i < n; ++i) {
     float x;
-    if (t.type == ggml_type::F32) {
+    if (!decoded.empty()) {
+      x = decoded[static_cast<size_t>(i)];
+    } else if (t.type == ggml_type::F32) {
       std::memcpy(&x, in.data() + 4 * i, 4);
     } else {
       uint16_t h;
@@ -136,9 +146,9 @@ ConvertReport write_gguf(const Model& m, const std::string& path, const ConvertO
   std::vector<uint32_t> types;
   for (const auto& t : m.tensors) types.push_back(target_type(t, opt));
   for (size_t i = 0; i < m.tensors.size(); ++i) {
-    if (types[i] != m.tensors[i].type && !ggml_type_info(m.tensors[i].type)->is_float) {
+    if (types[i] != m.tensors[i].type && !ggml_type_info(m.tensors[i].type)->is_float && !ggml_can_dequantize(m.tensors[i].type)) {
       throw_bad_input(m.path + ": tensor '" + m.tensors[i].name + "' is " + std::string(ggml_type_info(m.tensors[i].type)->name) +
-                      "; converting it needs its dequantizer, which vernier does not have yet");
+                      ", which vernier cannot decode");
     }
   }
   GgufWriter w(path, opt.overwrite);

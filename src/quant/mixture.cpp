@@ -140,9 +140,7 @@ uint32_t fallback(const MixtureTensor& x, uint32_t type, std::string& why) {
     case t::Q4_K: r = t::Q5_0; break;
     case t::Q5_K: r = t::Q5_1; break;
     case t::Q6_K: r = t::Q8_0; break;
-    default:
-      throw_usage("tensor '" + x.name + "': rows of " + std::to_string(ncols) + " do not fit " + std::string(ti->name) +
-                  " and llama.cpp defines no fallback for it");
+    default: r = t::F16; break;  // a 32-value block type whose block does not fit either
   }
   if (ncols % ggml_type_info(r)->block_size != 0) r = t::F16;
   why = "fallback: rows of " + std::to_string(ncols) + " are not a multiple of " + std::to_string(ti->block_size) +

@@ -36,6 +36,7 @@ void add_plan_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 
 // The plan, shared by `vernier plan` and `vernier demo`.
 struct PlanRequest {

@@ -1,0 +1,55 @@
+// vernier/quantize_model.hpp — a whole model to a quantized GGUF, as llama-quantize makes it.
+//
+// Tensors are visited in llama.cpp's order, each gets the type the mixture rules choose
+// (ggml_mixture.hpp), rows are quantized in parallel with the importance weights of their tensor, and
+// the file is streamed one tensor at a time through an atomic writer. Metadata: the source's (or,
+// for Hugging Face and llama2.c sources, what convert writes), then general.quantization_version and
+// general.file_type, then quantize.imatrix.* when an importance matrix was used — as llama-quantize.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "vernier/ggml_mixture.hpp"
+#include "vernier/imatrix.hpp"
+#include "vernier/model.hpp"
+
+namespace vernier {
+
+struct QuantizeModelOptions {
+  const GgufFileType* file_type = nullptr;
+  MixtureOptions mixture;
+  const ImportanceMatrix* imatrix = nullptr;
+  std::string imatrix_path;        // written as quantize.imatrix.file
+  int threads = 0;                 // 0: all hardware threads
+  bool allow_requantize = false;   // accept already-quantized input tensors
+  bool allow_nonfinite = false;    // accept NaN/Inf weights
+  bool overwrite = false;
+  // called before each tensor: index, count, name, bytes of float32 input processed so far
+  std::function<void(size_t, size_t, const std::string&, uint64_t)> progress;
+};
+
+struct QuantizedTensorReport {
+  std::string name;
+  uint32_t type = 0;
+  std::string reason;
+  int64_t elements = 0;
+  uint64_t bytes = 0;
+  double rmse = 0, sqnr_db = 0;
+  bool used_imatrix = false;
+};
+
+struct QuantizeModelReport {
+  std::vector<QuantizedTensorReport> tensors;
+  uint64_t total_bytes = 0;
+  int64_t total_elements = 0;
+  double seconds = 0;
+  int threads = 1;
+  double bits_per_weight() const { return total_elements ? 8.0 * static_cast<double>(total_bytes) / static_cast<double>(total_elements) : 0; }
+};
+
+QuantizeModelReport quantize_model(const Model& m, const std::string& path, const QuantizeModelOptions& opt);
+
+}  // namespace vernier

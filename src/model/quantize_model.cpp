@@ -1,0 +1,187 @@
+#include "vernier/quantize_model.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "vernier/error.hpp"
+#include "vernier/ggml_quant.hpp"
+#include "vernier/metrics.hpp"
+
+namespace vernier {
+
+namespace {
+void set_u32(GgufMetadata& kv, const std::string& key, uint32_t v) {
+  for (auto& [k, val] : kv) {
+    if (k == key) {
+      val = GgufValue::u32(v);
+      return;
+    }
+  }
+  kv.emplace_back(key, GgufValue::u32(v));
+}
+
+void set_string(GgufMetadata& kv, const std::string& key, const std::string& v) {
+  for (auto& [k, val] : kv) {
+    if (k == key) {
+      val = GgufValue::string(v);
+      return;
+    }
+  }
+  kv.emplace_back(key, GgufValue::string(v));
+}
+
+// Rows split into one contiguous range per thread; each row is independent, so the bytes do not
+// depend on the thread count.
+void quantize_rows(uint32_t type, const float* x, uint8_t* out, int64_t rows, int64_t cols, const float* imatrix,
+                   uint64_t row_bytes, int threads) {
+  const int n = static_cast<int>(std::min<int64_t>(threads, rows));
+  if (n <= 1) {
+    ggml_quantize(type, x, out, rows, cols, imatrix);
+    return;
+  }
+  std::vector<std::thread> pool;
+  std::exception_ptr error;
+  std::mutex m;
+  for (int t = 0; t < n; ++t) {
+    const int64_t r0 = rows * t / n, r1 = rows * (t + 1) / n;
+    pool.emplace_back([=, &error, &m] {
+      try {
+        ggml_quantize(type, x + r0 * cols, out + static_cast<uint64_t>(r0) * row_bytes, r1 - r0, cols, imatrix);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(m);
+        error = std::current_exception();
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
+}
+
+void to_f32(const ModelTensor& t, std::span<const uint8_t> raw, std::vector<float>& out) {
+  out.resize(static_cast<size_t>(t.elements()));
+  if (t.type == ggml_type::F32) {
+    std::memcpy(out.data(), raw.data(), out.size() * 4);
+  } else {
+    ggml_dequantize(t.type, raw.data(), out.data(), t.elements());
+  }
+}
+}  // namespace
+
+QuantizeModelReport quantize_model(const Model& m, const std::string& path, const QuantizeModelOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!opt.file_type) throw_usage("quantize_model: no file type given");
+  if (same_file(path, m.path)) throw_usage(path + ": is the input; write the output to another path");
+  QuantizeModelReport report;
+  report.threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  std::vector<std::string> names;
+  for (const auto& t : m.tensors) names.push_back(t.name);
+  const std::vector<size_t> order = llama_tensor_order(names);
+  std::vector<MixtureTensor> mt;
+  for (size_t i : order) mt.push_back({m.tensors[i].name, m.tensors[i].ne, m.tensors[i].type});
+  MixtureHparams hp{m.config.layers, m.config.heads, m.config.kv_heads, 0};
+  MixtureOptions mix = opt.mixture;
+  mix.has_imatrix = opt.imatrix != nullptr;
+  const std::vector<MixtureChoice> plan = plan_mixture(mt, *opt.file_type, mix, hp);
+
+  // Check every tensor can be made before writing anything.
+  for (size_t k = 0; k < plan.size(); ++k) {
+    const ModelTensor& t = m.tensors[order[k]];
+    if (!plan[k].quantized) continue;
+    const GgmlTypeInfo* src = ggml_type_info(t.type);
+    if (!src->is_float && !opt.allow_requantize) {
+      throw_usage(m.path + ": tensor '" + t.name + "' is already " + std::string(src->name) +
+                  "; requantizing loses quality twice (pass --allow-requantize to do it anyway)");
+    }
+    if (!ggml_can_dequantize(t.type)) throw_bad_input(m.path + ": tensor '" + t.name + "': cannot decode its type " + std::string(src->name));
+    if (!ggml_can_quantize(plan[k].type)) {
+      throw_usage("tensor '" + t.name + "': vernier cannot make " + std::string(ggml_type_info(plan[k].type)->name) + " yet");
+    }
+  }
+
+  GgufMetadata kv = m.source_format == "gguf" ? m.gguf_metadata : build_gguf_metadata(m, opt.file_type->ftype);
+  set_u32(kv, "general.quantization_version", 2);
+  set_u32(kv, "general.file_type", opt.file_type->ftype);
+  if (opt.imatrix) {
+    set_string(kv, "quantize.imatrix.file", opt.imatrix_path);
+    if (!opt.imatrix->datasets.empty()) set_string(kv, "quantize.imatrix.dataset", opt.imatrix->datasets.front());
+    set_u32(kv, "quantize.imatrix.entries_count", static_cast<uint32_t>(opt.imatrix->weights.size()));
+    set_u32(kv, "quantize.imatrix.chunks_count", static_cast<uint32_t>(opt.imatrix->chunks));
+  }
+
+  GgufWriter w(path, opt.overwrite);
+  w.set_metadata(std::move(kv));
+  for (size_t k = 0; k < plan.size(); ++k) w.add_tensor(m.tensors[order[k]].name, m.tensors[order[k]].ne, plan[k].type);
+  w.write_header();
+
+  std::vector<uint8_t> src, dst;
+  std::vector<float> x, back;
+  uint64_t processed = 0;
+  for (size_t k = 0; k < plan.size(); ++k) {
+    const ModelTensor& t = m.tensors[order[k]];
+    const MixtureChoice& ch = plan[k];
+    if (opt.progress) opt.progress(k, plan.size(), t.name, processed);
+    QuantizedTensorReport r;
+    r.name = t.name;
+    r.type = ch.type;
+    r.reason = ch.reason;
+    r.elements = t.elements();
+    std::span<const uint8_t> in;
+    if (t.view) {
+      in = t.view();
+    } else {
+      src.resize(t.nbytes);
+      t.read(src);
+      in = src;
+    }
+    if (!ch.quantized) {
+      w.write_tensor(in);
+      r.bytes = t.nbytes;
+    } else {
+      to_f32(t, in, x);
+      if (!opt.allow_nonfinite) {
+        for (size_t i = 0; i < x.size(); ++i) {
+          if (!std::isfinite(x[i])) {
+            throw_bad_input(m.path + ": tensor '" + t.name + "': element " + std::to_string(i) + " (row " +
+                            std::to_string(static_cast<int64_t>(i) / t.ne[0]) + ") is " + (std::isnan(x[i]) ? "NaN" : "Inf") +
+                            " (pass --allow-nonfinite to quantize it anyway)");
+          }
+        }
+      }
+      const int64_t cols = t.ne[0], rows = t.elements() / cols;
+      const float* imatrix = nullptr;
+      if (opt.imatrix) {
+        if (const std::vector<float>* wv = opt.imatrix->find(t.name)) {
+          if (static_cast<int64_t>(wv->size()) != cols) {
+            throw_bad_input("importance matrix entry '" + t.name + "' has " + std::to_string(wv->size()) +
+                            " weights, the tensor has rows of " + std::to_string(cols));
+          }
+          imatrix = wv->data();
+        }
+      }
+      r.used_imatrix = imatrix != nullptr;
+      const uint64_t row_bytes = *ggml_row_bytes(*ggml_type_info(ch.type), cols);
+      dst.resize(row_bytes * static_cast<uint64_t>(rows));
+      quantize_rows(ch.type, x.data(), dst.data(), rows, cols, imatrix, row_bytes, report.threads);
+      w.write_tensor(dst);
+      r.bytes = dst.size();
+      back.resize(x.size());
+      ggml_dequantize(ch.type, dst.data(), back.data(), t.elements());
+      const ErrorStats st = error_stats(x, back);
+      r.rmse = st.rmse;
+      r.sqnr_db = st.sqnr_db;
+    }
+    if (t.release) t.release();
+    processed += static_cast<uint64_t>(t.elements()) * 4;
+    report.total_bytes += r.bytes;
+    report.total_elements += r.elements;
+    report.tensors.push_back(std::move(r));
+  }
+  w.finish();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return report;
+}
+
+}  // namespace vernier

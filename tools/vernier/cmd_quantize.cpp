@@ -1,0 +1,139 @@
+// vernier quantize — a model to a GGUF file in one of llama.cpp's file types, byte-identical to
+// llama-quantize, with a per-tensor report of what each tensor became and what it cost.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli_common.hpp"
+#include "vernier/error.hpp"
+#include "vernier/file.hpp"
+#include "vernier/ggml_quant.hpp"
+#include "vernier/ggml_types.hpp"
+#include "vernier/quantize_model.hpp"
+
+namespace vernier::cli {
+
+namespace {
+struct QuantizeCliOptions {
+  std::string input, output, type, imatrix, tokenizer;
+  std::vector<std::string> tensor_types;
+  std::string output_tensor_type, token_embedding_type;
+  bool pure = false, leave_output = false, allow_requantize = false, allow_nonfinite = false;
+  bool force = false, quiet = false, json = false;
+  int threads = 0;
+};
+
+uint32_t parse_ggml_type(const std::string& s, const std::string& flag) {
+  const GgmlTypeInfo* ti = ggml_type_by_name(s);
+  if (!ti || !ggml_can_quantize(ti->id)) {
+    throw_usage("unknown tensor type '" + s + "' for " + flag +
+                " (expected F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL or IQ4_XS)");
+  }
+  return ti->id;
+}
+
+void run_quantize(const QuantizeCliOptions& opt) {
+  const GgufFileType* ft = find_gguf_file_type(opt.type);
+  if (!ft) throw_usage("unknown --type '" + opt.type + "' (expected one of: " + gguf_file_type_names() + ")");
+  if (opt.threads < 0) throw_usage("--threads must be at least 1");
+  QuantizeModelOptions q;
+  q.file_type = ft;
+  q.threads = opt.threads;
+  q.allow_requantize = opt.allow_requantize;
+  q.allow_nonfinite = opt.allow_nonfinite;
+  q.overwrite = opt.force;
+  q.mixture.pure = opt.pure;
+  q.mixture.leave_output_tensor = opt.leave_output;
+  for (const auto& tt : opt.tensor_types) {
+    const auto eq = tt.rfind('=');
+    if (eq == std::string::npos || eq == 0) throw_usage("--tensor-type expects REGEX=TYPE, got '" + tt + "'");
+    q.mixture.tensor_types.emplace_back(tt.substr(0, eq), parse_ggml_type(tt.substr(eq + 1), "--tensor-type"));
+  }
+  if (!opt.output_tensor_type.empty()) q.mixture.output_tensor_type = parse_ggml_type(opt.output_tensor_type, "--output-tensor-type");
+  if (!opt.token_embedding_type.empty()) q.mixture.token_embedding_type = parse_ggml_type(opt.token_embedding_type, "--token-embedding-type");
+  if (std::filesystem::exists(opt.output) && !opt.force) throw_usage(opt.output + ": exists (pass --force to overwrite it)");
+
+  ImportanceMatrix imatrix;
+  if (!opt.imatrix.empty()) {
+    imatrix = load_imatrix(opt.imatrix);
+    q.imatrix = &imatrix;
+    q.imatrix_path = opt.imatrix;
+  }
+  const Model m = load_model(opt.input, opt.tokenizer);
+  int64_t total_elements = 0;
+  for (const auto& t : m.tensors) total_elements += t.elements();
+  const double total_mb = static_cast<double>(total_elements) * 4 / 1e6;
+  const bool tty = ::isatty(2);
+  const auto start = std::chrono::steady_clock::now();
+  if (!opt.quiet) {
+    q.progress = [&, tty](size_t i, size_t n, const std::string& name, uint64_t done) {
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double mb = static_cast<double>(done) / 1e6;
+      const double rate = s > 0 ? mb / s : 0;
+      const std::string eta = rate > 0 ? fmt::format("{:.0f}s", (total_mb - mb) / rate) : "-";
+      const std::string line = fmt::format("[{}/{}] {:<28} {:7.1f} MB/s  ETA {}", i + 1, n, name, rate, eta);
+      if (tty) std::cerr << "\r\033[K" << line << std::flush;
+      else std::cerr << line << '\n';
+    };
+  }
+  const QuantizeModelReport r = quantize_model(m, opt.output, q);
+  if (!opt.quiet && tty) std::cerr << "\r\033[K";
+
+  if (opt.json) {
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto& t : r.tensors) {
+      tensors.push_back({{"name", t.name}, {"type", ggml_type_info(t.type)->name}, {"reason", t.reason}, {"bytes", t.bytes},
+                         {"bits_per_weight", 8.0 * static_cast<double>(t.bytes) / static_cast<double>(t.elements)},
+                         {"rmse", t.rmse}, {"sqnr_db", jnum(t.sqnr_db)}, {"imatrix", t.used_imatrix}});
+    }
+    print_json({{"input", opt.input}, {"output", opt.output}, {"file_type", ft->name}, {"tensors", tensors},
+                {"total_bytes", r.total_bytes}, {"bits_per_weight", r.bits_per_weight()}, {"seconds", r.seconds},
+                {"threads", r.threads}, {"peak_rss_bytes", peak_rss_bytes()}});
+    return;
+  }
+  Table t;
+  t.header = {"tensor", "type", "bytes", "bits/w", "RMSE", "SQNR dB", "why"};
+  t.left_tail = 1;
+  for (const auto& x : r.tensors) {
+    const bool q8 = x.rmse > 0 || x.sqnr_db != 0;
+    t.rows.push_back({x.name, std::string(ggml_type_info(x.type)->name), grouped(x.bytes),
+                      fixed(8.0 * static_cast<double>(x.bytes) / static_cast<double>(x.elements), 3),
+                      q8 ? num(x.rmse, 3) : "-", q8 ? fixed(x.sqnr_db, 1) : "-",
+                      x.reason + (x.used_imatrix ? " (imatrix)" : "")});
+  }
+  t.print(std::cout);
+  std::cout << fmt::format("\n{}: {} tensors, {} bytes of tensor data, {:.3f} bits per weight, {} in {:.2f} s with {} threads "
+                           "({:.1f} M weights/s)\n",
+                           opt.output, r.tensors.size(), grouped(r.total_bytes), r.bits_per_weight(), ft->name, r.seconds,
+                           r.threads, static_cast<double>(r.total_elements) / 1e6 / std::max(r.seconds, 1e-9));
+}
+}  // namespace
+
+void add_quantize_command(CLI::App& app) {
+  auto opt = std::make_shared<QuantizeCliOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "quantize", "Quantize a model to GGUF (Q4_K_M, Q8_0, …), byte-identical to llama-quantize, with a per-tensor report");
+  cmd->add_option("input", opt->input, "Model: GGUF (F32/F16/BF16), Hugging Face directory or llama2.c .bin")->required();
+  cmd->add_option("-o,--output", opt->output, "Output .gguf")->required();
+  cmd->add_option("--type", opt->type, "File type: " + gguf_file_type_names())->required();
+  cmd->add_option("--imatrix", opt->imatrix, "Importance matrix (llama-imatrix GGUF or legacy .dat)");
+  cmd->add_option("--threads", opt->threads, "Threads for the rows of each tensor (default: all)");
+  cmd->add_flag("--pure", opt->pure, "Every quantizable tensor in the file type's default type");
+  cmd->add_option("--tensor-type", opt->tensor_types, "REGEX=TYPE for tensors whose name matches (repeatable; first match wins)");
+  cmd->add_option("--output-tensor-type", opt->output_tensor_type, "Type of output.weight");
+  cmd->add_option("--token-embedding-type", opt->token_embedding_type, "Type of token_embd.weight");
+  cmd->add_flag("--leave-output-tensor", opt->leave_output, "Keep output.weight unquantized");
+  cmd->add_flag("--allow-requantize", opt->allow_requantize, "Accept already-quantized input tensors");
+  cmd->add_flag("--allow-nonfinite", opt->allow_nonfinite, "Quantize tensors that contain NaN or Inf");
+  cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
+  cmd->add_flag("--force", opt->force, "Overwrite an existing output");
+  cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
+  cmd->add_flag("--json", opt->json, "Print the report as JSON");
+  cmd->callback([opt] { run_quantize(*opt); });
+}
+
+}  // namespace vernier::cli
