@@ -209,4 +209,37 @@ TEST(CliFiles, ConvertRefusesBadInputWithoutLeavingAnOutput) {
   EXPECT_NE(fs::file_size(out), 0u);
 }
 
+TEST(CliFiles, QuantizeReportsAndRefusesBadRequests) {
+  VERNIER_REQUIRE_SHARED("golden/ggml/input-F32.gguf");
+  namespace fs = std::filesystem;
+  const std::string in = vernier::testdata::shared("golden/ggml/input-F32.gguf");
+  const std::string out = vernier::testdata::temp_path("cli-q.gguf");
+  fs::remove(out);
+  CliResult r = run("quantize " + in + " -o " + out + " --type Q4_K_M --json --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["tensors"].size(), 21u);
+  EXPECT_EQ(j["tensors"][0]["name"], "output.weight");
+  EXPECT_EQ(j["tensors"][0]["type"], "Q6_K");
+  EXPECT_GT(j["tensors"][0]["rmse"].get<double>(), 0.0);
+  EXPECT_NEAR(j["bits_per_weight"].get<double>(), 4.9, 0.1);
+  EXPECT_GT(j["total_bytes"].get<uint64_t>(), 800000u);
+  EXPECT_GT(j["seconds"].get<double>(), 0.0);
+  r = run("quantize " + in + " -o " + out + " --type Q4_K_M --quiet");
+  EXPECT_EQ(r.code, 2) << "existing output without --force";
+  r = run("quantize " + in + " -o " + out + ".x --type Q9_K");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("Q4_K_M"), std::string::npos) << "lists the valid types: " << r.err;
+  EXPECT_TRUE(r.out.empty());
+  r = run("quantize " + in + " -o " + out + ".x --type Q4_0 --tensor-type 'ffn=Q77'");
+  EXPECT_EQ(r.code, 2) << r.err;
+  r = run("quantize " + in + " -o " + out + ".x --type Q4_0 --imatrix /nonexistent.dat");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_FALSE(fs::exists(out + ".x"));
+  r = run("quantize " + in + " -o " + out + " --type Q8_0 --force --threads 1");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("bits per weight"), std::string::npos);
+  EXPECT_NE(r.err.find("[21/21]"), std::string::npos) << "plain progress lines when not a terminal: " << r.err;
+}
+
 }  // namespace

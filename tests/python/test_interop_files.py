@@ -178,6 +178,25 @@ def main():
         check(f"copy {rel}: tensors", list(ta) == list(tb) and all(
             ta[n].tensor_type == tb[n].tensor_type and list(ta[n].shape) == list(tb[n].shape) and
             ta[n].data.tobytes() == tb[n].data.tobytes() for n in ta))
+    # dequantizing each golden file gives the values of gguf-py's own dequantizers (gguf.quants)
+    for rel in sorted(os.listdir(os.path.join(SHARED, "golden/ggml/pure"))):
+        src = os.path.join(SHARED, "golden/ggml/pure", rel)
+        out = os.path.join(tmp, "deq.gguf")
+        vernier("convert", src, "-o", out, "--type", "f32", "--force", "--quiet")
+        _, ta = reader_tensors(src)
+        _, tb = reader_tensors(out)
+        worst = 0.0
+        ok = True
+        for name, t in ta.items():
+            if t.tensor_type == gguf.GGMLQuantizationType.F32:
+                continue
+            want = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32).reshape(-1)
+            got = np.asarray(tb[name].data).reshape(-1)
+            if want.shape != got.shape:
+                ok = False
+                continue
+            worst = max(worst, float(np.max(np.abs(want - got)) / max(1e-30, float(np.max(np.abs(want))))))
+        check(f"dequantize {rel} like gguf.quants", ok and worst <= 1e-6, f"max relative difference {worst}")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
