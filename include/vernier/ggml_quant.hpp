@@ -17,6 +17,9 @@ bool ggml_can_dequantize(uint32_t type);
 // (every type here except Q8_0, F16 and BF16, as in llama.cpp). Returns the bytes written.
 size_t ggml_quantize(uint32_t type, const float* src, void* dst, int64_t nrow, int64_t n_per_row,
                      const float* imatrix);
+// ggml_quantize with the rows split over `threads` threads (the bytes do not depend on it).
+size_t ggml_quantize_threads(uint32_t type, const float* src, void* dst, int64_t nrow, int64_t n_per_row,
+                             const float* imatrix, int threads);
 // Dequantizes n values (a multiple of the block size) of `type`.
 void ggml_dequantize(uint32_t type, const void* src, float* dst, int64_t n);
 

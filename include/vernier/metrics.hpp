@@ -33,6 +33,7 @@ std::vector<ErrorStats> error_stats_per_row(std::span<const float> reference, st
 class ErrorAccumulator {
  public:
   void add(std::span<const float> reference, std::span<const float> approx);
+  void merge(const ErrorAccumulator& other);  // as if other's values had been added here
   ErrorStats result() const;
 
  private:

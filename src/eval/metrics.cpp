@@ -28,6 +28,16 @@ void ErrorAccumulator::add(std::span<const float> reference, std::span<const flo
   n_ += static_cast<int64_t>(reference.size());
 }
 
+void ErrorAccumulator::merge(const ErrorAccumulator& o) {
+  n_ += o.n_;
+  err2_ += o.err2_;
+  err_ += o.err_;
+  ref2_ += o.ref2_;
+  app2_ += o.app2_;
+  dot_ += o.dot_;
+  if (o.max_abs_ > max_abs_ || std::isnan(o.max_abs_)) max_abs_ = o.max_abs_;
+}
+
 ErrorStats ErrorAccumulator::result() const {
   ErrorStats st;
   st.count = n_;

@@ -8,6 +8,7 @@
 #include "vernier/error.hpp"
 #include "vernier/ggml_quant.hpp"
 #include "vernier/metrics.hpp"
+#include "vernier/parallel.hpp"
 
 namespace vernier {
 
@@ -33,39 +34,32 @@ void set_string(GgufMetadata& kv, const std::string& key, const std::string& v) 
 }
 
 // Rows split into one contiguous range per thread; each row is independent, so the bytes do not
-// depend on the thread count.
-void quantize_rows(uint32_t type, const float* x, uint8_t* out, int64_t rows, int64_t cols, const float* imatrix,
-                   uint64_t row_bytes, int threads) {
-  const int n = static_cast<int>(std::min<int64_t>(threads, rows));
-  if (n <= 1) {
-    ggml_quantize(type, x, out, rows, cols, imatrix);
-    return;
-  }
-  std::vector<std::thread> pool;
-  std::exception_ptr error;
-  std::mutex m;
-  for (int t = 0; t < n; ++t) {
-    const int64_t r0 = rows * t / n, r1 = rows * (t + 1) / n;
-    pool.emplace_back([=, &error, &m] {
-      try {
-        ggml_quantize(type, x + r0 * cols, out + static_cast<uint64_t>(r0) * row_bytes, r1 - r0, cols, imatrix);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(m);
-        error = std::current_exception();
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
+// depend on the thread count. Each thread then decodes its own rows again, one at a time, to measure
+// the round trip without a second full-size buffer.
+ErrorAccumulator quantize_rows(uint32_t type, const float* x, uint8_t* out, int64_t rows, int64_t cols,
+                               const float* imatrix, uint64_t row_bytes, int threads) {
+  std::vector<ErrorAccumulator> acc(static_cast<size_t>(std::max(1, threads)));
+  const int used = parallel_for(rows, threads, [&](int64_t r0, int64_t r1, int t) {
+    ggml_quantize(type, x + r0 * cols, out + static_cast<uint64_t>(r0) * row_bytes, r1 - r0, cols, imatrix);
+    std::vector<float> back(static_cast<size_t>(cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      ggml_dequantize(type, out + static_cast<uint64_t>(r) * row_bytes, back.data(), cols);
+      acc[static_cast<size_t>(t)].add({x + r * cols, static_cast<size_t>(cols)}, back);
+    }
+  });
+  for (int t = 1; t < used; ++t) acc[0].merge(acc[static_cast<size_t>(t)]);
+  return acc[0];
 }
 
-void to_f32(const ModelTensor& t, std::span<const uint8_t> raw, std::vector<float>& out) {
-  out.resize(static_cast<size_t>(t.elements()));
-  if (t.type == ggml_type::F32) {
-    std::memcpy(out.data(), raw.data(), out.size() * 4);
-  } else {
-    ggml_dequantize(t.type, raw.data(), out.data(), t.elements());
+// The tensor as float32: in place when it already is (the mapped bytes), else decoded into `buf`.
+std::span<const float> to_f32(const ModelTensor& t, std::span<const uint8_t> raw, std::vector<float>& buf) {
+  if (t.type == ggml_type::F32 && reinterpret_cast<uintptr_t>(raw.data()) % alignof(float) == 0) {
+    return {reinterpret_cast<const float*>(raw.data()), static_cast<size_t>(t.elements())};
   }
+  buf.resize(static_cast<size_t>(t.elements()));
+  if (t.type == ggml_type::F32) std::memcpy(buf.data(), raw.data(), buf.size() * 4);
+  else ggml_dequantize(t.type, raw.data(), buf.data(), t.elements());
+  return buf;
 }
 }  // namespace
 
@@ -117,7 +111,7 @@ QuantizeModelReport quantize_model(const Model& m, const std::string& path, cons
   w.write_header();
 
   std::vector<uint8_t> src, dst;
-  std::vector<float> x, back;
+  std::vector<float> xbuf;
   uint64_t processed = 0;
   for (size_t k = 0; k < plan.size(); ++k) {
     const ModelTensor& t = m.tensors[order[k]];
@@ -140,7 +134,7 @@ QuantizeModelReport quantize_model(const Model& m, const std::string& path, cons
       w.write_tensor(in);
       r.bytes = t.nbytes;
     } else {
-      to_f32(t, in, x);
+      const std::span<const float> x = to_f32(t, in, xbuf);
       if (!opt.allow_nonfinite) {
         for (size_t i = 0; i < x.size(); ++i) {
           if (!std::isfinite(x[i])) {
@@ -164,12 +158,10 @@ QuantizeModelReport quantize_model(const Model& m, const std::string& path, cons
       r.used_imatrix = imatrix != nullptr;
       const uint64_t row_bytes = *ggml_row_bytes(*ggml_type_info(ch.type), cols);
       dst.resize(row_bytes * static_cast<uint64_t>(rows));
-      quantize_rows(ch.type, x.data(), dst.data(), rows, cols, imatrix, row_bytes, report.threads);
+      const ErrorStats st =
+          quantize_rows(ch.type, x.data(), dst.data(), rows, cols, imatrix, row_bytes, report.threads).result();
       w.write_tensor(dst);
       r.bytes = dst.size();
-      back.resize(x.size());
-      ggml_dequantize(ch.type, dst.data(), back.data(), t.elements());
-      const ErrorStats st = error_stats(x, back);
       r.rmse = st.rmse;
       r.sqnr_db = st.sqnr_db;
     }

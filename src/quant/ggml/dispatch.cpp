@@ -7,6 +7,7 @@
 #include "vernier/float_codecs.hpp"
 #include "vernier/ggml_quant.hpp"
 #include "vernier/ggml_types.hpp"
+#include "vernier/parallel.hpp"
 
 namespace vernier {
 
@@ -83,6 +84,17 @@ size_t ggml_quantize(uint32_t type, const float* src, void* dst, int64_t nrow, i
   for (int64_t row = 0; row < nrow; ++row) {
     r->quantize(src + row * n_per_row, out + row * *row_bytes, n_per_row, use_imatrix ? imatrix : nullptr);
   }
+  return static_cast<size_t>(nrow * *row_bytes);
+}
+
+size_t ggml_quantize_threads(uint32_t type, const float* src, void* dst, int64_t nrow, int64_t n_per_row,
+                             const float* imatrix, int threads) {
+  const GgmlTypeInfo* ti = ggml_type_info(type);
+  const auto row_bytes = ti ? ggml_row_bytes(*ti, n_per_row) : std::nullopt;
+  if (!row_bytes) return ggml_quantize(type, src, dst, nrow, n_per_row, imatrix);  // reports the error
+  parallel_for(nrow, threads, [&](int64_t r0, int64_t r1, int) {
+    ggml_quantize(type, src + r0 * n_per_row, static_cast<uint8_t*>(dst) + r0 * *row_bytes, r1 - r0, n_per_row, imatrix);
+  });
   return static_cast<size_t>(nrow * *row_bytes);
 }
 
