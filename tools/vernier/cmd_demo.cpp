@@ -3,12 +3,17 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <filesystem>
+#include <unistd.h>
 #include <cmath>
+#include <cstring>
 #include <iostream>
 #include <memory>
 
 #include "cli_common.hpp"
+#include "vernier/ggml_types.hpp"
 #include "vernier/metrics.hpp"
+#include "vernier/quantize_model.hpp"
 #include "vernier/quantize.hpp"
 #include "vernier/synthetic.hpp"
 
@@ -36,6 +41,64 @@ const char* kSchemes[] = {
     "int3-asym-g128", "int2-asym-g64",
 };
 
+struct GgufRow {
+  std::string type;
+  uint64_t bytes = 0;
+  double bits_per_weight = 0, rmse = 0, sqnr_db = 0, seconds = 0;
+};
+
+// The demo block as an in-memory model, written as GGUF in several llama.cpp file types (in a
+// temporary directory, removed afterwards).
+std::vector<GgufRow> gguf_step(const std::vector<SyntheticTensor>& block, int64_t dim, int64_t ffn, int64_t kv_dim) {
+  Model m;
+  m.path = "(demo block)";
+  m.source_format = "synthetic";
+  m.config.name = "vernier-demo";
+  m.config.dim = dim;
+  m.config.ffn = ffn;
+  m.config.layers = 1;
+  m.config.heads = 8;
+  m.config.kv_heads = 8 * kv_dim / dim;
+  m.config.context = 2048;
+  m.config.rope_dim = dim / 8;
+  for (const auto& t : block) {
+    ModelTensor mt;
+    mt.name = t.name;
+    mt.ne = {t.cols, t.rows};
+    mt.type = ggml_type::F32;
+    mt.nbytes = static_cast<uint64_t>(t.rows * t.cols) * 4;
+    const std::vector<float>* data = &t.data;
+    mt.view = [data] { return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data->data()), data->size() * 4); };
+    mt.read = [data](std::span<uint8_t> out) { std::memcpy(out.data(), data->data(), out.size()); };
+    m.tensors.push_back(std::move(mt));
+  }
+  const auto dir = std::filesystem::temp_directory_path() / ("vernier-demo-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::vector<GgufRow> rows;
+  try {
+    for (const char* type : {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "IQ4_XS", "Q3_K_M", "Q2_K"}) {
+      QuantizeModelOptions o;
+      o.file_type = find_gguf_file_type(type);
+      o.overwrite = true;
+      const QuantizeModelReport r = quantize_model(m, (dir / (std::string(type) + ".gguf")).string(), o);
+      // recombine the per-tensor RMSE and SQNR, weighted by element count
+      double err2 = 0, sig2 = 0;
+      for (size_t i = 0; i < r.tensors.size(); ++i) {
+        const double n = static_cast<double>(r.tensors[i].elements);
+        err2 += r.tensors[i].rmse * r.tensors[i].rmse * n;
+        sig2 += r.tensors[i].rmse * r.tensors[i].rmse * n * std::pow(10.0, r.tensors[i].sqnr_db / 10.0);
+      }
+      const double n = static_cast<double>(r.total_elements);
+      rows.push_back({type, r.total_bytes, r.bits_per_weight(), std::sqrt(err2 / n), 10.0 * std::log10(sig2 / err2), r.seconds});
+    }
+  } catch (...) {
+    std::filesystem::remove_all(dir);
+    throw;
+  }
+  std::filesystem::remove_all(dir);
+  return rows;
+}
+
 double kurtosis(const std::vector<float>& v) {
   double m = 0, m2 = 0, m4 = 0;
   for (float x : v) m += x;
@@ -59,7 +122,7 @@ const DemoRow* find(const std::vector<DemoRow>& rows, std::string_view name) {
 
 void run_demo(const DemoOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
-  const int64_t dim = 512, ffn = 1408, kv_dim = 256;
+  const int64_t dim = 512, ffn = 1536, kv_dim = 256;  // FFN a multiple of 256, as K-quants need
   const std::vector<SyntheticTensor> block = synthetic_llama_block(dim, ffn, kv_dim, opt.seed);
   int64_t weights = 0;
   double kurt = 0, row_ratio = 0;
@@ -89,6 +152,7 @@ void run_demo(const DemoOptions& opt) {
     }
     rows.push_back({describe(s), static_cast<double>(bytes) * 8.0 / static_cast<double>(weights), acc.result()});
   }
+  const std::vector<GgufRow> gguf = gguf_step(block, dim, ffn, kv_dim);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   PlanRequest plan;
@@ -104,8 +168,14 @@ void run_demo(const DemoOptions& opt) {
     }
     nlohmann::json model = nlohmann::json::array();
     for (const auto& t : block) model.push_back({{"name", t.name}, {"rows", t.rows}, {"cols", t.cols}});
+    nlohmann::json jg = nlohmann::json::array();
+    for (const auto& g : gguf) {
+      jg.push_back({{"type", g.type}, {"bytes", g.bytes}, {"bits_per_weight", g.bits_per_weight}, {"rmse", g.rmse},
+                    {"sqnr_db", jnum(g.sqnr_db)}, {"seconds", g.seconds}});
+    }
     print_json({{"seed", opt.seed}, {"weights", weights}, {"tensors", model}, {"kurtosis", kurt},
-                {"max_row_range_ratio", row_ratio}, {"schemes", js}, {"seconds", seconds}, {"plan", plan_json(plan)}});
+                {"max_row_range_ratio", row_ratio}, {"schemes", js}, {"gguf", jg}, {"seconds", seconds},
+                {"plan", plan_json(plan)}});
     return;
   }
 
@@ -147,7 +217,15 @@ void run_demo(const DemoOptions& opt) {
   out << fmt::format(
       "  * INT8 per tensor vs per channel: {:.1f} vs {:.1f} dB; 4 more bits buy {:.1f} dB at per-channel scales.\n",
       sq("int8-sym-tensor"), sq("int8-sym-channel"), sq("int8-sym-channel") - sq("int4-asym-channel"));
-  out << fmt::format("\n({} schemes over {} weights in {:.2f} s)\n\n", rows.size(), grouped(static_cast<uint64_t>(weights)), seconds);
+  out << "\nThe same block as GGUF files in llama.cpp's file types (vernier quantize, byte-identical to llama-quantize):\n";
+  Table g;
+  g.header = {"file type", "bytes", "bits/w", "RMSE", "SQNR dB", "seconds"};
+  for (const auto& r : gguf) {
+    g.rows.push_back({r.type, grouped(r.bytes), fixed(r.bits_per_weight, 3), num(r.rmse, 3), fixed(r.sqnr_db, 1), fixed(r.seconds, 2)});
+  }
+  g.print(out, "  ");
+  out << fmt::format("\n({} schemes and {} GGUF files over {} weights in {:.2f} s)\n\n", rows.size(), gguf.size(),
+                     grouped(static_cast<uint64_t>(weights)), seconds);
   out << "Memory plan for LLaMA-2-7B (vernier plan --model llama2-7b):\n";
   print_plan(plan, out);
 }

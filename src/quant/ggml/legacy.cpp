@@ -22,6 +22,14 @@ void pack_q5_bits(const uint8_t* L, uint8_t* qs, uint8_t* qh_out) {
   std::memcpy(qh_out, &qh, 4);
 }
 
+// roundf(v) for |v| <= 127 without a libm call: truncate, then step away from zero on a remainder of
+// at least one half (the remainder v − trunc(v) is exact).
+int round_half_away(float v) {
+  const int t = static_cast<int>(v);
+  const float frac = v - static_cast<float>(t);
+  return t + (frac >= 0.5f) - (frac <= -0.5f);
+}
+
 float row_sigma2(const float* x, int64_t n) {
   float sum_x2 = 0;
   for (int64_t j = 0; j < n; ++j) sum_x2 += x[j] * x[j];
@@ -181,7 +189,7 @@ void quantize_q8_0(const float* x, void* vy, int64_t n, const float*) {
     const float d = amax / ((1 << 7) - 1);
     const float id = d ? 1.0f / d : 0.0f;
     y[i].d = to_fp16(d);
-    for (int j = 0; j < QK8_0; ++j) y[i].qs[j] = static_cast<int8_t>(std::round(xb[j] * id));  // half away from zero
+    for (int j = 0; j < QK8_0; ++j) y[i].qs[j] = static_cast<int8_t>(round_half_away(xb[j] * id));
   }
 }
 
