@@ -43,11 +43,18 @@ inline int best_index_int8(int n, const int8_t* val, float x) {
 }
 
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw);
+float make_qx_quants_reference(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw);
 float make_q3_quants(int n, int nmax, const float* x, int8_t* L, bool do_rmse);
+// make_qkx2/qkx3 evaluate their trial scales several at a time with SIMD (search_simd.cpp) and give
+// the same bits as the scalar *_reference versions, which stay built for the tests to compare.
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
                        uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad);
 float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
                        uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad);
+float make_qkx2_quants_reference(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
+                                 uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad);
+float make_qkx3_quants_reference(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
+                                 uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad);
 float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* quant_weights);
 
 inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
