@@ -1,10 +1,13 @@
 // The vernier CLI as a user meets it: the figures in --json, exit codes, and one-line errors with
 // nothing on stdout.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <iterator>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +16,7 @@
 #include <string>
 
 #include "shared_data.hpp"
+#include "vernier/gguf.hpp"
 
 namespace {
 
@@ -240,6 +244,44 @@ TEST(CliFiles, QuantizeReportsAndRefusesBadRequests) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("bits per weight"), std::string::npos);
   EXPECT_NE(r.err.find("[21/21]"), std::string::npos) << "plain progress lines when not a terminal: " << r.err;
+}
+
+TEST(CliFiles, InterruptedQuantizeLeavesNoFileBehind) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(vernier::testdata::temp_path("sigint"));
+  fs::create_directories(dir);
+  // a 48 MiB F32 model: IQ4_XS takes over a second on it, long enough to interrupt
+  const std::string in = (dir / "big.gguf").string(), out = (dir / "big-iq4.gguf").string();
+  {
+    vernier::GgufWriter w(in, true);
+    vernier::GgufMetadata kv;
+    kv.emplace_back("general.architecture", vernier::GgufValue::string("llama"));
+    kv.emplace_back("llama.block_count", vernier::GgufValue::u32(1));
+    w.set_metadata(kv);
+    for (int i = 0; i < 3; ++i) w.add_tensor("blk.0.t" + std::to_string(i) + ".weight", {4096, 1024}, 0);
+    w.write_header();
+    std::vector<float> data(1024 * 4096);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = 0.02f * std::sin(0.001f * static_cast<float>(i));
+    for (int i = 0; i < 3; ++i) w.write_tensor({reinterpret_cast<const uint8_t*>(data.data()), data.size() * 4});
+    w.finish();
+  }
+  fs::remove(out);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl(VERNIER_CLI, VERNIER_CLI, "quantize", in.c_str(), "-o", out.c_str(), "--type", "IQ4_XS", "--threads", "1",
+          "--quiet", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  usleep(400 * 1000);
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
+  EXPECT_FALSE(fs::exists(out));
+  for (const auto& e : fs::directory_iterator(dir)) {
+    EXPECT_EQ(e.path().string().find("vernier-tmp"), std::string::npos) << e.path() << " left behind";
+  }
 }
 
 }  // namespace
