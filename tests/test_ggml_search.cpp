@@ -8,6 +8,8 @@
 #include <random>
 
 #include "quant/ggml/search.hpp"
+#include "quant/ggml/search_simd.hpp"
+#include "vernier/ggml_blocks.hpp"
 
 namespace vernier::ggml {
 namespace {
@@ -87,6 +89,33 @@ TEST(GgmlSearch, SimdSymmetricSearchIsBitIdenticalToTheScalarReference) {
     }
   }
   EXPECT_EQ(checked, 4 * 4000 * 2);
+}
+
+TEST(GgmlSearch, SimdNonlinearTrialSumsEqualTheScalarLoopOfIq4) {
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> wd(0.01f, 3.0f);
+  for (int iter = 0; iter < 3000; ++iter) {
+    const std::vector<float> x = block(rng, 32, iter);
+    std::vector<float> w(32);
+    for (auto& v : w) v = wd(rng);
+    float amax = 0, max = 0;
+    for (float v : x) if (std::fabs(v) > amax) { amax = std::fabs(v); max = v; }
+    if (amax < kGroupMaxEps) continue;
+    float ids[15], qx[15], q2[15];
+    for (int itry = -7; itry <= 7; ++itry) ids[itry + 7] = (itry + kValuesIQ4NL[0]) / max;
+    eval_nonlinear_trials(32, x.data(), w.data(), kValuesIQ4NL, ids, 15, qx, q2);
+    for (int k = 0; k < 15; ++k) {
+      float sumqx = 0, sumq2 = 0;  // quantize_row_iq4_nl_impl's trial loop
+      for (int j = 0; j < 32; ++j) {
+        const float al = ids[k] * x[static_cast<size_t>(j)];
+        const float q = kValuesIQ4NL[best_index_int8(16, kValuesIQ4NL, al)];
+        sumqx += w[static_cast<size_t>(j)] * q * x[static_cast<size_t>(j)];
+        sumq2 += w[static_cast<size_t>(j)] * q * q;
+      }
+      ASSERT_EQ(std::bit_cast<uint32_t>(qx[k]), std::bit_cast<uint32_t>(sumqx)) << iter << " " << k;
+      ASSERT_EQ(std::bit_cast<uint32_t>(q2[k]), std::bit_cast<uint32_t>(sumq2)) << iter << " " << k;
+    }
+  }
 }
 
 }  // namespace

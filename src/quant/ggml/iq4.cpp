@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "search.hpp"
+#include "search_simd.hpp"
 #include "types.hpp"
 
 namespace vernier::ggml {
@@ -57,20 +58,16 @@ void quantize_iq4(int super, const float* x, uint16_t* dh, uint8_t* q4, uint16_t
     }
     d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
     float best = d * sumqx;
-    for (int itry = -ntry; itry <= ntry; ++itry) {
-      id = (itry + kValues[0]) / max;
-      sumqx = sumq2 = 0;
-      for (int j = 0; j < block; ++j) {
-        const float al = id * xb[j];
-        const int l = best_index_int8(16, kValues, al);
-        const float q = kValues[l];
-        const float w = weight[j];
-        sumqx += w * q * xb[j];
-        sumq2 += w * q * q;
-      }
-      if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
-        d = sumqx / sumq2;
-        best = d * sumqx;
+    // the 2·ntry + 1 trial scales are independent: their sums come from SIMD lanes, the choice is
+    // made in order (search_simd.cpp; same bits as the scalar loop, see tests/test_ggml_search.cpp)
+    float ids[32], tqx[32], tq2[32];
+    const int count = 2 * ntry + 1;
+    for (int itry = -ntry; itry <= ntry; ++itry) ids[itry + ntry] = (itry + kValues[0]) / max;
+    if (count > 0) eval_nonlinear_trials(block, xb, weight, kValues, ids, count, tqx, tq2);
+    for (int k = 0; k < count; ++k) {
+      if (tq2[k] > 0 && tqx[k] * tqx[k] > best * tq2[k]) {
+        d = tqx[k] / tq2[k];
+        best = d * tqx[k];
       }
     }
     scales[ib] = d;

@@ -120,6 +120,46 @@ void EvalSymmetricTrials(int n, int nmax, const float* x, const float* w, const 
   }
 }
 
+void EvalNonlinearTrials(int n, const float* x, const float* w, const int8_t* levels, const float* id, int count,
+                         float* sumqx, float* sumq2) {
+  // The level index is the number of midpoints (sums of neighbouring levels, compared with 2·id·x)
+  // at or below the value, which is what best_index_int8's binary search finds for sorted levels;
+  // the level itself is levels[0] plus the steps passed, exact in float for int8 levels.
+  const hn::ScalableTag<float> df;
+  const int N = static_cast<int>(hn::Lanes(df));
+  HWY_ALIGN float lanes[hn::MaxLanes(df)];
+  HWY_ALIGN float out_qx[hn::MaxLanes(df)], out_q2[hn::MaxLanes(df)];
+  float thr[15], step[15];
+  for (int k = 1; k < 16; ++k) {
+    thr[k - 1] = static_cast<float>(levels[k - 1] + levels[k]);
+    step[k - 1] = static_cast<float>(levels[k] - levels[k - 1]);
+  }
+  const auto q0 = hn::Set(df, static_cast<float>(levels[0]));
+  for (int base = 0; base < count; base += N) {
+    for (int k = 0; k < N; ++k) lanes[k] = id[base + k < count ? base + k : base];
+    const auto idv = hn::Load(df, lanes);
+    auto sqx = hn::Zero(df), sq2 = hn::Zero(df);
+    for (int j = 0; j < n; ++j) {
+      const auto xj = hn::Set(df, x[j]);
+      const auto al = hn::Mul(idv, xj);
+      const auto x2 = hn::Add(al, al);
+      auto q = q0;
+      for (int k = 0; k < 15; ++k) {
+        q = hn::Add(q, hn::IfThenElseZero(hn::Ge(x2, hn::Set(df, thr[k])), hn::Set(df, step[k])));
+      }
+      const auto wq = hn::Mul(hn::Set(df, w[j]), q);
+      sqx = hn::Add(sqx, hn::Mul(wq, xj));  // w*q*xb[j]
+      sq2 = hn::Add(sq2, hn::Mul(wq, q));   // w*q*q
+    }
+    hn::Store(sqx, df, out_qx);
+    hn::Store(sq2, df, out_q2);
+    for (int k = 0; k < N && base + k < count; ++k) {
+      sumqx[base + k] = out_qx[k];
+      sumq2[base + k] = out_q2[k];
+    }
+  }
+}
+
 }  // namespace vernier::ggml::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -133,6 +173,11 @@ HWY_EXPORT(EvalSymmetricTrials);
 void eval_symmetric_trials(int n, int nmax, const float* x, const float* w, const float* iscale, int count,
                            float* sumlx, float* suml2) {
   HWY_DYNAMIC_DISPATCH(EvalSymmetricTrials)(n, nmax, x, w, iscale, count, sumlx, suml2);
+}
+HWY_EXPORT(EvalNonlinearTrials);
+void eval_nonlinear_trials(int n, const float* x, const float* w, const int8_t* levels16, const float* id, int count,
+                           float* sumqx, float* sumq2) {
+  HWY_DYNAMIC_DISPATCH(EvalNonlinearTrials)(n, x, w, levels16, id, count, sumqx, sumq2);
 }
 }  // namespace vernier::ggml
 #endif

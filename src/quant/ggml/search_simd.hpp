@@ -40,4 +40,10 @@ int eval_affine_trials(const AffineTrialInput& in, int first, int count, AffineT
 void eval_symmetric_trials(int n, int nmax, const float* x, const float* w, const float* iscale, int count,
                            float* sumlx, float* suml2);
 
+// quantize_row_iq4_nl_impl's trials: for each id[k] (k < count) the weighted sums sumqx = Σ w·q·x and
+// sumq2 = Σ w·q·q with q the nearest of the 16 sorted levels to id·x (best_index_int8's rule: a value
+// on a midpoint takes the upper level), each lane in the scalar order.
+void eval_nonlinear_trials(int n, const float* x, const float* w, const int8_t* levels16, const float* id, int count,
+                           float* sumqx, float* sumq2);
+
 }  // namespace vernier::ggml
