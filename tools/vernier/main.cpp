@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   vernier::cli::add_inspect_command(app);
   vernier::cli::add_convert_command(app);
   vernier::cli::add_quantize_command(app);
+  vernier::cli::add_run_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

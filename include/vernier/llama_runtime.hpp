@@ -1,0 +1,44 @@
+// vernier/llama_runtime.hpp — a LLaMA forward pass on the CPU, one token at a time with a KV cache.
+//
+// Token embedding, RMSNorm, rotary embeddings on adjacent pairs within each head (GGUF's and
+// llama2.c's layout; Hugging Face Q/K rows are permuted into it on load), grouped-query attention with
+// a causal mask, SwiGLU feed-forward, final norm, tied or separate output. This first version decodes
+// every weight matrix to float32 when the model is loaded and multiplies in float32 over threads;
+// products on the stored formats come with the kernel work.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "vernier/model.hpp"
+
+namespace vernier {
+
+class LlamaRuntime {
+ public:
+  // context: positions the KV cache holds (0: the model's context length).
+  LlamaRuntime(const Model& m, int64_t context = 0, int threads = 0);
+  // Runs one token at position pos (0, 1, 2, … in order) and returns the logits over the vocabulary.
+  std::span<const float> forward(int32_t token, int64_t pos);
+  const LlamaConfig& config() const { return c_; }
+  int64_t context() const { return context_; }
+  uint64_t weight_bytes() const { return weight_bytes_; }
+
+ private:
+  struct Layer {
+    std::vector<float> attn_norm, wq, wk, wv, wo, ffn_norm, w_gate, w_up, w_down;
+  };
+  void matvec(const std::vector<float>& w, const float* x, float* out, int64_t rows, int64_t cols);
+
+  LlamaConfig c_;
+  int64_t context_ = 0;
+  int threads_ = 1;
+  uint64_t weight_bytes_ = 0;
+  std::vector<float> embd_, out_norm_, output_;
+  std::vector<Layer> layers_;
+  std::vector<float> key_cache_, value_cache_;  // [layer][pos][kv_dim]
+  std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_, logits_;
+};
+
+}  // namespace vernier

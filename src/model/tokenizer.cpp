@@ -1,0 +1,111 @@
+#include "vernier/tokenizer.hpp"
+
+#include <cstdio>
+
+#include "vernier/error.hpp"
+
+namespace vernier {
+
+namespace {
+const std::string kSpace = "\xe2\x96\x81";  // U+2581
+
+std::string to_vocab(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == ' ') out += kSpace;
+    else out += c;
+  }
+  return out;
+}
+
+std::string from_vocab(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    if (s.compare(i, 3, kSpace) == 0) {
+      out += ' ';
+      i += 3;
+    } else {
+      out += s[i++];
+    }
+  }
+  return out;
+}
+}  // namespace
+
+Tokenizer::Tokenizer(const TokenizerSpec& spec) : pieces_(spec.tokens), scores_(spec.scores) {
+  if (spec.model != "llama" || scores_.size() != pieces_.size()) {
+    throw_usage("the runtime tokenizer needs a SentencePiece-style vocabulary with scores (tokenizer model '" +
+                spec.model + "')");
+  }
+  for (auto& b : byte_token_) b = -1;
+  for (size_t i = 0; i < pieces_.size(); ++i) {
+    index_.emplace(pieces_[i], static_cast<int32_t>(i));
+    const std::string& p = pieces_[i];
+    unsigned v;
+    if (p.size() == 6 && std::sscanf(p.c_str(), "<0x%02X>", &v) == 1 && v < 256) byte_token_[v] = static_cast<int32_t>(i);
+  }
+  if (spec.bos) bos_ = static_cast<int32_t>(*spec.bos);
+  if (spec.eos) eos_ = static_cast<int32_t>(*spec.eos);
+}
+
+int32_t Tokenizer::lookup(const std::string& piece) const {
+  const auto it = index_.find(piece);
+  return it == index_.end() ? -1 : it->second;
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos) const {
+  std::vector<int32_t> tokens;
+  if (bos) tokens.push_back(bos_);
+  if (!text.empty()) {
+    const int32_t prefix = lookup(kSpace);
+    if (prefix >= 0) tokens.push_back(prefix);
+  }
+  const std::string v = to_vocab(text);
+  for (size_t i = 0; i < v.size();) {
+    size_t len = 1;  // one UTF-8 character: a lead byte and its continuation bytes (at most 4)
+    while (i + len < v.size() && (static_cast<unsigned char>(v[i + len]) & 0xC0) == 0x80 && len < 4) ++len;
+    const int32_t id = lookup(v.substr(i, len));
+    if (id >= 0) {
+      tokens.push_back(id);
+    } else {
+      for (size_t k = 0; k < len; ++k) {
+        const int32_t b = byte_token_[static_cast<unsigned char>(v[i + k])];
+        if (b < 0) throw_bad_input("the vocabulary has no byte token for 0x" + std::to_string(static_cast<unsigned char>(v[i + k])));
+        tokens.push_back(b);
+      }
+    }
+    i += len;
+  }
+  // merge the best-scoring adjacent pair until none merges
+  const size_t first = bos ? 1 : 0;
+  while (true) {
+    float best_score = -1e10f;
+    int32_t best_id = -1;
+    size_t best_at = 0;
+    for (size_t i = first; i + 1 < tokens.size(); ++i) {
+      const int32_t id = lookup(pieces_[static_cast<size_t>(tokens[i])] + pieces_[static_cast<size_t>(tokens[i + 1])]);
+      if (id >= 0 && scores_[static_cast<size_t>(id)] > best_score) {
+        best_score = scores_[static_cast<size_t>(id)];
+        best_id = id;
+        best_at = i;
+      }
+    }
+    if (best_id < 0) break;
+    tokens[best_at] = best_id;
+    tokens.erase(tokens.begin() + static_cast<std::ptrdiff_t>(best_at) + 1);
+  }
+  if (eos) tokens.push_back(eos_);
+  return tokens;
+}
+
+std::string Tokenizer::decode(int32_t prev, int32_t token) const {
+  if (token < 0 || static_cast<size_t>(token) >= pieces_.size()) return "";
+  const std::string& p = pieces_[static_cast<size_t>(token)];
+  unsigned v;
+  if (p.size() == 6 && std::sscanf(p.c_str(), "<0x%02X>", &v) == 1) return std::string(1, static_cast<char>(v));
+  std::string s = from_vocab(p);
+  if (prev == bos_ && !s.empty() && s[0] == ' ') s.erase(0, 1);
+  return s;
+}
+
+}  // namespace vernier

@@ -1,0 +1,88 @@
+// The runtime against the reference runs in shared/golden/runtime: llama2.c's 200 greedy steps of
+// stories260K, and llama.cpp's 64 greedy tokens of the stories260K and TinyStories-656K GGUF files.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+
+#include "shared_data.hpp"
+#include "vernier/error.hpp"
+#include "vernier/llama_runtime.hpp"
+#include "vernier/tokenizer.hpp"
+
+namespace vernier {
+namespace {
+
+std::string read_text(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// run.c's loop: feed the prompt, then greedy tokens, for `steps` positions counting the prompt.
+std::string greedy(const std::string& model, const std::string& prompt, int64_t steps, int64_t* prompt_tokens = nullptr) {
+  const Model m = load_model(model);
+  const Tokenizer tok(m.tokenizer);
+  LlamaRuntime rt(m, 0, 2);
+  const std::vector<int32_t> p = tok.encode(prompt, true, false);
+  if (prompt_tokens) *prompt_tokens = static_cast<int64_t>(p.size());
+  std::string text;
+  int32_t token = p[0];
+  for (int64_t pos = 0; pos < steps; ++pos) {
+    const auto logits = rt.forward(token, pos);
+    const int32_t next = pos < static_cast<int64_t>(p.size()) - 1
+                             ? p[static_cast<size_t>(pos) + 1]
+                             : static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    if (next == tok.bos()) break;
+    text += tok.decode(token, next);
+    token = next;
+  }
+  return text;
+}
+
+TEST(Runtime, Stories260KGreedyReproducesLlama2cs200Steps) {
+  VERNIER_REQUIRE_SHARED("golden/runtime/stories260K.greedy200.llama2c.txt");
+  const std::string want = read_text(testdata::shared("golden/runtime/stories260K.greedy200.llama2c.txt"));
+  EXPECT_EQ(greedy(testdata::shared("models/stories260K/stories260K.bin"), "Once upon a time", 200) + "\n", want);
+}
+
+void check_llamacpp_golden(const std::string& model, const std::string& golden, const std::string& bos_text) {
+  std::string want = read_text(golden);
+  ASSERT_EQ(want.rfind(bos_text + " ", 0), 0u) << "the golden starts with the BOS text";
+  want = want.substr(bos_text.size() + 1);
+  if (!want.empty() && want.back() == '\n') want.pop_back();
+  int64_t n_prompt = 0;
+  greedy(model, "Once upon a time", 1, &n_prompt);
+  // llama-simple -n 64: 64 generated tokens after the prompt
+  EXPECT_EQ(greedy(model, "Once upon a time", n_prompt - 1 + 64), want);
+}
+
+TEST(Runtime, Stories260KGgufGreedyReproducesLlamaCpp) {
+  VERNIER_REQUIRE_SHARED("golden/runtime/stories260K.greedy64.llamacpp.txt");
+  check_llamacpp_golden(testdata::shared("golden/runtime/stories260K-F32.llamacpp.gguf"),
+                        testdata::shared("golden/runtime/stories260K.greedy64.llamacpp.txt"), "<s>");
+}
+
+TEST(Runtime, TinyStoriesQ8_0GgufGreedyReproducesLlamaCpp) {
+  VERNIER_REQUIRE_SHARED("golden/runtime/TinyStories-656K-Q8_0.greedy64.llamacpp.txt");
+  check_llamacpp_golden(testdata::shared("models/TinyStories-656K/TinyStories-656K-Q8_0.gguf"),
+                        testdata::shared("golden/runtime/TinyStories-656K-Q8_0.greedy64.llamacpp.txt"), "<|start_story|>");
+}
+
+TEST(Runtime, TokenizerRoundTripsSharedTextAndRefusesPositionsPastTheContext) {
+  VERNIER_REQUIRE_SHARED("models/stories260K/stories260K.bin");
+  const Model m = load_model(testdata::shared("models/stories260K/stories260K.bin"));
+  const Tokenizer tok(m.tokenizer);
+  const std::string text = read_text(testdata::shared("text/tinystories-sample.txt"));
+  const std::vector<int32_t> ids = tok.encode(text, true, false);
+  std::string back;
+  for (size_t i = 1; i < ids.size(); ++i) back += tok.decode(ids[i - 1], ids[i]);
+  EXPECT_EQ(back, text);  // the dummy-prefix space is dropped after BOS
+  EXPECT_LT(ids.size(), text.size() / 2) << "merges happened";
+  LlamaRuntime rt(m, 8, 1);
+  EXPECT_THROW(rt.forward(1, 8), Error);
+  EXPECT_THROW(rt.forward(100000, 0), Error);
+}
+
+}  // namespace
+}  // namespace vernier
