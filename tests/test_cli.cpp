@@ -284,4 +284,35 @@ TEST(CliFiles, InterruptedQuantizeLeavesNoFileBehind) {
   }
 }
 
+TEST(CliFiles, RunAndEvalGiveTheGoldenFiguresAndRefuseBadRequests) {
+  VERNIER_REQUIRE_SHARED("models/stories260K/stories260K.bin");
+  const std::string model = vernier::testdata::shared("models/stories260K/stories260K.bin");
+  CliResult r = run("run " + model + " --prompt 'Once upon a time' -n 200");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream g(vernier::testdata::shared("golden/runtime/stories260K.greedy200.llama2c.txt"));
+  const std::string want{std::istreambuf_iterator<char>(g), std::istreambuf_iterator<char>()};
+  EXPECT_EQ(r.out, want);
+  EXPECT_NE(r.err.find("tok/s"), std::string::npos);
+  r = run("run " + model + " --prompt 'Once upon a time' -n 20 --temp 0.8 --seed 7 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["generation_tokens_per_second"].get<double>(), 0.0);
+  EXPECT_GT(j["peak_rss_bytes"].get<uint64_t>(), 0u);
+  const auto again = nlohmann::json::parse(run("run " + model + " --prompt 'Once upon a time' -n 20 --temp 0.8 --seed 7 --json").out);
+  EXPECT_EQ(again["generated_tokens"], j["generated_tokens"]) << "seeded sampling repeats";
+  EXPECT_EQ(again["text"], j["text"]);
+  r = run("run " + model + " --prompt 'Once upon a time there was a bear' --ctx 4");
+  EXPECT_EQ(r.code, 2) << "a prompt longer than the context: " << r.err;
+  EXPECT_EQ(run("run " + model + " -n 0").code, 2);
+  r = run("eval " + model + " --text " + vernier::testdata::shared("text/tinystories-excerpt.txt") + " --ctx 256 --chunks 4 --json --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["chunks"], 4);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["scored"], 4 * 127);
+  const std::string empty = vernier::testdata::temp_path("empty.txt");
+  std::ofstream(empty).close();
+  r = run("eval " + model + " --text " + empty);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
 }  // namespace

@@ -1,6 +1,7 @@
 #include "vernier/tokenizer.hpp"
 
 #include <cstdio>
+#include <queue>
 
 #include "vernier/error.hpp"
 
@@ -76,24 +77,52 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos
     }
     i += len;
   }
-  // merge the best-scoring adjacent pair until none merges
+  // Merge the best-scoring adjacent pair (the leftmost among equals) until none merges: run.c's loop,
+  // done with a priority queue over a linked list so long texts stay O(n log n).
   const size_t first = bos ? 1 : 0;
-  while (true) {
-    float best_score = -1e10f;
-    int32_t best_id = -1;
-    size_t best_at = 0;
-    for (size_t i = first; i + 1 < tokens.size(); ++i) {
-      const int32_t id = lookup(pieces_[static_cast<size_t>(tokens[i])] + pieces_[static_cast<size_t>(tokens[i + 1])]);
-      if (id >= 0 && scores_[static_cast<size_t>(id)] > best_score) {
-        best_score = scores_[static_cast<size_t>(id)];
-        best_id = id;
-        best_at = i;
-      }
-    }
-    if (best_id < 0) break;
-    tokens[best_at] = best_id;
-    tokens.erase(tokens.begin() + static_cast<std::ptrdiff_t>(best_at) + 1);
+  const size_t n = tokens.size();
+  std::vector<int64_t> prev(n), next(n);
+  std::vector<bool> alive(n, true);
+  for (size_t i = 0; i < n; ++i) {
+    prev[i] = static_cast<int64_t>(i) - 1;
+    next[i] = i + 1 < n ? static_cast<int64_t>(i) + 1 : -1;
   }
+  struct Cand {
+    float score;
+    int64_t left;
+    int32_t id;
+    int32_t left_tok, right_tok;  // the pair it was made from, to detect stale entries
+  };
+  const auto worse = [](const Cand& a, const Cand& b) { return a.score < b.score || (a.score == b.score && a.left > b.left); };
+  std::priority_queue<Cand, std::vector<Cand>, decltype(worse)> queue(worse);
+  const auto push = [&](int64_t l) {
+    if (l < static_cast<int64_t>(first) || next[static_cast<size_t>(l)] < 0) return;
+    const int64_t r = next[static_cast<size_t>(l)];
+    const int32_t id = lookup(pieces_[static_cast<size_t>(tokens[static_cast<size_t>(l)])] +
+                              pieces_[static_cast<size_t>(tokens[static_cast<size_t>(r)])]);
+    if (id >= 0) queue.push({scores_[static_cast<size_t>(id)], l, id, tokens[static_cast<size_t>(l)], tokens[static_cast<size_t>(r)]});
+  };
+  for (size_t i = first; i + 1 < n; ++i) push(static_cast<int64_t>(i));
+  while (!queue.empty()) {
+    const Cand c = queue.top();
+    queue.pop();
+    const size_t l = static_cast<size_t>(c.left);
+    if (!alive[l] || next[l] < 0) continue;
+    const size_t r = static_cast<size_t>(next[l]);
+    if (tokens[l] != c.left_tok || tokens[r] != c.right_tok) continue;  // the pair has changed since
+    tokens[l] = c.id;
+    alive[r] = false;
+    next[l] = next[r];
+    if (next[r] >= 0) prev[static_cast<size_t>(next[r])] = static_cast<int64_t>(l);
+    if (prev[l] >= static_cast<int64_t>(first)) push(prev[l]);
+    push(static_cast<int64_t>(l));
+  }
+  std::vector<int32_t> merged;
+  merged.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (alive[i]) merged.push_back(tokens[i]);
+  }
+  tokens = std::move(merged);
   if (eos) tokens.push_back(eos_);
   return tokens;
 }

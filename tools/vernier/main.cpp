@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   vernier::cli::add_convert_command(app);
   vernier::cli::add_quantize_command(app);
   vernier::cli::add_run_command(app);
+  vernier::cli::add_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

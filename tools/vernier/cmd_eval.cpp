@@ -1,0 +1,72 @@
+// vernier eval — perplexity of a model on a text with llama.cpp's protocol.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include "cli_common.hpp"
+#include "vernier/error.hpp"
+#include "vernier/file.hpp"
+#include "vernier/perplexity.hpp"
+
+namespace vernier::cli {
+
+namespace {
+struct EvalOptions {
+  std::string model, text_file, tokenizer;
+  int64_t ctx = 512, chunks = 0;
+  int threads = 0;
+  bool json = false, quiet = false;
+};
+
+void run_eval(const EvalOptions& opt) {
+  std::ifstream in(opt.text_file, std::ios::binary);
+  if (!in) throw Error(ErrorKind::io, opt.text_file + ": cannot open");
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (text.empty()) throw_usage(opt.text_file + ": the text is empty");
+  const Model m = load_model(opt.model, opt.tokenizer);
+  PerplexityOptions p;
+  p.ctx = opt.ctx;
+  p.max_chunks = opt.chunks;
+  p.threads = opt.threads;
+  const bool tty = ::isatty(2);
+  if (!opt.quiet) {
+    p.progress = [tty](int64_t c, int64_t n, double ppl) {
+      const std::string line = fmt::format("[{}/{}] PPL so far {:.4f}", c + 1, n, ppl);
+      if (tty) std::cerr << "\r\033[K" << line << std::flush;
+      else if ((c + 1) % 10 == 0 || c + 1 == n) std::cerr << line << '\n';
+    };
+  }
+  const PerplexityResult r = perplexity(m, text, p);
+  if (!opt.quiet && tty) std::cerr << "\r\033[K";
+  if (opt.json) {
+    print_json({{"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"tokens", r.text_tokens}, {"chunks", r.chunks},
+                {"scored", r.scored}, {"ctx", opt.ctx}, {"seconds", r.seconds}, {"tokens_per_second", r.tokens_per_second},
+                {"peak_rss_bytes", peak_rss_bytes()}});
+    return;
+  }
+  std::cout << fmt::format("PPL = {:.4f} +/- {:.5f}  ({} chunks of {} tokens, {} scored; text {} tokens)\n", r.ppl, r.ppl_stderr,
+                           r.chunks, opt.ctx, r.scored, r.text_tokens);
+  std::cout << fmt::format("{:.1f} tokens/s, {:.2f} s, peak RSS {}\n", r.tokens_per_second, r.seconds,
+                           format_bytes_short(peak_rss_bytes()));
+}
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto opt = std::make_shared<EvalOptions>();
+  CLI::App* cmd = app.add_subcommand("eval", "Perplexity on a text with llama.cpp's protocol (second half of each chunk scored)");
+  cmd->add_option("model", opt->model, "Model: .gguf, Hugging Face directory or llama2.c .bin")->required();
+  cmd->add_option("--text", opt->text_file, "Text file")->required();
+  cmd->add_option("--ctx", opt->ctx, "Tokens per chunk")->capture_default_str();
+  cmd->add_option("--chunks", opt->chunks, "Evaluate at most this many chunks (default: all)");
+  cmd->add_option("--threads", opt->threads, "Threads (default: all)");
+  cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
+  cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
+  cmd->add_flag("--json", opt->json, "Print the result as JSON");
+  cmd->callback([opt] { run_eval(*opt); });
+}
+
+}  // namespace vernier::cli
