@@ -132,3 +132,32 @@ TEST(Perplexity, TextsTooShortAreClearErrors) {
 
 }  // namespace
 }  // namespace vernier
+
+namespace vernier {
+namespace {
+
+struct KldGolden { const char* type; double mean_kld; double same_top; };
+
+// llama-perplexity -c 256 --kl-divergence against the F32 file (golden/runtime/*.kld-vs-F32.llamacpp.txt);
+// the issue asks for mean KLD and same-top-p within 2% relative.
+TEST(Perplexity, KlDivergenceOfLlamaCppsQuantizedFilesMatchesLlamaCpp) {
+  VERNIER_REQUIRE_SHARED("golden/runtime/stories260K-Q8_0.kld-vs-F32.llamacpp.txt");
+  const KldGolden goldens[] = {{"Q8_0", 0.000821, 0.98058}, {"Q4_0", 0.097050, 0.82822}, {"Q4_K_M", 0.019623, 0.91850}};
+  const Model base = load_model(testdata::shared("golden/runtime/stories260K-F32.llamacpp.gguf"));
+  const std::string text = read_text(testdata::shared("text/tinystories-excerpt.txt"));
+  for (const KldGolden& g : goldens) {
+    PerplexityOptions o;
+    o.ctx = 256;
+    o.threads = 2;
+    const Model m = load_model(testdata::shared(std::string("golden/runtime/stories260K-") + g.type + ".llamacpp.gguf"));
+    const PerplexityResult r = perplexity(m, text, o, &base);
+    ASSERT_TRUE(r.has_kld);
+    EXPECT_NEAR(r.kld.mean, g.mean_kld, g.mean_kld * 0.02) << g.type;
+    EXPECT_NEAR(r.kld.same_top1, g.same_top, g.same_top * 0.02) << g.type;
+    EXPECT_LE(r.kld.median, r.kld.p90) << g.type;
+    EXPECT_LE(r.kld.p99, r.kld.max) << g.type;
+  }
+}
+
+}  // namespace
+}  // namespace vernier

@@ -4,7 +4,10 @@
 // llama2.c's layout; Hugging Face Q/K rows are permuted into it on load), grouped-query attention with
 // a causal mask, SwiGLU feed-forward, final norm, tied or separate output. This first version decodes
 // every weight matrix to float32 when the model is loaded and multiplies in float32 over threads;
-// products on the stored formats come with the kernel work.
+// products on the stored formats come with the kernel work. Like llama.cpp's CPU backend, the
+// activations multiplied with a quantized GGUF matrix are first rounded through that type's
+// dot-product format (Q8_0 for the 32-value block types, Q8_K for the K-quants and IQ4_XS), so the
+// numbers — and the KL divergences measured with them — are llama.cpp's.
 #pragma once
 
 #include <cstdint>
@@ -26,16 +29,24 @@ class LlamaRuntime {
   uint64_t weight_bytes() const { return weight_bytes_; }
 
  private:
-  struct Layer {
-    std::vector<float> attn_norm, wq, wk, wv, wo, ffn_norm, w_gate, w_up, w_down;
+  struct Matrix {
+    std::vector<float> w;
+    uint32_t act_type = 0;  // GGML type the activations are rounded through first (0: none)
   };
-  void matvec(const std::vector<float>& w, const float* x, float* out, int64_t rows, int64_t cols);
+  struct Layer {
+    std::vector<float> attn_norm, ffn_norm;
+    Matrix wq, wk, wv, wo, w_gate, w_up, w_down;
+  };
+  void matvec(const Matrix& m, const float* x, float* out, int64_t rows, int64_t cols);
 
   LlamaConfig c_;
   int64_t context_ = 0;
   int threads_ = 1;
   uint64_t weight_bytes_ = 0;
-  std::vector<float> embd_, out_norm_, output_;
+  std::vector<float> embd_, out_norm_;
+  Matrix output_;
+  std::vector<float> xq_;
+  std::vector<uint8_t> qbuf_;
   std::vector<Layer> layers_;
   std::vector<float> key_cache_, value_cache_;  // [layer][pos][kv_dim]
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_, logits_;

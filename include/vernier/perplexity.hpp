@@ -22,13 +22,27 @@ struct PerplexityOptions {
   std::function<void(int64_t chunk, int64_t chunks, double ppl_so_far)> progress;
 };
 
+// Statistics of the KL divergence from a base model's next-token distribution, over the scored
+// positions (llama-perplexity --kl-divergence's figures).
+struct KldStats {
+  double mean = 0, mean_stderr = 0, median = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
+  double same_top1 = 0;        // fraction of positions where both models' most likely token agree
+  double rms_delta_p = 0;      // RMS of p_model(target) − p_base(target)
+  double base_ppl = 0, ppl_ratio = 0, ppl_difference = 0;
+};
+
 struct PerplexityResult {
   double ppl = 0, ppl_stderr = 0;
+  bool has_kld = false;
+  KldStats kld;
   int64_t text_tokens = 0, chunks = 0, scored = 0;
   double seconds = 0;
   double tokens_per_second = 0;  // every evaluated position
 };
 
-PerplexityResult perplexity(const Model& m, const std::string& text, const PerplexityOptions& opt);
+// With `base`, both models run on the same tokens and the result carries the KL divergence of the
+// model's distribution from the base's at every scored position.
+PerplexityResult perplexity(const Model& m, const std::string& text, const PerplexityOptions& opt,
+                            const Model* base = nullptr);
 
 }  // namespace vernier

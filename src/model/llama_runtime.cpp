@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "vernier/error.hpp"
+#include "vernier/ggml_quant.hpp"
+#include "vernier/ggml_types.hpp"
 #include "vernier/parallel.hpp"
 
 namespace vernier {
@@ -23,6 +25,20 @@ std::vector<float> load(const Model& m, const std::string& name, int64_t expect,
   return v;
 }
 
+// llama.cpp's vec_dot_type: the format activations take before a dot product with each weight type
+uint32_t activation_type(uint32_t weight_type) {
+  switch (weight_type) {
+    case ggml_type::Q4_0: case ggml_type::Q4_1: case ggml_type::Q5_0: case ggml_type::Q5_1: case ggml_type::Q8_0:
+    case ggml_type::IQ4_NL:
+      return ggml_type::Q8_0;  // Q8_1 for Q4_1/Q5_1 has the same values
+    case ggml_type::Q2_K: case ggml_type::Q3_K: case ggml_type::Q4_K: case ggml_type::Q5_K: case ggml_type::Q6_K:
+    case ggml_type::IQ4_XS:
+      return ggml_type::Q8_K;
+    default:
+      return 0;
+  }
+}
+
 void rmsnorm(float* o, const float* x, const float* w, int64_t n, float eps) {
   float ss = 0.0f;
   for (int64_t j = 0; j < n; ++j) ss += x[j] * x[j];
@@ -34,6 +50,12 @@ void rmsnorm(float* o, const float* x, const float* w, int64_t n, float eps) {
 }  // namespace
 
 LlamaRuntime::LlamaRuntime(const Model& m, int64_t context, int threads) : c_(m.config) {
+  const auto matrix = [&](const std::string& name, int64_t expect) {
+    Matrix mx;
+    mx.w = load(m, name, expect, weight_bytes_);
+    mx.act_type = activation_type(m.find(name)->type);
+    return mx;
+  };
   if (c_.dim <= 0 || c_.layers <= 0 || c_.heads <= 0 || c_.kv_heads <= 0 || c_.ffn <= 0 || c_.vocab <= 0) {
     throw_bad_input(m.path + ": incomplete LLaMA hyperparameters (dim, layers, heads, FFN and vocabulary are needed)");
   }
@@ -43,19 +65,24 @@ LlamaRuntime::LlamaRuntime(const Model& m, int64_t context, int threads) : c_(m.
   const int64_t D = c_.dim, F = c_.ffn, KV = c_.kv_heads * c_.head_dim(), V = c_.vocab;
   embd_ = load(m, "token_embd.weight", V * D, weight_bytes_);
   out_norm_ = load(m, "output_norm.weight", D, weight_bytes_);
-  output_ = m.find("output.weight") ? load(m, "output.weight", V * D, weight_bytes_) : embd_;
+  if (m.find("output.weight")) {
+    output_ = matrix("output.weight", V * D);
+  } else {
+    output_.w = embd_;  // tied: the embedding doubles as the output matrix, in its stored type
+    output_.act_type = activation_type(m.find("token_embd.weight")->type);
+  }
   for (int64_t l = 0; l < c_.layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     Layer L;
     L.attn_norm = load(m, p + "attn_norm.weight", D, weight_bytes_);
-    L.wq = load(m, p + "attn_q.weight", D * D, weight_bytes_);
-    L.wk = load(m, p + "attn_k.weight", KV * D, weight_bytes_);
-    L.wv = load(m, p + "attn_v.weight", KV * D, weight_bytes_);
-    L.wo = load(m, p + "attn_output.weight", D * D, weight_bytes_);
+    L.wq = matrix(p + "attn_q.weight", D * D);
+    L.wk = matrix(p + "attn_k.weight", KV * D);
+    L.wv = matrix(p + "attn_v.weight", KV * D);
+    L.wo = matrix(p + "attn_output.weight", D * D);
     L.ffn_norm = load(m, p + "ffn_norm.weight", D, weight_bytes_);
-    L.w_gate = load(m, p + "ffn_gate.weight", F * D, weight_bytes_);
-    L.w_up = load(m, p + "ffn_up.weight", F * D, weight_bytes_);
-    L.w_down = load(m, p + "ffn_down.weight", D * F, weight_bytes_);
+    L.w_gate = matrix(p + "ffn_gate.weight", F * D);
+    L.w_up = matrix(p + "ffn_up.weight", F * D);
+    L.w_down = matrix(p + "ffn_down.weight", D * F);
     layers_.push_back(std::move(L));
   }
   key_cache_.assign(static_cast<size_t>(c_.layers * context_ * KV), 0.0f);
@@ -72,7 +99,16 @@ LlamaRuntime::LlamaRuntime(const Model& m, int64_t context, int threads) : c_(m.
   logits_.resize(static_cast<size_t>(V));
 }
 
-void LlamaRuntime::matvec(const std::vector<float>& w, const float* x, float* out, int64_t rows, int64_t cols) {
+void LlamaRuntime::matvec(const Matrix& m, const float* x, float* out, int64_t rows, int64_t cols) {
+  if (m.act_type != 0) {  // round the activations through the dot-product format, as llama.cpp does
+    const GgmlTypeInfo* ti = ggml_type_info(m.act_type);
+    qbuf_.resize(static_cast<size_t>(*ggml_row_bytes(*ti, cols)));
+    xq_.resize(static_cast<size_t>(cols));
+    ggml_quantize(m.act_type, x, qbuf_.data(), 1, cols, nullptr);
+    ggml_dequantize(m.act_type, qbuf_.data(), xq_.data(), cols);
+    x = xq_.data();
+  }
+  const std::vector<float>& w = m.w;
   const int t = rows * cols < (1 << 16) ? 1 : threads_;  // small products are not worth a thread
   parallel_for(rows, t, [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {

@@ -7,6 +7,8 @@
 #include <iterator>
 #include <memory>
 
+#include "vernier/model.hpp"
+
 #include "cli_common.hpp"
 #include "vernier/error.hpp"
 #include "vernier/file.hpp"
@@ -16,7 +18,7 @@ namespace vernier::cli {
 
 namespace {
 struct EvalOptions {
-  std::string model, text_file, tokenizer;
+  std::string model, text_file, tokenizer, base;
   int64_t ctx = 512, chunks = 0;
   int threads = 0;
   bool json = false, quiet = false;
@@ -40,16 +42,36 @@ void run_eval(const EvalOptions& opt) {
       else if ((c + 1) % 10 == 0 || c + 1 == n) std::cerr << line << '\n';
     };
   }
-  const PerplexityResult r = perplexity(m, text, p);
+  std::unique_ptr<Model> base;
+  if (!opt.base.empty()) base = std::make_unique<Model>(load_model(opt.base, opt.tokenizer));
+  const PerplexityResult r = perplexity(m, text, p, base.get());
   if (!opt.quiet && tty) std::cerr << "\r\033[K";
   if (opt.json) {
-    print_json({{"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"tokens", r.text_tokens}, {"chunks", r.chunks},
-                {"scored", r.scored}, {"ctx", opt.ctx}, {"seconds", r.seconds}, {"tokens_per_second", r.tokens_per_second},
-                {"peak_rss_bytes", peak_rss_bytes()}});
+    nlohmann::json j = {{"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"tokens", r.text_tokens}, {"chunks", r.chunks},
+                        {"scored", r.scored}, {"ctx", opt.ctx}, {"seconds", r.seconds}, {"tokens_per_second", r.tokens_per_second},
+                        {"peak_rss_bytes", peak_rss_bytes()}};
+    if (r.has_kld) {
+      const KldStats& k = r.kld;
+      j["kld"] = {{"mean", k.mean}, {"mean_stderr", k.mean_stderr}, {"median", k.median}, {"p90", k.p90}, {"p99", k.p99},
+                  {"p99.9", k.p999}, {"max", k.max}};
+      j["same_top_p"] = k.same_top1;
+      j["base_ppl"] = k.base_ppl;
+      j["ppl_ratio"] = k.ppl_ratio;
+      j["ppl_difference"] = k.ppl_difference;
+      j["rms_delta_p"] = k.rms_delta_p;
+    }
+    print_json(j);
     return;
   }
   std::cout << fmt::format("PPL = {:.4f} +/- {:.5f}  ({} chunks of {} tokens, {} scored; text {} tokens)\n", r.ppl, r.ppl_stderr,
                            r.chunks, opt.ctx, r.scored, r.text_tokens);
+  if (r.has_kld) {
+    const KldStats& k = r.kld;
+    std::cout << fmt::format("base PPL {:.4f}; PPL ratio {:.6f}, difference {:+.6f}\n", k.base_ppl, k.ppl_ratio, k.ppl_difference);
+    std::cout << fmt::format("KLD mean {:.6f} +/- {:.6f}, median {:.6f}, p90 {:.6f}, p99 {:.6f}, p99.9 {:.6f}, max {:.6f}\n", k.mean,
+                             k.mean_stderr, k.median, k.p90, k.p99, k.p999, k.max);
+    std::cout << fmt::format("same top-1 {:.3f}%, RMS delta-p {:.3f}%\n", 100 * k.same_top1, 100 * k.rms_delta_p);
+  }
   std::cout << fmt::format("{:.1f} tokens/s, {:.2f} s, peak RSS {}\n", r.tokens_per_second, r.seconds,
                            format_bytes_short(peak_rss_bytes()));
 }
@@ -62,6 +84,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--text", opt->text_file, "Text file")->required();
   cmd->add_option("--ctx", opt->ctx, "Tokens per chunk")->capture_default_str();
   cmd->add_option("--chunks", opt->chunks, "Evaluate at most this many chunks (default: all)");
+  cmd->add_option("--base", opt->base, "Base model: also report the KL divergence from its next-token distribution");
   cmd->add_option("--threads", opt->threads, "Threads (default: all)");
   cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
   cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
