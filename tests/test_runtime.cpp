@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <random>
 #include <fstream>
 #include <iterator>
 
@@ -157,6 +159,58 @@ TEST(Perplexity, KlDivergenceOfLlamaCppsQuantizedFilesMatchesLlamaCpp) {
     EXPECT_LE(r.kld.median, r.kld.p90) << g.type;
     EXPECT_LE(r.kld.p99, r.kld.max) << g.type;
   }
+}
+
+}  // namespace
+}  // namespace vernier
+
+#include "vernier/kv_cache.hpp"
+#include "vernier/metrics.hpp"
+
+namespace vernier {
+namespace {
+
+// KV cache formats on random K/V rows (8 heads × 64): relative RMS error within what each format's
+// step allows (reasoned: half a step of a uniform grid is step/√12 RMS; budgets leave a 2× margin).
+TEST(KvCache, EveryFormatRoundTripsWithinItsBudgetAndCountsItsBytes) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t heads = 8, hd = 64, rows = 16;
+  std::vector<float> x(static_cast<size_t>(rows * heads * hd));
+  for (auto& v : x) v = nd(rng);
+  struct Case { KvType t; double max_rel_rms; uint64_t bytes; };
+  const Case cases[] = {
+      {KvType::f32, 0.0, 2048},         {KvType::f16, 1e-3, 1024},
+      {KvType::bf16, 5e-3, 1024},       {KvType::q8_0, 0.02, 16 * 34},   // absmax/127 steps over ~3σ: ~0.7%
+      {KvType::q4_0, 0.2, 16 * 18},     {KvType::int8, 0.02, 512 + 32},   // one FP32 scale per head
+      {KvType::int4, 0.2, 256 + 64},    {KvType::fp8_e4m3, 0.06, 512 + 32}, // 3 mantissa bits: ≤ 2^-4 relative
+      {KvType::fp8_e5m2, 0.12, 512 + 32},
+  };
+  for (const Case& c : cases) {
+    KvStore s(c.t, rows, heads, hd);
+    EXPECT_EQ(s.bytes_per_row(), c.bytes) << kv_type_name(c.t);
+    for (int64_t r = 0; r < rows; ++r) s.write(r, x.data() + r * heads * hd);
+    std::vector<float> y(x.size());
+    for (int64_t r = 0; r < rows; ++r) s.read(r, y.data() + r * heads * hd);
+    const ErrorStats st = error_stats(x, y);
+    EXPECT_LE(st.rmse / std::sqrt(st.signal_power), c.max_rel_rms + 1e-12) << kv_type_name(c.t);
+    EXPECT_LT(std::fabs(st.mean_signed), 0.01) << kv_type_name(c.t);
+  }
+  EXPECT_THROW(parse_kv_type("q3_k"), Error);
+  EXPECT_THROW(KvStore(KvType::q8_0, 4, 1, 24), Error) << "rows of 24 fit no 32-value block";
+}
+
+TEST(KvCache, Q8_0CacheCostsLittleAndEvalCountsItsBytes) {
+  VERNIER_REQUIRE_SHARED("models/stories260K/stories260K.bin");
+  const Model m = load_model(testdata::shared("models/stories260K/stories260K.bin"));
+  PerplexityOptions o;
+  o.ctx = 256;
+  o.max_chunks = 6;
+  o.kv = KvType::q8_0;
+  const PerplexityResult r = perplexity(m, read_text(testdata::shared("text/tinystories-excerpt.txt")), o, &m);
+  EXPECT_EQ(r.kv_bytes_per_token, 2u * 5 * 34);  // K and V, 5 layers, one Q8_0 block of the 32-wide row
+  EXPECT_GT(r.kld.mean, 0.0);
+  EXPECT_LT(r.kld.mean, 0.01);
 }
 
 }  // namespace

@@ -14,19 +14,21 @@
 #include <span>
 #include <vector>
 
+#include "vernier/kv_cache.hpp"
 #include "vernier/model.hpp"
 
 namespace vernier {
 
 class LlamaRuntime {
  public:
-  // context: positions the KV cache holds (0: the model's context length).
-  LlamaRuntime(const Model& m, int64_t context = 0, int threads = 0);
+  // context: positions the KV cache holds (0: the model's context length); kv: its storage format.
+  LlamaRuntime(const Model& m, int64_t context = 0, int threads = 0, KvType kv = KvType::f32);
   // Runs one token at position pos (0, 1, 2, … in order) and returns the logits over the vocabulary.
   std::span<const float> forward(int32_t token, int64_t pos);
   const LlamaConfig& config() const { return c_; }
   int64_t context() const { return context_; }
   uint64_t weight_bytes() const { return weight_bytes_; }
+  uint64_t kv_bytes_per_token() const;  // K and V of every layer, codes and scales
 
  private:
   struct Matrix {
@@ -48,7 +50,8 @@ class LlamaRuntime {
   std::vector<float> xq_;
   std::vector<uint8_t> qbuf_;
   std::vector<Layer> layers_;
-  std::vector<float> key_cache_, value_cache_;  // [layer][pos][kv_dim]
+  std::vector<KvStore> keys_, values_;  // one per layer, a row per position
+  std::vector<float> kbuf_, vbuf_;      // the decoded rows 0..pos of the current layer
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_, logits_;
 };
 

@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 
+#include "vernier/kv_cache.hpp"
 #include "vernier/model.hpp"
 
 namespace vernier {
@@ -19,6 +20,7 @@ struct PerplexityOptions {
   int64_t ctx = 512;
   int64_t max_chunks = 0;  // 0: all
   int threads = 0;
+  KvType kv = KvType::f32;       // the model's KV cache (a base model always keeps f32)
   std::function<void(int64_t chunk, int64_t chunks, double ppl_so_far)> progress;
 };
 
@@ -38,6 +40,7 @@ struct PerplexityResult {
   int64_t text_tokens = 0, chunks = 0, scored = 0;
   double seconds = 0;
   double tokens_per_second = 0;  // every evaluated position
+  uint64_t kv_bytes_per_token = 0;
 };
 
 // With `base`, both models run on the same tokens and the result carries the KL divergence of the

@@ -45,7 +45,8 @@ PerplexityResult perplexity(const Model& m, const std::string& text, const Perpl
   }
   r.chunks = r.text_tokens / opt.ctx;
   if (opt.max_chunks > 0) r.chunks = std::min(r.chunks, opt.max_chunks);
-  LlamaRuntime rt(m, opt.ctx, opt.threads);
+  LlamaRuntime rt(m, opt.ctx, opt.threads, opt.kv);
+  r.kv_bytes_per_token = rt.kv_bytes_per_token();
   std::unique_ptr<LlamaRuntime> base_rt;
   if (base) {
     base_rt = std::make_unique<LlamaRuntime>(*base, opt.ctx, opt.threads);

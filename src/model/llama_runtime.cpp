@@ -49,7 +49,7 @@ void rmsnorm(float* o, const float* x, const float* w, int64_t n, float eps) {
 }
 }  // namespace
 
-LlamaRuntime::LlamaRuntime(const Model& m, int64_t context, int threads) : c_(m.config) {
+LlamaRuntime::LlamaRuntime(const Model& m, int64_t context, int threads, KvType kv) : c_(m.config) {
   const auto matrix = [&](const std::string& name, int64_t expect) {
     Matrix mx;
     mx.w = load(m, name, expect, weight_bytes_);
@@ -85,8 +85,12 @@ LlamaRuntime::LlamaRuntime(const Model& m, int64_t context, int threads) : c_(m.
     L.w_down = matrix(p + "ffn_down.weight", D * F);
     layers_.push_back(std::move(L));
   }
-  key_cache_.assign(static_cast<size_t>(c_.layers * context_ * KV), 0.0f);
-  value_cache_.assign(key_cache_.size(), 0.0f);
+  for (int64_t l = 0; l < c_.layers; ++l) {
+    keys_.emplace_back(kv, context_, c_.kv_heads, c_.head_dim());
+    values_.emplace_back(kv, context_, c_.kv_heads, c_.head_dim());
+  }
+  kbuf_.resize(static_cast<size_t>(context_ * KV));
+  vbuf_.resize(static_cast<size_t>(context_ * KV));
   x_.resize(static_cast<size_t>(D));
   xb_.resize(static_cast<size_t>(D));
   xb2_.resize(static_cast<size_t>(D));
@@ -120,6 +124,10 @@ void LlamaRuntime::matvec(const Matrix& m, const float* x, float* out, int64_t r
   });
 }
 
+uint64_t LlamaRuntime::kv_bytes_per_token() const {
+  return keys_.empty() ? 0 : 2 * static_cast<uint64_t>(c_.layers) * keys_[0].bytes_per_row();
+}
+
 std::span<const float> LlamaRuntime::forward(int32_t token, int64_t pos) {
   const int64_t D = c_.dim, F = c_.ffn, hd = c_.head_dim(), KV = c_.kv_heads * hd, H = c_.heads;
   const int64_t group = c_.heads / c_.kv_heads;
@@ -148,10 +156,12 @@ std::span<const float> LlamaRuntime::forward(int32_t token, int64_t pos) {
         vec[i + 1] = v0 * fci + v1 * fcr;
       }
     }
-    float* kc = key_cache_.data() + (l * context_ + pos) * KV;
-    float* vc = value_cache_.data() + (l * context_ + pos) * KV;
-    std::copy(k_.begin(), k_.end(), kc);
-    std::copy(v_.begin(), v_.end(), vc);
+    keys_[static_cast<size_t>(l)].write(pos, k_.data());
+    values_[static_cast<size_t>(l)].write(pos, v_.data());
+    for (int64_t t = 0; t <= pos; ++t) {  // attention reads the cache as stored: decode it
+      keys_[static_cast<size_t>(l)].read(t, kbuf_.data() + t * KV);
+      values_[static_cast<size_t>(l)].read(t, vbuf_.data() + t * KV);
+    }
     const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
     for (int64_t h = 0; h < H; ++h) {
       const float* q = q_.data() + h * hd;
@@ -159,7 +169,7 @@ std::span<const float> LlamaRuntime::forward(int32_t token, int64_t pos) {
       const int64_t kvh = h / group;
       float maxv = -INFINITY;
       for (int64_t t = 0; t <= pos; ++t) {
-        const float* k = key_cache_.data() + (l * context_ + t) * KV + kvh * hd;
+        const float* k = kbuf_.data() + t * KV + kvh * hd;
         float s = 0.0f;
         for (int64_t i = 0; i < hd; ++i) s += q[i] * k[i];
         att[t] = s * inv_sqrt;
@@ -174,7 +184,7 @@ std::span<const float> LlamaRuntime::forward(int32_t token, int64_t pos) {
       std::fill(xb, xb + hd, 0.0f);
       for (int64_t t = 0; t <= pos; ++t) {
         const float a = att[t] / sum;
-        const float* v = value_cache_.data() + (l * context_ + t) * KV + kvh * hd;
+        const float* v = vbuf_.data() + t * KV + kvh * hd;
         for (int64_t i = 0; i < hd; ++i) xb[i] += a * v[i];
       }
     }

@@ -18,7 +18,7 @@ namespace vernier::cli {
 
 namespace {
 struct EvalOptions {
-  std::string model, text_file, tokenizer, base;
+  std::string model, text_file, tokenizer, base, kv = "f32";
   int64_t ctx = 512, chunks = 0;
   int threads = 0;
   bool json = false, quiet = false;
@@ -34,6 +34,7 @@ void run_eval(const EvalOptions& opt) {
   p.ctx = opt.ctx;
   p.max_chunks = opt.chunks;
   p.threads = opt.threads;
+  p.kv = parse_kv_type(opt.kv);
   const bool tty = ::isatty(2);
   if (!opt.quiet) {
     p.progress = [tty](int64_t c, int64_t n, double ppl) {
@@ -49,7 +50,7 @@ void run_eval(const EvalOptions& opt) {
   if (opt.json) {
     nlohmann::json j = {{"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"tokens", r.text_tokens}, {"chunks", r.chunks},
                         {"scored", r.scored}, {"ctx", opt.ctx}, {"seconds", r.seconds}, {"tokens_per_second", r.tokens_per_second},
-                        {"peak_rss_bytes", peak_rss_bytes()}};
+                        {"peak_rss_bytes", peak_rss_bytes()}, {"kv", opt.kv}, {"kv_bytes_per_token", r.kv_bytes_per_token}};
     if (r.has_kld) {
       const KldStats& k = r.kld;
       j["kld"] = {{"mean", k.mean}, {"mean_stderr", k.mean_stderr}, {"median", k.median}, {"p90", k.p90}, {"p99", k.p99},
@@ -72,6 +73,7 @@ void run_eval(const EvalOptions& opt) {
                              k.mean_stderr, k.median, k.p90, k.p99, k.p999, k.max);
     std::cout << fmt::format("same top-1 {:.3f}%, RMS delta-p {:.3f}%\n", 100 * k.same_top1, 100 * k.rms_delta_p);
   }
+  std::cout << fmt::format("KV cache {}: {} bytes per token\n", opt.kv, r.kv_bytes_per_token);
   std::cout << fmt::format("{:.1f} tokens/s, {:.2f} s, peak RSS {}\n", r.tokens_per_second, r.seconds,
                            format_bytes_short(peak_rss_bytes()));
 }
@@ -84,6 +86,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--text", opt->text_file, "Text file")->required();
   cmd->add_option("--ctx", opt->ctx, "Tokens per chunk")->capture_default_str();
   cmd->add_option("--chunks", opt->chunks, "Evaluate at most this many chunks (default: all)");
+  cmd->add_option("--kv", opt->kv, "KV cache format: " + kv_type_names())->capture_default_str();
   cmd->add_option("--base", opt->base, "Base model: also report the KL divergence from its next-token distribution");
   cmd->add_option("--threads", opt->threads, "Threads (default: all)");
   cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");

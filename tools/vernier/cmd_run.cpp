@@ -20,7 +20,7 @@ namespace vernier::cli {
 
 namespace {
 struct RunOptions {
-  std::string model, prompt, tokenizer;
+  std::string model, prompt, tokenizer, kv = "f32";
   int64_t steps = 256;
   double temp = 0.0, top_p = 0.9;
   uint64_t seed = 42;
@@ -59,7 +59,7 @@ void run(const RunOptions& opt) {
   if (opt.temp < 0 || opt.top_p <= 0 || opt.top_p > 1) throw_usage("--temp must be >= 0 and --top-p in (0, 1]");
   const Model m = load_model(opt.model, opt.tokenizer);
   const Tokenizer tok(m.tokenizer);
-  LlamaRuntime rt(m, opt.context, opt.threads);
+  LlamaRuntime rt(m, opt.context, opt.threads, parse_kv_type(opt.kv));
   const std::vector<int32_t> prompt = tok.encode(opt.prompt, true, false);
   if (static_cast<int64_t>(prompt.size()) > rt.context()) {
     throw_usage(fmt::format("the prompt is {} tokens, longer than the context of {}", prompt.size(), rt.context()));
@@ -120,6 +120,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--seed,-s", opt->seed, "Sampling seed")->capture_default_str();
   cmd->add_option("--ctx", opt->context, "Context length (default: the model's)");
   cmd->add_option("--threads", opt->threads, "Threads (default: all)");
+  cmd->add_option("--kv", opt->kv, "KV cache format: " + kv_type_names())->capture_default_str();
   cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
   cmd->add_flag("--json", opt->json, "Print the text and figures as JSON");
   cmd->callback([opt] { run(*opt); });
