@@ -215,3 +215,50 @@ TEST(KvCache, Q8_0CacheCostsLittleAndEvalCountsItsBytes) {
 
 }  // namespace
 }  // namespace vernier
+
+#include "vernier/imatrix.hpp"
+#include "vernier/imatrix_collect.hpp"
+
+namespace vernier {
+namespace {
+
+// vernier imatrix on llama-imatrix's setting for golden/ggml/imatrix/imatrix.gguf (input-F32.gguf,
+// calibration.txt, ctx 128, 40 chunks): same entries and counts; per column the weights of the
+// layer-0 Q/K/V inputs agree to 1% and every tensor's median column to 0.1%, except the inputs of
+// attn_output (attention outputs: medians 0.5% and 5.7% apart). The differences are not explained yet
+// and are listed in the issue note; this test guards against them growing.
+TEST(Imatrix, CollectsLlamaImatrixsEntriesAndWritesBothFormats) {
+  VERNIER_REQUIRE_SHARED("golden/ggml/imatrix/imatrix.gguf");
+  const Model m = load_model(testdata::shared("golden/ggml/input-F32.gguf"));
+  ImatrixStats s = collect_imatrix(m, read_text(testdata::shared("golden/ggml/imatrix/calibration.txt")), 128, 40, 2);
+  s.dataset = "imatrix/calibration.txt";
+  EXPECT_EQ(s.sum2.size(), 14u);
+  const std::string g = testdata::temp_path("im.gguf"), d = testdata::temp_path("im.dat");
+  write_imatrix_gguf(s, g, true);
+  write_imatrix_dat(s, d, true);
+  const ImportanceMatrix a = load_imatrix(g), b = load_imatrix(d);
+  const ImportanceMatrix ref = load_imatrix(testdata::shared("golden/ggml/imatrix/imatrix.gguf"));
+  EXPECT_EQ(a.chunks, 40);
+  ASSERT_EQ(a.weights.size(), ref.weights.size());
+  for (const auto& [name, w] : ref.weights) {
+    const std::vector<float>* mine = a.find(name);
+    const std::vector<float>* legacy = b.find(name);
+    ASSERT_NE(mine, nullptr) << name;
+    ASSERT_NE(legacy, nullptr) << name;
+    std::vector<double> ratio;
+    for (size_t i = 0; i < w.size(); ++i) {
+      EXPECT_NEAR((*legacy)[i], (*mine)[i], 1e-5f * std::fabs((*mine)[i])) << name << ": .dat and GGUF agree";
+      ratio.push_back((*mine)[i] / w[i]);
+    }
+    std::sort(ratio.begin(), ratio.end());
+    const bool attn_out = name.find("attn_output") != std::string::npos;
+    EXPECT_NEAR(ratio[ratio.size() / 2], 1.0, attn_out ? 0.07 : 1e-3) << name;
+    if (name.rfind("blk.0.attn_", 0) == 0 && name != "blk.0.attn_output.weight") {
+      EXPECT_NEAR(ratio.front(), 1.0, 0.01) << name;
+      EXPECT_NEAR(ratio.back(), 1.0, 0.01) << name;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vernier

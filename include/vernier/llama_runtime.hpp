@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <span>
 #include <vector>
 
@@ -29,9 +31,13 @@ class LlamaRuntime {
   int64_t context() const { return context_; }
   uint64_t weight_bytes() const { return weight_bytes_; }
   uint64_t kv_bytes_per_token() const;  // K and V of every layer, codes and scales
+  // Called with the input vector of every weight-matrix product (tensor name, values), before the
+  // product: what llama-imatrix collects.
+  std::function<void(const std::string&, const float*, int64_t)> on_matrix_input;
 
  private:
   struct Matrix {
+    std::string name;
     std::vector<float> w;
     uint32_t act_type = 0;  // GGML type the activations are rounded through first (0: none)
   };

@@ -52,6 +52,7 @@ void rmsnorm(float* o, const float* x, const float* w, int64_t n, float eps) {
 LlamaRuntime::LlamaRuntime(const Model& m, int64_t context, int threads, KvType kv) : c_(m.config) {
   const auto matrix = [&](const std::string& name, int64_t expect) {
     Matrix mx;
+    mx.name = name;
     mx.w = load(m, name, expect, weight_bytes_);
     mx.act_type = activation_type(m.find(name)->type);
     return mx;
@@ -104,6 +105,7 @@ LlamaRuntime::LlamaRuntime(const Model& m, int64_t context, int threads, KvType 
 }
 
 void LlamaRuntime::matvec(const Matrix& m, const float* x, float* out, int64_t rows, int64_t cols) {
+  if (on_matrix_input && !m.name.empty()) on_matrix_input(m.name, x, cols);
   if (m.act_type != 0) {  // round the activations through the dot-product format, as llama.cpp does
     const GgmlTypeInfo* ti = ggml_type_info(m.act_type);
     qbuf_.resize(static_cast<size_t>(*ggml_row_bytes(*ti, cols)));

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   vernier::cli::add_quantize_command(app);
   vernier::cli::add_run_command(app);
   vernier::cli::add_eval_command(app);
+  vernier::cli::add_imatrix_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,63 @@
+// vernier imatrix — collect an importance matrix from calibration text, as llama-imatrix does.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include "cli_common.hpp"
+#include "vernier/error.hpp"
+#include "vernier/imatrix_collect.hpp"
+
+namespace vernier::cli {
+
+namespace {
+struct ImatrixOptions {
+  std::string model, text_file, output, format = "gguf", tokenizer;
+  int64_t ctx = 512, chunks = 0;
+  int threads = 0;
+  bool force = false, quiet = false;
+};
+
+void run_imatrix(const ImatrixOptions& opt) {
+  if (opt.format != "gguf" && opt.format != "dat") throw_usage("--format must be gguf or dat");
+  if (std::filesystem::exists(opt.output) && !opt.force) throw_usage(opt.output + ": exists (pass --force to overwrite it)");
+  std::ifstream in(opt.text_file, std::ios::binary);
+  if (!in) throw Error(ErrorKind::io, opt.text_file + ": cannot open");
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (text.empty()) throw_usage(opt.text_file + ": the text is empty");
+  const Model m = load_model(opt.model, opt.tokenizer);
+  const bool tty = ::isatty(2);
+  ImatrixStats s = collect_imatrix(m, text, opt.ctx, opt.chunks, opt.threads, [&](int64_t c, int64_t n) {
+    if (opt.quiet) return;
+    if (tty) std::cerr << fmt::format("\r\033[K[{}/{}] chunks", c + 1, n) << std::flush;
+    else if ((c + 1) % 10 == 0 || c + 1 == n) std::cerr << fmt::format("[{}/{}] chunks\n", c + 1, n);
+  });
+  if (!opt.quiet && tty) std::cerr << "\r\033[K";
+  s.dataset = opt.text_file;
+  if (opt.format == "gguf") write_imatrix_gguf(s, opt.output, opt.force);
+  else write_imatrix_dat(s, opt.output, opt.force);
+  std::cout << fmt::format("wrote {}: {} tensors, {} chunks of {} tokens\n", opt.output, s.sum2.size(), s.chunks, s.ctx);
+}
+}  // namespace
+
+void add_imatrix_command(CLI::App& app) {
+  auto opt = std::make_shared<ImatrixOptions>();
+  CLI::App* cmd = app.add_subcommand("imatrix", "Collect an importance matrix from calibration text (llama-imatrix's format)");
+  cmd->add_option("model", opt->model, "Model: .gguf, Hugging Face directory or llama2.c .bin")->required();
+  cmd->add_option("--text", opt->text_file, "Calibration text")->required();
+  cmd->add_option("-o,--output", opt->output, "Output file")->required();
+  cmd->add_option("--format", opt->format, "gguf or dat (legacy)")->capture_default_str();
+  cmd->add_option("--ctx", opt->ctx, "Tokens per chunk")->capture_default_str();
+  cmd->add_option("--chunks", opt->chunks, "At most this many chunks (default: all)");
+  cmd->add_option("--threads", opt->threads, "Threads (default: all)");
+  cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
+  cmd->add_flag("--force", opt->force, "Overwrite an existing output");
+  cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
+  cmd->callback([opt] { run_imatrix(*opt); });
+}
+
+}  // namespace vernier::cli
