@@ -380,49 +380,14 @@ float affine_search(int n, int nmax, const float* x, const float* w, uint8_t* L,
 }
 }  // namespace
 
-float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
-  if (n > kMaxTrialN || nstep < 1) {
-    return make_qkx2_quants_reference(n, nmax, x, weights, L, the_min, Laux, rmin, rdelta, nstep, use_mad);
-  }
-  float min = x[0], max = x[0];
-  float sum_w = weights[0];
-  float sum_x = sum_w * x[0];
-  for (int i = 1; i < n; ++i) {
-    if (x[i] < min) min = x[i];
-    if (x[i] > max) max = x[i];
-    const float w = weights[i];
-    sum_w += w;
-    sum_x += w * x[i];
-  }
-  if (min > 0) min = 0;
-  if (max == min) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
-    *the_min = -min;
-    return 0.f;
-  }
-  const float iscale = nmax / (max - min);
-  const float scale = 1 / iscale;
-  float best_error = 0;
-  for (int i = 0; i < n; ++i) {
-    const int l = nearest_int(iscale * (x[i] - min));
-    L[i] = static_cast<uint8_t>(max_of(0, min_of(nmax, l)));
-    float diff = scale * L[i] + min - x[i];
-    diff = use_mad ? std::fabs(diff) : diff * diff;
-    best_error += weights[i] * diff;
-  }
-  return affine_search(n, nmax, x, weights, L, the_min, min, max, sum_w, sum_x, scale, best_error, rmin, rdelta, nstep,
-                       use_mad, false);
-}
-
-float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
-  if (n > kMaxTrialN || nstep < 1) {
-    return make_qkx3_quants_reference(n, nmax, x, weights, L, the_min, Laux, rmin, rdelta, nstep, use_mad);
-  }
+namespace {
+// The start of make_qkx2/qkx3 (range, weighted sums, the first fit), then the SIMD trial loop. The two
+// differ only in qkx3's default weights x², its `max <= min` test and its out-of-range guard.
+float affine_quants_fast(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, float rmin,
+                         float rdelta, int nstep, bool use_mad, bool qkx3) {
   float w2[kMaxTrialN] = {};
   const float* w = weights;
-  if (!w) {
+  if (!w) {  // only make_qkx3 allows no weights
     for (int i = 0; i < n; ++i) w2[i] = x[i] * x[i];
     w = w2;
   }
@@ -436,23 +401,40 @@ float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, ui
     sum_x += w[i] * x[i];
   }
   if (min > 0) min = 0;
-  if (max <= min) {
+  if (qkx3 ? max <= min : max == min) {
     std::memset(L, 0, static_cast<size_t>(n));
     *the_min = -min;
     return 0.f;
   }
   const float iscale = nmax / (max - min);
   const float scale = 1 / iscale;
-  float best_mad = 0;
+  float best_error = 0;
   for (int i = 0; i < n; ++i) {
     const int l = nearest_int(iscale * (x[i] - min));
     L[i] = static_cast<uint8_t>(max_of(0, min_of(nmax, l)));
     float diff = scale * L[i] + min - x[i];
     diff = use_mad ? std::fabs(diff) : diff * diff;
-    best_mad += w[i] * diff;
+    best_error += w[i] * diff;
   }
-  return affine_search(n, nmax, x, w, L, the_min, min, max, sum_w, sum_x, scale, best_mad, rmin, rdelta, nstep, use_mad,
-                       true);
+  return affine_search(n, nmax, x, w, L, the_min, min, max, sum_w, sum_x, scale, best_error, rmin, rdelta, nstep, use_mad,
+                       qkx3);
+}
+}  // namespace
+
+float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
+                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
+  if (n > kMaxTrialN || nstep < 1) {
+    return make_qkx2_quants_reference(n, nmax, x, weights, L, the_min, Laux, rmin, rdelta, nstep, use_mad);
+  }
+  return affine_quants_fast(n, nmax, x, weights, L, the_min, rmin, rdelta, nstep, use_mad, false);
+}
+
+float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
+                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
+  if (n > kMaxTrialN || nstep < 1) {
+    return make_qkx3_quants_reference(n, nmax, x, weights, L, the_min, Laux, rmin, rdelta, nstep, use_mad);
+  }
+  return affine_quants_fast(n, nmax, x, weights, L, the_min, rmin, rdelta, nstep, use_mad, true);
 }
 
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw) {
