@@ -250,7 +250,7 @@ TEST(CliFiles, InterruptedQuantizeLeavesNoFileBehind) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::path(vernier::testdata::temp_path("sigint"));
   fs::create_directories(dir);
-  // a 48 MiB F32 model: IQ4_XS takes over a second on it, long enough to interrupt
+  // a 48 MiB F32 model: IQ4_XS takes a few hundred milliseconds on it, time enough to interrupt it
   const std::string in = (dir / "big.gguf").string(), out = (dir / "big-iq4.gguf").string();
   {
     vernier::GgufWriter w(in, true);
@@ -273,7 +273,15 @@ TEST(CliFiles, InterruptedQuantizeLeavesNoFileBehind) {
           "--quiet", static_cast<char*>(nullptr));
     _exit(127);
   }
-  usleep(400 * 1000);
+  // interrupt as soon as the temporary output exists, that is in the middle of writing
+  const auto has_temp = [&] {
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (e.path().string().find("vernier-tmp") != std::string::npos) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 20000 && !has_temp(); ++i) usleep(500);
+  ASSERT_TRUE(has_temp()) << "the quantizer never started writing";
   kill(pid, SIGINT);
   int status = 0;
   waitpid(pid, &status, 0);

@@ -65,9 +65,13 @@ AtomicFile::AtomicFile(const std::string& path, bool overwrite) : path_(path) {
     if (S_ISDIR(st.st_mode)) throw Error(ErrorKind::usage, path + ": is a directory");
   }
   tmp_path_ = path + ".vernier-tmp-" + std::to_string(::getpid());
+  signal_slot_ = register_temp(tmp_path_);  // before the file exists, so no signal can orphan it
   fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw Error(ErrorKind::io, path + ": cannot create: " + std::strerror(errno));
-  signal_slot_ = register_temp(tmp_path_);
+  if (fd_ < 0) {
+    const int e = errno;
+    unregister_temp(signal_slot_);
+    throw Error(ErrorKind::io, path + ": cannot create: " + std::strerror(e));
+  }
   buffer_.reserve(1 << 20);
 }
 
