@@ -37,6 +37,7 @@ class KvStore {
   Scheme scheme_;                 // int8/int4/fp8: vernier's quantizer on a kv_heads × head_dim matrix
   uint64_t code_bytes_ = 0;       // of those, the packed codes (the rest is FP32 scales)
   std::vector<uint8_t> data_;
+  mutable QuantizedTensor scratch_;  // int8/int4/fp8 reads: sized once, refilled per row (no allocation)
 };
 
 }  // namespace vernier

@@ -65,6 +65,12 @@ KvStore::KvStore(KvType type, int64_t rows, int64_t kv_heads, int64_t head_dim)
                                                                              : kv_heads * ((head_dim + scheme_.group_size - 1) / scheme_.group_size);
       code_bytes_ = total - static_cast<uint64_t>(groups) * 4;
       row_bytes_ = total;
+      scratch_.scheme = scheme_;
+      scratch_.rows = kv_heads;
+      scratch_.cols = head_dim;
+      scratch_.row_bytes = static_cast<int64_t>(code_bytes_) / kv_heads;
+      scratch_.codes.resize(static_cast<size_t>(code_bytes_));
+      scratch_.scales.resize(static_cast<size_t>(groups));
     }
   }
   data_.assign(static_cast<size_t>(row_bytes_ * static_cast<uint64_t>(rows)), 0);
@@ -104,13 +110,8 @@ void KvStore::read(int64_t row, float* v) const {
     case KvType::q8_0: ggml_dequantize(ggml_type::Q8_0, in, v, kv_dim_); return;
     case KvType::q4_0: ggml_dequantize(ggml_type::Q4_0, in, v, kv_dim_); return;
     default: {
-      QuantizedTensor q;
-      q.scheme = scheme_;
-      q.rows = kv_heads_;
-      q.cols = head_dim_;
-      q.row_bytes = static_cast<int64_t>(code_bytes_) / kv_heads_;
-      q.codes.assign(in, in + code_bytes_);
-      q.scales.resize(static_cast<size_t>((row_bytes_ - code_bytes_) / 4));
+      QuantizedTensor& q = scratch_;
+      std::memcpy(q.codes.data(), in, code_bytes_);
       std::memcpy(q.scales.data(), in + code_bytes_, q.scales.size() * 4);
       dequantize(q, std::span<float>(v, static_cast<size_t>(kv_dim_)));
     }
