@@ -27,6 +27,8 @@ class KvStore {
   KvStore(KvType type, int64_t rows, int64_t kv_heads, int64_t head_dim);
   void write(int64_t row, const float* values);
   void read(int64_t row, float* values) const;
+  // An f32 cache's stored rows, read in place (row r at r × kv_dim); nullptr for other types.
+  const float* f32_rows() const { return type_ == KvType::f32 ? reinterpret_cast<const float*>(data_.data()) : nullptr; }
   uint64_t bytes_per_row() const { return row_bytes_; }  // codes and scales of one token's K (or V)
   KvType type() const { return type_; }
 

@@ -1,21 +1,23 @@
-// vernier/llama_runtime.hpp — a LLaMA forward pass on the CPU, one token at a time with a KV cache.
+// vernier/llama_runtime.hpp — a LLaMA forward pass on the CPU with a KV cache, over weights in their
+// stored format.
 //
 // Token embedding, RMSNorm, rotary embeddings on adjacent pairs within each head (GGUF's and
 // llama2.c's layout; Hugging Face Q/K rows are permuted into it on load), grouped-query attention with
-// a causal mask, SwiGLU feed-forward, final norm, tied or separate output. This first version decodes
-// every weight matrix to float32 when the model is loaded and multiplies in float32 over threads;
-// products on the stored formats come with the kernel work. Like llama.cpp's CPU backend, the
-// activations multiplied with a quantized GGUF matrix are first rounded through that type's
-// dot-product format (Q8_0 for the 32-value block types, Q8_K for the K-quants and IQ4_XS), so the
-// numbers — and the KL divergences measured with them — are llama.cpp's.
+// a causal mask, SwiGLU feed-forward, final norm, tied or separate output. Every weight matrix stays
+// in the type it was stored in (memory-mapped where the file's bytes can be used as they are) and is
+// multiplied by the kernels of vernier/kernels.hpp: activations quantized to the type's dot-product
+// format as llama.cpp's CPU backend does, so the numbers — and the KL divergences measured with
+// them — are llama.cpp's. A batch of tokens (a prompt, a perplexity chunk) goes through each matrix
+// as one matrix-matrix product.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <string>
 #include <span>
+#include <string>
 #include <vector>
 
+#include "vernier/kernels.hpp"
 #include "vernier/kv_cache.hpp"
 #include "vernier/model.hpp"
 
@@ -23,41 +25,50 @@ namespace vernier {
 
 class LlamaRuntime {
  public:
-  // context: positions the KV cache holds (0: the model's context length); kv: its storage format.
-  LlamaRuntime(const Model& m, int64_t context = 0, int threads = 0, KvType kv = KvType::f32);
-  // Runs one token at position pos (0, 1, 2, … in order) and returns the logits over the vocabulary.
-  std::span<const float> forward(int32_t token, int64_t pos);
+  // context: positions the KV cache holds (0: the model's context length); kv: its storage format;
+  // max_batch: the most tokens one forward() call takes (buffers are sized for it).
+  LlamaRuntime(const Model& m, int64_t context = 0, int threads = 0, KvType kv = KvType::f32, int64_t max_batch = 512);
+  // Runs tokens at positions pos0, pos0 + 1, … (each position once, in order: earlier ones must have
+  // run) and returns the logits: of every token (n × vocabulary) with all_logits, else of the last.
+  std::span<const float> forward(std::span<const int32_t> tokens, int64_t pos0, bool all_logits = false);
+  std::span<const float> forward(int32_t token, int64_t pos) { return forward(std::span<const int32_t>(&token, 1), pos); }
   const LlamaConfig& config() const { return c_; }
   int64_t context() const { return context_; }
+  int64_t max_batch() const { return max_batch_; }
+  int threads() const { return threads_; }
   uint64_t weight_bytes() const { return weight_bytes_; }
   uint64_t kv_bytes_per_token() const;  // K and V of every layer, codes and scales
-  // Called with the input vector of every weight-matrix product (tensor name, values), before the
-  // product: what llama-imatrix collects.
+  // Called with each token's input vector of every weight-matrix product (tensor name, values),
+  // before the product: what llama-imatrix collects.
   std::function<void(const std::string&, const float*, int64_t)> on_matrix_input;
 
  private:
   struct Matrix {
     std::string name;
-    std::vector<float> w;
-    uint32_t act_type = 0;  // GGML type the activations are rounded through first (0: none)
+    uint32_t type = 0;
+    int64_t rows = 0, cols = 0;
+    const uint8_t* data = nullptr;  // the mapped file's bytes, or `owned`
+    std::vector<uint8_t> owned;
   };
   struct Layer {
     std::vector<float> attn_norm, ffn_norm;
     Matrix wq, wk, wv, wo, w_gate, w_up, w_down;
   };
-  void matvec(const Matrix& m, const float* x, float* out, int64_t rows, int64_t cols);
+  Matrix matrix(const Model& m, const std::string& name, int64_t rows, int64_t cols);
+  void mul(const Matrix& m, const float* x, int64_t n, float* out);
+  void attention(int64_t layer, int64_t n, int64_t pos0);
 
   LlamaConfig c_;
-  int64_t context_ = 0;
+  int64_t context_ = 0, max_batch_ = 0;
   int threads_ = 1;
   uint64_t weight_bytes_ = 0;
-  std::vector<float> embd_, out_norm_;
-  Matrix output_;
-  std::vector<float> xq_;
-  std::vector<uint8_t> qbuf_;
+  Matrix embd_, output_;
+  const Matrix* out_ = nullptr;  // output_ or, tied, embd_
+  std::vector<float> out_norm_;
   std::vector<Layer> layers_;
+  MatmulWorkspace ws_;
   std::vector<KvStore> keys_, values_;  // one per layer, a row per position
-  std::vector<float> kbuf_, vbuf_;      // the decoded rows 0..pos of the current layer
+  std::vector<float> kbuf_, vbuf_;      // decoded rows of the current layer (non-f32 caches)
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_, logits_;
 };
 

@@ -21,6 +21,13 @@ struct PerplexityOptions {
   int64_t max_chunks = 0;  // 0: all
   int threads = 0;
   KvType kv = KvType::f32;       // the model's KV cache (a base model always keeps f32)
+  int64_t batch = 512;           // tokens per forward pass (a chunk of ctx − 1 tokens takes ⌈/batch⌉)
+  // Base logits: --save-logits writes this model's logits at every scored position to a file, which
+  // a later run reads with base_logits in place of running a base model (the KL divergence of
+  // llama-perplexity's --kl-divergence-base workflow). The file (vernier's own, see docs/runtime.md):
+  // "VRNLGT01", u32 vocab, ctx, chunks, 0; the chunks' int32 tokens; float32 logits per scored position.
+  std::string save_logits, base_logits;
+  bool overwrite = false;
   std::function<void(int64_t chunk, int64_t chunks, double ppl_so_far)> progress;
 };
 
@@ -43,7 +50,7 @@ struct PerplexityResult {
   uint64_t kv_bytes_per_token = 0;
 };
 
-// With `base`, both models run on the same tokens and the result carries the KL divergence of the
+// With `base` (or options.base_logits), both models run on the same tokens and the result carries the KL divergence of the
 // model's distribution from the base's at every scored position.
 PerplexityResult perplexity(const Model& m, const std::string& text, const PerplexityOptions& opt,
                             const Model* base = nullptr);

@@ -30,9 +30,12 @@ ImatrixStats collect_imatrix(const Model& m, const std::string& text, int64_t ct
     for (int64_t j = 0; j < n; ++j) v[static_cast<size_t>(j)] += x[j] * x[j];
     ++s.counts[name];
   };
+  std::vector<int32_t> chunk(static_cast<size_t>(ctx));
   for (int64_t c = 0; c < s.chunks; ++c) {
-    for (int64_t i = 0; i < ctx; ++i) {
-      rt.forward(i == 0 ? tok.bos() : tokens[static_cast<size_t>(c * ctx + i)], i);
+    for (int64_t i = 0; i < ctx; ++i) chunk[static_cast<size_t>(i)] = i == 0 ? tok.bos() : tokens[static_cast<size_t>(c * ctx + i)];
+    for (int64_t b0 = 0; b0 < ctx; b0 += rt.max_batch()) {
+      const int64_t nb = std::min(rt.max_batch(), ctx - b0);
+      rt.forward(std::span<const int32_t>(chunk.data() + b0, static_cast<size_t>(nb)), b0, false);
     }
     if (progress) progress(c, s.chunks);
   }

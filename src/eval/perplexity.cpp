@@ -5,7 +5,10 @@
 #include <memory>
 #include <cmath>
 
+#include <cstring>
+
 #include "vernier/error.hpp"
+#include "vernier/file.hpp"
 #include "vernier/llama_runtime.hpp"
 #include "vernier/tokenizer.hpp"
 
@@ -33,8 +36,59 @@ double percentile(std::vector<double> v, double q) {
 }
 }  // namespace
 
+namespace {
+constexpr char kLogitsMagic[8] = {'V', 'R', 'N', 'L', 'G', 'T', '0', '1'};
+constexpr size_t kLogitsHeader = 8 + 16;
+
+// A --save-logits file opened for reading, validated against this evaluation.
+struct BaseLogitsFile {
+  MappedFile file;
+  int64_t vocab = 0, ctx = 0, chunks = 0, scored = 0;
+  const float* logits = nullptr;
+
+  BaseLogitsFile(const std::string& path, int64_t want_vocab, int64_t want_ctx, int64_t want_chunks,
+                 const std::vector<int32_t>& tokens)
+      : file(path) {
+    const uint8_t* p = file.data();
+    if (file.size() < kLogitsHeader || std::memcmp(p, kLogitsMagic, 8) != 0) {
+      throw_bad_input(path + ": not a vernier logits file (expected the magic VRNLGT01 that --save-logits writes)");
+    }
+    uint32_t h[4];
+    std::memcpy(h, p + 8, 16);
+    vocab = h[0], ctx = h[1], chunks = h[2];
+    if (vocab != want_vocab) {
+      throw_bad_input(path + ": logits over " + std::to_string(vocab) + " tokens, the model's vocabulary has " + std::to_string(want_vocab));
+    }
+    if (ctx != want_ctx) throw_bad_input(path + ": saved at --ctx " + std::to_string(ctx) + ", this run uses " + std::to_string(want_ctx));
+    if (chunks < want_chunks) {
+      throw_bad_input(path + ": holds " + std::to_string(chunks) + " chunks, this run scores " + std::to_string(want_chunks));
+    }
+    scored = ctx - 1 - ctx / 2;
+    const uint64_t need = kLogitsHeader + static_cast<uint64_t>(chunks * ctx) * 4 + static_cast<uint64_t>(chunks * scored * vocab) * 4;
+    if (file.size() != need) {
+      throw_bad_input(path + ": " + std::to_string(file.size()) + " bytes, expected " + std::to_string(need) + " (truncated?)");
+    }
+    const uint8_t* tok = p + kLogitsHeader;
+    for (int64_t i = 0; i < want_chunks * ctx; ++i) {
+      int32_t t;
+      std::memcpy(&t, tok + 4 * i, 4);
+      if (t != tokens[static_cast<size_t>(i)]) {
+        throw_bad_input(path + ": token " + std::to_string(i) + " is " + std::to_string(t) + " in the file and " +
+                        std::to_string(tokens[static_cast<size_t>(i)]) + " here: not the same text or tokenizer");
+      }
+    }
+    logits = reinterpret_cast<const float*>(tok + static_cast<uint64_t>(chunks * ctx) * 4);
+  }
+  std::span<const float> row(int64_t chunk, int64_t scored_index) const {
+    return {logits + (chunk * scored + scored_index) * vocab, static_cast<size_t>(vocab)};
+  }
+};
+}  // namespace
+
 PerplexityResult perplexity(const Model& m, const std::string& text, const PerplexityOptions& opt, const Model* base) {
   if (opt.ctx < 4) throw_usage("--ctx must be at least 4");
+  if (opt.batch < 1) throw_usage("--batch must be at least 1");
+  if (base && !opt.base_logits.empty()) throw_usage("give a base model or base logits, not both");
   const Tokenizer tok(m.tokenizer);
   const std::vector<int32_t> tokens = tok.encode(text, true, false);
   PerplexityResult r;
@@ -45,15 +99,28 @@ PerplexityResult perplexity(const Model& m, const std::string& text, const Perpl
   }
   r.chunks = r.text_tokens / opt.ctx;
   if (opt.max_chunks > 0) r.chunks = std::min(r.chunks, opt.max_chunks);
-  LlamaRuntime rt(m, opt.ctx, opt.threads, opt.kv);
+  const int64_t batch = std::min(opt.batch, opt.ctx - 1);
+  LlamaRuntime rt(m, opt.ctx, opt.threads, opt.kv, batch);
+  const int64_t V = rt.config().vocab;
   r.kv_bytes_per_token = rt.kv_bytes_per_token();
   std::unique_ptr<LlamaRuntime> base_rt;
   if (base) {
-    base_rt = std::make_unique<LlamaRuntime>(*base, opt.ctx, opt.threads);
-    if (base_rt->config().vocab != rt.config().vocab) {
+    base_rt = std::make_unique<LlamaRuntime>(*base, opt.ctx, opt.threads, KvType::f32, batch);
+    if (base_rt->config().vocab != V) {
       throw_usage("the base model's vocabulary (" + std::to_string(base_rt->config().vocab) + ") differs from the model's (" +
-                  std::to_string(rt.config().vocab) + ")");
+                  std::to_string(V) + ")");
     }
+  }
+  std::unique_ptr<BaseLogitsFile> base_file;
+  if (!opt.base_logits.empty()) base_file = std::make_unique<BaseLogitsFile>(opt.base_logits, V, opt.ctx, r.chunks, tokens);
+  const bool has_base = base_rt || base_file;
+  std::unique_ptr<AtomicFile> save;
+  if (!opt.save_logits.empty()) {
+    save = std::make_unique<AtomicFile>(opt.save_logits, opt.overwrite);
+    save->write(kLogitsMagic, 8);
+    const uint32_t h[4] = {static_cast<uint32_t>(V), static_cast<uint32_t>(opt.ctx), static_cast<uint32_t>(r.chunks), 0};
+    save->write(h, 16);
+    save->write(tokens.data(), static_cast<size_t>(r.chunks * opt.ctx) * 4);
   }
   std::vector<double> lp, blp, klds, dps;
   double base_nll = 0;
@@ -62,21 +129,31 @@ PerplexityResult perplexity(const Model& m, const std::string& text, const Perpl
   const int64_t first = opt.ctx / 2;
   double nll = 0, nll2 = 0;
   int64_t count = 0;
+  std::vector<int32_t> input(static_cast<size_t>(opt.ctx - 1));
   for (int64_t c = 0; c < r.chunks; ++c) {
     const int64_t start = c * opt.ctx;
-    for (int64_t i = 0; i < opt.ctx - 1; ++i) {
-      const int32_t t = i == 0 ? tok.bos() : tokens[static_cast<size_t>(start + i)];
-      const auto logits = rt.forward(t, i);
-      std::span<const float> base_logits;
-      if (base_rt) base_logits = base_rt->forward(t, i);
-      if (i < first) continue;
-      const size_t target = static_cast<size_t>(tokens[static_cast<size_t>(start + i + 1)]);
-      log_softmax(logits, lp);
-      nll += -lp[target];
-      nll2 += lp[target] * lp[target];
-      ++count;
-      if (base_rt) {
-        log_softmax(base_logits, blp);
+    for (int64_t i = 0; i < opt.ctx - 1; ++i) input[static_cast<size_t>(i)] = i == 0 ? tok.bos() : tokens[static_cast<size_t>(start + i)];
+    for (int64_t b0 = 0; b0 < opt.ctx - 1; b0 += batch) {
+      const int64_t nb = std::min(batch, opt.ctx - 1 - b0);
+      const std::span<const int32_t> in(input.data() + b0, static_cast<size_t>(nb));
+      if (b0 + nb <= first) {  // nothing scored in this batch: only the KV cache is needed
+        rt.forward(in, b0, false);
+        if (base_rt) base_rt->forward(in, b0, false);
+        continue;
+      }
+      const auto all = rt.forward(in, b0, true);
+      std::span<const float> base_all;
+      if (base_rt) base_all = base_rt->forward(in, b0, true);
+      for (int64_t i = std::max(b0, first); i < b0 + nb; ++i) {
+        const auto logits = all.subspan(static_cast<size_t>((i - b0) * V), static_cast<size_t>(V));
+        if (save) save->write(logits.data(), static_cast<size_t>(V) * 4);
+        const size_t target = static_cast<size_t>(tokens[static_cast<size_t>(start + i + 1)]);
+        log_softmax(logits, lp);
+        nll += -lp[target];
+        nll2 += lp[target] * lp[target];
+        ++count;
+        if (!has_base) continue;
+        log_softmax(base_rt ? base_all.subspan(static_cast<size_t>((i - b0) * V), static_cast<size_t>(V)) : base_file->row(c, i - first), blp);
         double kld = 0;
         size_t top = 0, base_top = 0;
         for (size_t v = 0; v < lp.size(); ++v) {
@@ -92,12 +169,13 @@ PerplexityResult perplexity(const Model& m, const std::string& text, const Perpl
     }
     if (opt.progress) opt.progress(c, r.chunks, std::exp(nll / static_cast<double>(count)));
   }
+  if (save) save->commit();
   r.scored = count;
   const double mean = nll / static_cast<double>(count);
   r.ppl = std::exp(mean);
   const double var = nll2 / static_cast<double>(count) - mean * mean;
   r.ppl_stderr = var > 0 && count > 1 ? std::sqrt(var / static_cast<double>(count - 1)) * r.ppl : 0;
-  if (base_rt) {
+  if (has_base) {
     r.has_kld = true;
     KldStats& k = r.kld;
     double sum = 0, sum2 = 0, dp2 = 0;

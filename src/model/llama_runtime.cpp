@@ -2,41 +2,33 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <thread>
 
+#include "core/thread_pool.hpp"
 #include "vernier/error.hpp"
 #include "vernier/ggml_quant.hpp"
 #include "vernier/ggml_types.hpp"
-#include "vernier/parallel.hpp"
 
 namespace vernier {
 
 namespace {
-std::vector<float> load(const Model& m, const std::string& name, int64_t expect, uint64_t& bytes) {
+const ModelTensor& need(const Model& m, const std::string& name, int64_t expect) {
   const ModelTensor* t = m.find(name);
   if (!t) throw_bad_input(m.path + ": tensor '" + name + "' is missing");
   if (t->elements() != expect) {
     throw_bad_input(m.path + ": tensor '" + name + "' has " + std::to_string(t->elements()) + " values, expected " +
                     std::to_string(expect));
   }
-  std::vector<float> v(static_cast<size_t>(expect));
-  read_f32(*t, v);
-  bytes += t->nbytes;
-  return v;
+  return *t;
 }
 
-// llama.cpp's vec_dot_type: the format activations take before a dot product with each weight type
-uint32_t activation_type(uint32_t weight_type) {
-  switch (weight_type) {
-    case ggml_type::Q4_0: case ggml_type::Q4_1: case ggml_type::Q5_0: case ggml_type::Q5_1: case ggml_type::Q8_0:
-    case ggml_type::IQ4_NL:
-      return ggml_type::Q8_0;  // Q8_1 for Q4_1/Q5_1 has the same values
-    case ggml_type::Q2_K: case ggml_type::Q3_K: case ggml_type::Q4_K: case ggml_type::Q5_K: case ggml_type::Q6_K:
-    case ggml_type::IQ4_XS:
-      return ggml_type::Q8_K;
-    default:
-      return 0;
-  }
+std::vector<float> load_f32(const Model& m, const std::string& name, int64_t expect, uint64_t& bytes) {
+  const ModelTensor& t = need(m, name, expect);
+  std::vector<float> v(static_cast<size_t>(expect));
+  read_f32(t, v);
+  bytes += t.nbytes;
+  return v;
 }
 
 void rmsnorm(float* o, const float* x, const float* w, int64_t n, float eps) {
@@ -49,163 +41,206 @@ void rmsnorm(float* o, const float* x, const float* w, int64_t n, float eps) {
 }
 }  // namespace
 
-LlamaRuntime::LlamaRuntime(const Model& m, int64_t context, int threads, KvType kv) : c_(m.config) {
-  const auto matrix = [&](const std::string& name, int64_t expect) {
-    Matrix mx;
-    mx.name = name;
-    mx.w = load(m, name, expect, weight_bytes_);
-    mx.act_type = activation_type(m.find(name)->type);
-    return mx;
-  };
-  if (c_.dim <= 0 || c_.layers <= 0 || c_.heads <= 0 || c_.kv_heads <= 0 || c_.ffn <= 0 || c_.vocab <= 0) {
-    throw_bad_input(m.path + ": incomplete LLaMA hyperparameters (dim, layers, heads, FFN and vocabulary are needed)");
+LlamaRuntime::Matrix LlamaRuntime::matrix(const Model& m, const std::string& name, int64_t rows, int64_t cols) {
+  const ModelTensor& t = need(m, name, rows * cols);
+  Matrix mx;
+  mx.name = name;
+  mx.rows = rows;
+  mx.cols = cols;
+  mx.type = t.type;
+  weight_bytes_ += t.nbytes;
+  const GgmlTypeInfo* ti = ggml_type_info(t.type);
+  if (kernel_supports(t.type) && ti && cols % ti->block_size == 0) {
+    if (t.view) {
+      mx.data = t.view().data();  // multiplied straight from the mapped file
+    } else {
+      mx.owned.resize(t.nbytes);
+      t.read(mx.owned);
+      mx.data = mx.owned.data();
+    }
+  } else {  // F64 and the like: float32 is the nearest type a kernel takes
+    mx.type = ggml_type::F32;
+    mx.owned.resize(static_cast<size_t>(rows * cols) * 4);
+    read_f32(t, std::span<float>(reinterpret_cast<float*>(mx.owned.data()), static_cast<size_t>(rows * cols)));
+    mx.data = mx.owned.data();
+  }
+  return mx;
+}
+
+LlamaRuntime::LlamaRuntime(const Model& m, int64_t context, int threads, KvType kv, int64_t max_batch) : c_(m.config) {
+  if (c_.dim <= 0 || c_.layers <= 0 || c_.heads <= 0 || c_.kv_heads <= 0 || c_.ffn <= 0 || c_.vocab <= 0 ||
+      c_.heads % c_.kv_heads != 0 || c_.dim % c_.heads != 0 || c_.head_dim() % 2 != 0) {
+    throw_bad_input(m.path + ": incomplete or inconsistent LLaMA hyperparameters (dim, layers, heads, KV heads, FFN, vocabulary)");
   }
   context_ = context > 0 ? context : c_.context;
   if (context_ <= 0) throw_usage("no context length: pass one");
+  max_batch_ = std::max<int64_t>(1, std::min(max_batch, context_));
   threads_ = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int64_t D = c_.dim, F = c_.ffn, KV = c_.kv_heads * c_.head_dim(), V = c_.vocab;
-  embd_ = load(m, "token_embd.weight", V * D, weight_bytes_);
-  out_norm_ = load(m, "output_norm.weight", D, weight_bytes_);
+  const int64_t D = c_.dim, F = c_.ffn, KV = c_.kv_heads * c_.head_dim(), V = c_.vocab, B = max_batch_;
+  embd_ = matrix(m, "token_embd.weight", V, D);
+  if (!ggml_can_dequantize(embd_.type)) throw_bad_input(m.path + ": token_embd.weight: cannot read rows of its type");
+  out_norm_ = load_f32(m, "output_norm.weight", D, weight_bytes_);
   if (m.find("output.weight")) {
-    output_ = matrix("output.weight", V * D);
+    output_ = matrix(m, "output.weight", V, D);
+    out_ = &output_;
   } else {
-    output_.w = embd_;  // tied: the embedding doubles as the output matrix, in its stored type
-    output_.act_type = activation_type(m.find("token_embd.weight")->type);
+    out_ = &embd_;  // tied: the embedding doubles as the output matrix, in its stored type
   }
   for (int64_t l = 0; l < c_.layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     Layer L;
-    L.attn_norm = load(m, p + "attn_norm.weight", D, weight_bytes_);
-    L.wq = matrix(p + "attn_q.weight", D * D);
-    L.wk = matrix(p + "attn_k.weight", KV * D);
-    L.wv = matrix(p + "attn_v.weight", KV * D);
-    L.wo = matrix(p + "attn_output.weight", D * D);
-    L.ffn_norm = load(m, p + "ffn_norm.weight", D, weight_bytes_);
-    L.w_gate = matrix(p + "ffn_gate.weight", F * D);
-    L.w_up = matrix(p + "ffn_up.weight", F * D);
-    L.w_down = matrix(p + "ffn_down.weight", D * F);
+    L.attn_norm = load_f32(m, p + "attn_norm.weight", D, weight_bytes_);
+    L.wq = matrix(m, p + "attn_q.weight", D, D);
+    L.wk = matrix(m, p + "attn_k.weight", KV, D);
+    L.wv = matrix(m, p + "attn_v.weight", KV, D);
+    L.wo = matrix(m, p + "attn_output.weight", D, D);
+    L.ffn_norm = load_f32(m, p + "ffn_norm.weight", D, weight_bytes_);
+    L.w_gate = matrix(m, p + "ffn_gate.weight", F, D);
+    L.w_up = matrix(m, p + "ffn_up.weight", F, D);
+    L.w_down = matrix(m, p + "ffn_down.weight", D, F);
     layers_.push_back(std::move(L));
   }
   for (int64_t l = 0; l < c_.layers; ++l) {
     keys_.emplace_back(kv, context_, c_.kv_heads, c_.head_dim());
     values_.emplace_back(kv, context_, c_.kv_heads, c_.head_dim());
   }
-  kbuf_.resize(static_cast<size_t>(context_ * KV));
-  vbuf_.resize(static_cast<size_t>(context_ * KV));
-  x_.resize(static_cast<size_t>(D));
-  xb_.resize(static_cast<size_t>(D));
-  xb2_.resize(static_cast<size_t>(D));
-  q_.resize(static_cast<size_t>(D));
-  k_.resize(static_cast<size_t>(KV));
-  v_.resize(static_cast<size_t>(KV));
-  att_.resize(static_cast<size_t>(c_.heads * context_));
-  hb_.resize(static_cast<size_t>(F));
-  hb2_.resize(static_cast<size_t>(F));
-  logits_.resize(static_cast<size_t>(V));
+  if (kv != KvType::f32) {
+    kbuf_.resize(static_cast<size_t>(context_ * KV));
+    vbuf_.resize(static_cast<size_t>(context_ * KV));
+  }
+  const auto sz = [](int64_t a, int64_t b) { return static_cast<size_t>(a * b); };
+  x_.resize(sz(B, D));
+  xb_.resize(sz(B, D));
+  xb2_.resize(sz(B, D));
+  q_.resize(sz(B, D));
+  k_.resize(sz(B, KV));
+  v_.resize(sz(B, KV));
+  att_.resize(sz(threads_, context_));
+  hb_.resize(sz(B, F));
+  hb2_.resize(sz(B, F));
+  logits_.resize(sz(B, V));
 }
 
-void LlamaRuntime::matvec(const Matrix& m, const float* x, float* out, int64_t rows, int64_t cols) {
-  if (on_matrix_input && !m.name.empty()) on_matrix_input(m.name, x, cols);
-  if (m.act_type != 0) {  // round the activations through the dot-product format, as llama.cpp does
-    const GgmlTypeInfo* ti = ggml_type_info(m.act_type);
-    qbuf_.resize(static_cast<size_t>(*ggml_row_bytes(*ti, cols)));
-    xq_.resize(static_cast<size_t>(cols));
-    ggml_quantize(m.act_type, x, qbuf_.data(), 1, cols, nullptr);
-    ggml_dequantize(m.act_type, qbuf_.data(), xq_.data(), cols);
-    x = xq_.data();
+void LlamaRuntime::mul(const Matrix& m, const float* x, int64_t n, float* out) {
+  if (on_matrix_input) {
+    for (int64_t i = 0; i < n; ++i) on_matrix_input(m.name, x + i * m.cols, m.cols);
   }
-  const std::vector<float>& w = m.w;
-  const int t = rows * cols < (1 << 16) ? 1 : threads_;  // small products are not worth a thread
-  parallel_for(rows, t, [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* wr = w.data() + r * cols;
-      float s = 0.0f;
-      for (int64_t j = 0; j < cols; ++j) s += wr[j] * x[j];
-      out[r] = s;
-    }
-  });
+  vernier::matmul(m.type, m.data, m.rows, m.cols, x, n, out, threads_, ws_);
 }
 
 uint64_t LlamaRuntime::kv_bytes_per_token() const {
   return keys_.empty() ? 0 : 2 * static_cast<uint64_t>(c_.layers) * keys_[0].bytes_per_row();
 }
 
-std::span<const float> LlamaRuntime::forward(int32_t token, int64_t pos) {
-  const int64_t D = c_.dim, F = c_.ffn, hd = c_.head_dim(), KV = c_.kv_heads * hd, H = c_.heads;
-  const int64_t group = c_.heads / c_.kv_heads;
-  if (token < 0 || token >= c_.vocab) throw_usage("token " + std::to_string(token) + " is outside the vocabulary");
-  if (pos < 0 || pos >= context_) throw_usage("position " + std::to_string(pos) + " is past the context of " + std::to_string(context_));
+// Causal attention of tokens pos0 .. pos0 + n − 1 (queries in q_, their K/V already in the cache)
+// over every cached position up to each one; the result replaces xb_.
+void LlamaRuntime::attention(int64_t l, int64_t n, int64_t pos0) {
+  const int64_t D = c_.dim, hd = c_.head_dim(), KV = c_.kv_heads * hd, H = c_.heads, group = H / c_.kv_heads;
+  const KvStore& ks = keys_[static_cast<size_t>(l)];
+  const KvStore& vs = values_[static_cast<size_t>(l)];
+  const float* kc = ks.f32_rows();
+  const float* vc = vs.f32_rows();
+  if (!kc) {  // attention reads the cache as stored: decode it
+    for (int64_t t = 0; t < pos0 + n; ++t) {
+      ks.read(t, kbuf_.data() + t * KV);
+      vs.read(t, vbuf_.data() + t * KV);
+    }
+    kc = kbuf_.data();
+    vc = vbuf_.data();
+  }
+  const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
+  // one task per (token, head); each worker scores into its own row of att_
+  auto task = [&](int64_t job) {
+    const int64_t i = job / H, h = job % H, pos = pos0 + i;
+    const float* q = q_.data() + i * D + h * hd;
+    static thread_local std::vector<float> local;
+    if (local.size() < static_cast<size_t>(context_)) local.resize(static_cast<size_t>(context_));
+    float* att = local.data();
+    const int64_t kvh = h / group;
+    float maxv = -INFINITY;
+    for (int64_t t = 0; t <= pos; ++t) {
+      const float* k = kc + t * KV + kvh * hd;
+      float s = 0.0f;
+      for (int64_t e = 0; e < hd; ++e) s += q[e] * k[e];
+      att[t] = s * inv_sqrt;
+      maxv = std::max(maxv, att[t]);
+    }
+    float sum = 0.0f;
+    for (int64_t t = 0; t <= pos; ++t) {
+      att[t] = std::exp(att[t] - maxv);
+      sum += att[t];
+    }
+    float* xb = xb_.data() + i * D + h * hd;
+    std::fill(xb, xb + hd, 0.0f);
+    for (int64_t t = 0; t <= pos; ++t) {
+      const float a = att[t] / sum;
+      const float* v = vc + t * KV + kvh * hd;
+      for (int64_t e = 0; e < hd; ++e) xb[e] += a * v[e];
+    }
+  };
+  ThreadPool::shared().run(n * H * (pos0 + n) * hd < (1 << 16) ? 1 : threads_, n * H, task);
+}
+
+std::span<const float> LlamaRuntime::forward(std::span<const int32_t> tokens, int64_t pos0, bool all_logits) {
+  const auto n = static_cast<int64_t>(tokens.size());
+  const int64_t D = c_.dim, F = c_.ffn, hd = c_.head_dim(), KV = c_.kv_heads * hd, V = c_.vocab;
+  if (n == 0) throw_usage("forward: no tokens");
+  if (n > max_batch_) throw_usage("forward: " + std::to_string(n) + " tokens in one batch, the most is " + std::to_string(max_batch_));
+  if (pos0 < 0 || pos0 + n > context_) {
+    throw_usage("position " + std::to_string(pos0 + n - 1) + " is past the context of " + std::to_string(context_));
+  }
+  for (int32_t t : tokens) {
+    if (t < 0 || t >= c_.vocab) throw_usage("token " + std::to_string(t) + " is outside the vocabulary");
+  }
   const float eps = static_cast<float>(c_.rms_eps);
   const int64_t rope_dim = c_.rope_dim > 0 ? c_.rope_dim : hd;
-  std::copy_n(embd_.begin() + token * D, D, x_.begin());
+  const int64_t embd_row = *ggml_row_bytes(*ggml_type_info(embd_.type), D);
+  for (int64_t i = 0; i < n; ++i) ggml_dequantize(embd_.type, embd_.data + tokens[static_cast<size_t>(i)] * embd_row, x_.data() + i * D, D);
   for (int64_t l = 0; l < c_.layers; ++l) {
     Layer& L = layers_[static_cast<size_t>(l)];
-    rmsnorm(xb_.data(), x_.data(), L.attn_norm.data(), D, eps);
-    matvec(L.wq, xb_.data(), q_.data(), D, D);
-    matvec(L.wk, xb_.data(), k_.data(), KV, D);
-    matvec(L.wv, xb_.data(), v_.data(), KV, D);
-    // rotary embedding on adjacent pairs (2i, 2i+1) of each head
-    for (int64_t i = 0; i < D; i += 2) {
-      const int64_t hi = i % hd;
-      if (hi >= rope_dim) continue;
-      const float freq = 1.0f / std::pow(static_cast<float>(c_.rope_theta), static_cast<float>(hi) / static_cast<float>(rope_dim));
-      const float val = static_cast<float>(pos) * freq;
-      const float fcr = std::cos(val), fci = std::sin(val);
-      for (float* vec : {q_.data(), i < KV ? k_.data() : nullptr}) {
-        if (!vec) continue;
-        const float v0 = vec[i], v1 = vec[i + 1];
-        vec[i] = v0 * fcr - v1 * fci;
-        vec[i + 1] = v0 * fci + v1 * fcr;
+    for (int64_t i = 0; i < n; ++i) rmsnorm(xb_.data() + i * D, x_.data() + i * D, L.attn_norm.data(), D, eps);
+    mul(L.wq, xb_.data(), n, q_.data());
+    mul(L.wk, xb_.data(), n, k_.data());
+    mul(L.wv, xb_.data(), n, v_.data());
+    for (int64_t i = 0; i < n; ++i) {
+      // rotary embedding on adjacent pairs (2j, 2j+1) of each head
+      float* q = q_.data() + i * D;
+      float* k = k_.data() + i * KV;
+      const auto pos = static_cast<float>(pos0 + i);
+      for (int64_t j = 0; j < D; j += 2) {
+        const int64_t hi = j % hd;
+        if (hi >= rope_dim) continue;
+        const float freq = 1.0f / std::pow(static_cast<float>(c_.rope_theta), static_cast<float>(hi) / static_cast<float>(rope_dim));
+        const float val = pos * freq;
+        const float fcr = std::cos(val), fci = std::sin(val);
+        for (float* vec : {q, j < KV ? k : nullptr}) {
+          if (!vec) continue;
+          const float v0 = vec[j], v1 = vec[j + 1];
+          vec[j] = v0 * fcr - v1 * fci;
+          vec[j + 1] = v0 * fci + v1 * fcr;
+        }
       }
+      keys_[static_cast<size_t>(l)].write(pos0 + i, k);
+      values_[static_cast<size_t>(l)].write(pos0 + i, v_.data() + i * KV);
     }
-    keys_[static_cast<size_t>(l)].write(pos, k_.data());
-    values_[static_cast<size_t>(l)].write(pos, v_.data());
-    for (int64_t t = 0; t <= pos; ++t) {  // attention reads the cache as stored: decode it
-      keys_[static_cast<size_t>(l)].read(t, kbuf_.data() + t * KV);
-      values_[static_cast<size_t>(l)].read(t, vbuf_.data() + t * KV);
-    }
-    const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
-    for (int64_t h = 0; h < H; ++h) {
-      const float* q = q_.data() + h * hd;
-      float* att = att_.data() + h * context_;
-      const int64_t kvh = h / group;
-      float maxv = -INFINITY;
-      for (int64_t t = 0; t <= pos; ++t) {
-        const float* k = kbuf_.data() + t * KV + kvh * hd;
-        float s = 0.0f;
-        for (int64_t i = 0; i < hd; ++i) s += q[i] * k[i];
-        att[t] = s * inv_sqrt;
-        maxv = std::max(maxv, att[t]);
-      }
-      float sum = 0.0f;
-      for (int64_t t = 0; t <= pos; ++t) {
-        att[t] = std::exp(att[t] - maxv);
-        sum += att[t];
-      }
-      float* xb = xb_.data() + h * hd;
-      std::fill(xb, xb + hd, 0.0f);
-      for (int64_t t = 0; t <= pos; ++t) {
-        const float a = att[t] / sum;
-        const float* v = vbuf_.data() + t * KV + kvh * hd;
-        for (int64_t i = 0; i < hd; ++i) xb[i] += a * v[i];
-      }
-    }
-    matvec(L.wo, xb_.data(), xb2_.data(), D, D);
-    for (int64_t i = 0; i < D; ++i) x_[static_cast<size_t>(i)] += xb2_[static_cast<size_t>(i)];
-    rmsnorm(xb_.data(), x_.data(), L.ffn_norm.data(), D, eps);
-    matvec(L.w_gate, xb_.data(), hb_.data(), F, D);
-    matvec(L.w_up, xb_.data(), hb2_.data(), F, D);
-    for (int64_t i = 0; i < F; ++i) {
-      float g = hb_[static_cast<size_t>(i)];
+    attention(l, n, pos0);
+    mul(L.wo, xb_.data(), n, xb2_.data());
+    for (int64_t e = 0; e < n * D; ++e) x_[static_cast<size_t>(e)] += xb2_[static_cast<size_t>(e)];
+    for (int64_t i = 0; i < n; ++i) rmsnorm(xb_.data() + i * D, x_.data() + i * D, L.ffn_norm.data(), D, eps);
+    mul(L.w_gate, xb_.data(), n, hb_.data());
+    mul(L.w_up, xb_.data(), n, hb2_.data());
+    for (int64_t e = 0; e < n * F; ++e) {
+      float g = hb_[static_cast<size_t>(e)];
       g *= 1.0f / (1.0f + std::exp(-g));  // SiLU
-      hb_[static_cast<size_t>(i)] = g * hb2_[static_cast<size_t>(i)];
+      hb_[static_cast<size_t>(e)] = g * hb2_[static_cast<size_t>(e)];
     }
-    matvec(L.w_down, hb_.data(), xb_.data(), D, F);
-    for (int64_t i = 0; i < D; ++i) x_[static_cast<size_t>(i)] += xb_[static_cast<size_t>(i)];
+    mul(L.w_down, hb_.data(), n, xb_.data());
+    for (int64_t e = 0; e < n * D; ++e) x_[static_cast<size_t>(e)] += xb_[static_cast<size_t>(e)];
   }
-  rmsnorm(x_.data(), x_.data(), out_norm_.data(), D, eps);
-  matvec(output_, x_.data(), logits_.data(), c_.vocab, D);
-  return logits_;
+  const int64_t first = all_logits ? 0 : n - 1, rows = n - first;
+  for (int64_t i = first; i < n; ++i) rmsnorm(xb_.data() + (i - first) * D, x_.data() + i * D, out_norm_.data(), D, eps);
+  mul(*out_, xb_.data(), rows, logits_.data());
+  return {logits_.data(), static_cast<size_t>(rows * V)};
 }
 
 }  // namespace vernier

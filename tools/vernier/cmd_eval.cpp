@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -12,16 +13,17 @@
 #include "cli_common.hpp"
 #include "vernier/error.hpp"
 #include "vernier/file.hpp"
+#include "vernier/kernels.hpp"
 #include "vernier/perplexity.hpp"
 
 namespace vernier::cli {
 
 namespace {
 struct EvalOptions {
-  std::string model, text_file, tokenizer, base, kv = "f32";
-  int64_t ctx = 512, chunks = 0;
+  std::string model, text_file, tokenizer, base, kv = "f32", isa = "auto", save_logits, base_logits;
+  int64_t ctx = 512, chunks = 0, batch = 512;
   int threads = 0;
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, force = false;
 };
 
 void run_eval(const EvalOptions& opt) {
@@ -29,8 +31,13 @@ void run_eval(const EvalOptions& opt) {
   if (!in) throw Error(ErrorKind::io, opt.text_file + ": cannot open");
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (text.empty()) throw_usage(opt.text_file + ": the text is empty");
+  if (opt.isa != "auto" || !std::getenv("VERNIER_ISA")) set_kernel_isa(opt.isa);
   const Model m = load_model(opt.model, opt.tokenizer);
   PerplexityOptions p;
+  p.batch = opt.batch;
+  p.save_logits = opt.save_logits;
+  p.base_logits = opt.base_logits;
+  p.overwrite = opt.force;
   p.ctx = opt.ctx;
   p.max_chunks = opt.chunks;
   p.threads = opt.threads;
@@ -50,7 +57,7 @@ void run_eval(const EvalOptions& opt) {
   if (opt.json) {
     nlohmann::json j = {{"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"tokens", r.text_tokens}, {"chunks", r.chunks},
                         {"scored", r.scored}, {"ctx", opt.ctx}, {"seconds", r.seconds}, {"tokens_per_second", r.tokens_per_second},
-                        {"peak_rss_bytes", peak_rss_bytes()}, {"kv", opt.kv}, {"kv_bytes_per_token", r.kv_bytes_per_token}};
+                        {"peak_rss_bytes", peak_rss_bytes()}, {"kernel_isa", kernel_isa()}, {"batch", opt.batch}, {"kv", opt.kv}, {"kv_bytes_per_token", r.kv_bytes_per_token}};
     if (r.has_kld) {
       const KldStats& k = r.kld;
       j["kld"] = {{"mean", k.mean}, {"mean_stderr", k.mean_stderr}, {"median", k.median}, {"p90", k.p90}, {"p99", k.p99},
@@ -88,7 +95,12 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--chunks", opt->chunks, "Evaluate at most this many chunks (default: all)");
   cmd->add_option("--kv", opt->kv, "KV cache format: " + kv_type_names())->capture_default_str();
   cmd->add_option("--base", opt->base, "Base model: also report the KL divergence from its next-token distribution");
+  cmd->add_option("--base-logits", opt->base_logits, "Base logits saved by --save-logits: KL divergence without running the base model");
+  cmd->add_option("--save-logits", opt->save_logits, "Write this model's logits at every scored position (float32; for --base-logits)");
+  cmd->add_flag("--force", opt->force, "Overwrite the --save-logits file");
+  cmd->add_option("--batch", opt->batch, "Tokens per forward pass")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "Threads (default: all)");
+  cmd->add_option("--isa", opt->isa, "Kernel path: auto, scalar or a SIMD target (env VERNIER_ISA)")->capture_default_str();
   cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
   cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
   cmd->add_flag("--json", opt->json, "Print the result as JSON");

@@ -1,5 +1,5 @@
-// vernier run — generate text with a model, as llama2.c's run.c does: the prompt is fed token by
-// token, then tokens are sampled (greedy at --temp 0) until -n steps, counting the prompt.
+// vernier run — generate text with a model, as llama2.c's run.c does: the prompt is fed (as one
+// batch), then tokens are sampled (greedy at --temp 0) until -n steps, counting the prompt.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include <cmath>
 #include <iostream>
 #include <memory>
+#include <cstdlib>
 #include <numeric>
 
 #include "cli_common.hpp"
@@ -20,7 +21,7 @@ namespace vernier::cli {
 
 namespace {
 struct RunOptions {
-  std::string model, prompt, tokenizer, kv = "f32";
+  std::string model, prompt, tokenizer, kv = "f32", isa = "auto";
   int64_t steps = 256;
   double temp = 0.0, top_p = 0.9;
   uint64_t seed = 42;
@@ -57,6 +58,7 @@ int32_t sample(std::span<const float> logits, double temp, double top_p, Rng& rn
 void run(const RunOptions& opt) {
   if (opt.steps < 1) throw_usage("-n must be at least 1");
   if (opt.temp < 0 || opt.top_p <= 0 || opt.top_p > 1) throw_usage("--temp must be >= 0 and --top-p in (0, 1]");
+  if (opt.isa != "auto" || !std::getenv("VERNIER_ISA")) set_kernel_isa(opt.isa);
   const Model m = load_model(opt.model, opt.tokenizer);
   const Tokenizer tok(m.tokenizer);
   LlamaRuntime rt(m, opt.context, opt.threads, parse_kv_type(opt.kv));
@@ -68,43 +70,57 @@ void run(const RunOptions& opt) {
   Rng rng(opt.seed);
   std::string text;
   std::vector<int32_t> generated;
-  int32_t token = prompt[0];
-  const auto t0 = std::chrono::steady_clock::now();
-  auto t_prompt = t0;
-  int64_t pos = 0;
-  while (pos < steps) {
-    const auto logits = rt.forward(token, pos);
-    int32_t next;
-    if (pos < static_cast<int64_t>(prompt.size()) - 1) {
-      next = prompt[static_cast<size_t>(pos) + 1];
-    } else {
-      if (generated.empty()) t_prompt = std::chrono::steady_clock::now();
-      next = sample(logits, opt.temp, opt.top_p, rng);
-      generated.push_back(next);
-    }
-    ++pos;
-    if (next == tok.bos()) break;
-    std::string piece = tok.decode(token, next);
+  const auto emit = [&](int32_t prev, int32_t next) {
+    std::string piece = tok.decode(prev, next);
     // like run.c's safe_printf: a lone byte that is neither printable nor space is not printed
     if (piece.size() == 1 && !(std::isprint(static_cast<unsigned char>(piece[0])) || std::isspace(static_cast<unsigned char>(piece[0])))) piece.clear();
     text += piece;
     if (!opt.json) std::cout << piece << std::flush;
-    token = next;
+  };
+  // The prompt goes through the model in batches (one matrix-matrix product per weight matrix);
+  // then one token per step. -n counts positions, prompt included, as llama2.c's run.c does.
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto P = static_cast<int64_t>(prompt.size());
+  const int64_t npre = std::min(P, steps);
+  std::span<const float> logits;
+  for (int64_t b0 = 0; b0 < npre; b0 += rt.max_batch()) {
+    const int64_t nb = std::min(rt.max_batch(), npre - b0);
+    logits = rt.forward(std::span<const int32_t>(prompt.data() + b0, static_cast<size_t>(nb)), b0);
+  }
+  const auto t_prompt = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i + 1 < npre; ++i) emit(prompt[static_cast<size_t>(i)], prompt[static_cast<size_t>(i + 1)]);
+  int32_t token = prompt[static_cast<size_t>(npre - 1)];
+  int64_t pos = npre, decoded = 0;
+  if (npre < P) {
+    emit(token, prompt[static_cast<size_t>(npre)]);  // -n ends inside the prompt
+  } else {
+    for (;;) {
+      const int32_t next = sample(logits, opt.temp, opt.top_p, rng);
+      generated.push_back(next);
+      if (next == tok.bos()) break;
+      emit(token, next);
+      token = next;
+      if (pos >= steps) break;
+      logits = rt.forward(token, pos++);
+      ++decoded;
+    }
   }
   const auto t1 = std::chrono::steady_clock::now();
   const double prompt_s = std::chrono::duration<double>(t_prompt - t0).count();
   const double gen_s = std::chrono::duration<double>(t1 - t_prompt).count();
-  const double prompt_tps = prompt.size() > 1 && prompt_s > 0 ? static_cast<double>(prompt.size() - 1) / prompt_s : 0;
-  const double gen_tps = gen_s > 0 ? static_cast<double>(generated.size()) / gen_s : 0;
+  const double prompt_tps = prompt_s > 0 ? static_cast<double>(npre) / prompt_s : 0;
+  const double gen_tps = gen_s > 0 && decoded > 0 ? static_cast<double>(decoded) / gen_s : 0;
   if (opt.json) {
     print_json({{"text", text}, {"prompt_tokens", prompt}, {"generated_tokens", generated},
                 {"prompt_tokens_per_second", prompt_tps}, {"generation_tokens_per_second", gen_tps},
+                {"kernel_isa", kernel_isa()}, {"threads", rt.threads()},
                 {"peak_rss_bytes", peak_rss_bytes()}, {"model_bytes", rt.weight_bytes()}});
     return;
   }
   std::cout << '\n';
-  std::cerr << fmt::format("prompt {} tokens at {:.1f} tok/s, generated {} tokens at {:.1f} tok/s; peak RSS {}, weights {}\n",
-                           prompt.size(), prompt_tps, generated.size(), gen_tps, format_bytes_short(peak_rss_bytes()),
+  std::cerr << fmt::format("prompt {} tokens at {:.1f} tok/s, generated {} tokens at {:.1f} tok/s ({} threads, {} kernels); "
+                           "peak RSS {}, weights {}\n",
+                           npre, prompt_tps, generated.size(), gen_tps, rt.threads(), kernel_isa(), format_bytes_short(peak_rss_bytes()),
                            format_bytes_short(rt.weight_bytes()));
 }
 }  // namespace
@@ -120,6 +136,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--seed,-s", opt->seed, "Sampling seed")->capture_default_str();
   cmd->add_option("--ctx", opt->context, "Context length (default: the model's)");
   cmd->add_option("--threads", opt->threads, "Threads (default: all)");
+  cmd->add_option("--isa", opt->isa, "Kernel path: auto, scalar or a SIMD target (env VERNIER_ISA)")->capture_default_str();
   cmd->add_option("--kv", opt->kv, "KV cache format: " + kv_type_names())->capture_default_str();
   cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
   cmd->add_flag("--json", opt->json, "Print the text and figures as JSON");

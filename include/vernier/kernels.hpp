@@ -1,0 +1,48 @@
+// vernier/kernels.hpp — matrix products on weights in their stored format (CPU).
+//
+// y[b][r] = Σ_k W[r][k] · x[b][k] for a rows × cols weight matrix W kept as stored (a GGUF type's
+// blocks, row after row) and `batch` float32 activation rows x. As in llama.cpp's CPU backend, the
+// activations are first quantized to the weight type's dot-product format — Q8_0 for Q4_0, Q5_0,
+// Q8_0 and IQ4_NL; Q8_1 (Q8_0 plus the block sum) for Q4_1 and Q5_1; Q8_K for the K-quants and
+// IQ4_XS; FP16 for F16 and BF16 for BF16 weights; F32 stays F32 — and each block's product is an
+// integer dot product scaled by the two block scales. Results therefore agree with llama.cpp's
+// numerics, not with a float32 product of the dequantized matrix.
+//
+// Every type has a scalar reference kernel (always built); SIMD kernels compiled by Google Highway
+// for each x86 target are picked at run time. `set_kernel_isa` (or VERNIER_ISA in the environment)
+// pins a path for tests and benchmarks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vernier {
+
+// Kernel paths: "scalar", "auto" (the best this CPU runs) or a Highway target name ("avx2", "avx3",
+// "avx3_dl", "avx3_zen4", …) this build compiled and this CPU supports.
+std::vector<std::string> available_kernel_isas();
+void set_kernel_isa(std::string_view name);  // throws a usage Error naming the choices
+std::string kernel_isa();                    // the path in use ("scalar" or a target name)
+
+bool kernel_supports(uint32_t weight_type);
+uint32_t kernel_activation_type(uint32_t weight_type);  // the GGML type activations are quantized to
+
+struct MatmulWorkspace {
+  std::vector<uint8_t> activations;  // reused between calls: no allocation once it has grown
+};
+
+// w: rows × row_bytes(weight_type, cols) bytes. x: batch × cols floats. y: batch × rows floats.
+// Rows are split over `threads` threads (tiled over the batch when batch > 1).
+void matmul(uint32_t weight_type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t batch,
+            float* y, int threads, MatmulWorkspace& ws);
+
+// Quantizes one activation row to kernel_activation_type(weight_type) (n values) into `out`.
+void quantize_activation_row(uint32_t weight_type, const float* x, void* out, int64_t n);
+// One row's dot product with the current path: weight row `w` against a quantized activation row.
+float kernel_dot(uint32_t weight_type, const void* w, const void* xq, int64_t n);
+// The same with the scalar reference kernel, whatever the current path.
+float reference_dot(uint32_t weight_type, const void* w, const void* xq, int64_t n);
+
+}  // namespace vernier

@@ -1,0 +1,34 @@
+// Internal: one dot-product function per weight type, in tables indexed by GGML type id.
+//
+// A DotFn multiplies one weight row of n values (blocks of its type) with one activation row already
+// quantized to the type's dot-product format (kernel_activation_type) and returns the float sum.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "vernier/ggml_blocks.hpp"
+
+namespace vernier::kernels {
+
+using DotFn = float (*)(const void* w, const void* x, int64_t n);
+inline constexpr size_t kTypeSlots = 31;  // GGML type ids 0..30 (BF16 = 30)
+using DotTable = std::array<DotFn, kTypeSlots>;
+
+// Q8_1: Q8_0 plus s = d × Σq (FP16), the activation format of Q4_1 and Q5_1 (the min term).
+struct BlockQ8_1 { uint16_t d; uint16_t s; int8_t qs[32]; };
+static_assert(sizeof(BlockQ8_1) == 36);
+
+void quantize_q8_1(const float* x, void* y, int64_t n);
+
+// The scalar reference kernels: integer sums per block exactly as llama.cpp's generic vec_dot, the
+// float sum over blocks in order.
+const DotTable& reference_dots();
+
+// SIMD kernels for one Highway target; nullptr entries fall back to the reference. `target` is a
+// Highway target bit; returns false if this build has no kernels for it.
+bool simd_dots(int64_t target, DotTable& out);
+// The Highway targets this build compiled kernels for and this CPU supports, best first.
+std::array<int64_t, 8> simd_targets(int& count);
+
+}  // namespace vernier::kernels

@@ -1,0 +1,208 @@
+// matmul: activation quantization, the kernel path in use, and the split of rows over threads.
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdlib>
+#include <mutex>
+
+#include <hwy/targets.h>
+
+#include "core/thread_pool.hpp"
+#include "dot.hpp"
+#include "vernier/error.hpp"
+#include "vernier/float_codecs.hpp"
+#include "vernier/ggml_quant.hpp"
+#include "vernier/ggml_types.hpp"
+#include "vernier/kernels.hpp"
+
+namespace vernier {
+
+namespace {
+using kernels::DotFn;
+using kernels::DotTable;
+
+struct Path {
+  std::string name;
+  DotTable table;
+};
+
+// "scalar" first, then every compiled and supported SIMD target, best first.
+const std::vector<Path>& paths() {
+  static const std::vector<Path> list = [] {
+    std::vector<Path> out;
+    out.push_back({"scalar", kernels::reference_dots()});
+    int count = 0;
+    const auto targets = kernels::simd_targets(count);
+    for (int i = 0; i < count; ++i) {
+      DotTable t = kernels::reference_dots();
+      DotTable simd{};
+      if (!kernels::simd_dots(targets[static_cast<size_t>(i)], simd)) continue;
+      for (size_t k = 0; k < t.size(); ++k)
+        if (simd[k]) t[k] = simd[k];
+      std::string name = hwy::TargetName(targets[static_cast<size_t>(i)]);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.push_back({name, t});
+    }
+    return out;
+  }();
+  return list;
+}
+
+const Path* find_path(std::string_view name) {
+  const auto& p = paths();
+  if (name == "auto") return &p.back() == &p.front() ? &p.front() : &p[1];
+  for (const Path& x : p)
+    if (x.name == name) return &x;
+  return nullptr;
+}
+
+std::atomic<const Path*> g_path{nullptr};
+
+const Path& current() {
+  const Path* p = g_path.load(std::memory_order_acquire);
+  if (p) return *p;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* env = std::getenv("VERNIER_ISA");
+    const Path* chosen = env && *env ? find_path(env) : nullptr;
+    if (env && *env && !chosen) throw_usage(std::string("VERNIER_ISA=") + env + " is not a kernel path here (" + [] {
+      std::string s;
+      for (const auto& n : available_kernel_isas()) s += (s.empty() ? "" : ", ") + n;
+      return s;
+    }() + ")");
+    if (!g_path.load()) g_path.store(chosen ? chosen : find_path("auto"));
+  });
+  return *g_path.load();
+}
+
+const GgmlTypeInfo& info_or_throw(uint32_t type) {
+  const GgmlTypeInfo* ti = ggml_type_info(type);
+  if (!ti || !kernel_supports(type)) {
+    throw_usage("no matrix kernel for GGML type " + (ti ? std::string(ti->name) : std::to_string(type)));
+  }
+  return *ti;
+}
+}  // namespace
+
+std::vector<std::string> available_kernel_isas() {
+  std::vector<std::string> out{"auto"};
+  for (const Path& p : paths()) out.push_back(p.name);
+  return out;
+}
+
+void set_kernel_isa(std::string_view name) {
+  const Path* p = find_path(name);
+  if (!p) {
+    std::string s;
+    for (const auto& n : available_kernel_isas()) s += (s.empty() ? "" : ", ") + n;
+    throw_usage("unknown kernel path '" + std::string(name) + "' (this CPU and build: " + s + ")");
+  }
+  g_path.store(p, std::memory_order_release);
+}
+
+std::string kernel_isa() { return current().name; }
+
+bool kernel_supports(uint32_t type) {
+  return type < kernels::kTypeSlots && kernels::reference_dots()[type] != nullptr;
+}
+
+uint32_t kernel_activation_type(uint32_t type) {
+  switch (type) {
+    case ggml_type::Q4_0: case ggml_type::Q5_0: case ggml_type::Q8_0: case ggml_type::IQ4_NL:
+      return ggml_type::Q8_0;
+    case ggml_type::Q4_1: case ggml_type::Q5_1:
+      return ggml_type::Q8_1;
+    case ggml_type::Q2_K: case ggml_type::Q3_K: case ggml_type::Q4_K: case ggml_type::Q5_K: case ggml_type::Q6_K:
+    case ggml_type::IQ4_XS:
+      return ggml_type::Q8_K;
+    default:
+      return type;  // F32, F16, BF16: the activations take the weights' float type
+  }
+}
+
+namespace {
+int64_t activation_row_bytes(uint32_t act, int64_t n) {
+  switch (act) {
+    case ggml_type::Q8_0: return n / 32 * 34;
+    case ggml_type::Q8_1: return n / 32 * 36;
+    case ggml_type::Q8_K: return n / 256 * static_cast<int64_t>(sizeof(ggml::BlockQ8_K));
+    case ggml_type::F16: case ggml_type::BF16: return n * 2;
+    default: return n * 4;
+  }
+}
+}  // namespace
+
+void quantize_activation_row(uint32_t type, const float* x, void* out, int64_t n) {
+  const uint32_t act = kernel_activation_type(type);
+  switch (act) {
+    case ggml_type::Q8_1:
+      kernels::quantize_q8_1(x, out, n);
+      break;
+    case ggml_type::Q8_0: case ggml_type::Q8_K:
+      ggml_quantize(act, x, out, 1, n, nullptr);
+      break;
+    case ggml_type::F16: {
+      auto* o = static_cast<uint16_t*>(out);
+      for (int64_t i = 0; i < n; ++i) o[i] = fp16_from_float(x[i]);
+      break;
+    }
+    case ggml_type::BF16: {
+      auto* o = static_cast<uint16_t*>(out);
+      for (int64_t i = 0; i < n; ++i) o[i] = bf16_from_float(x[i]);
+      break;
+    }
+    default:
+      std::copy_n(x, n, static_cast<float*>(out));
+  }
+}
+
+float kernel_dot(uint32_t type, const void* w, const void* xq, int64_t n) {
+  info_or_throw(type);
+  return current().table[type](w, xq, n);
+}
+
+float reference_dot(uint32_t type, const void* w, const void* xq, int64_t n) {
+  info_or_throw(type);
+  return kernels::reference_dots()[type](w, xq, n);
+}
+
+void matmul(uint32_t type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t batch, float* y,
+            int threads, MatmulWorkspace& ws) {
+  const GgmlTypeInfo& ti = info_or_throw(type);
+  if (cols % ti.block_size != 0) {
+    throw_bad_input("a " + std::string(ti.name) + " matrix needs rows of a multiple of " + std::to_string(ti.block_size) +
+                    " values, not " + std::to_string(cols));
+  }
+  const uint32_t act = kernel_activation_type(type);
+  if ((act == ggml_type::Q8_0 || act == ggml_type::Q8_1) && cols % 32 != 0) throw_bad_input("activation rows must be whole Q8 blocks");
+  const int64_t arb = activation_row_bytes(act, cols);
+  const auto need = static_cast<size_t>(arb * batch);
+  if (ws.activations.size() < need) ws.activations.resize(need);
+  uint8_t* xq = ws.activations.data();
+  const int t = rows * cols * std::max<int64_t>(batch, 1) < (1 << 15) ? 1 : std::max(threads, 1);
+  ThreadPool& pool = ThreadPool::shared();
+  auto quantize_task = [&](int64_t b) { quantize_activation_row(type, x + b * cols, xq + b * arb, cols); };
+  pool.run(batch >= 4 ? t : 1, batch, quantize_task);
+
+  const DotFn dot = current().table[type];
+  const int64_t row_bytes = *ggml_row_bytes(ti, cols);
+  const auto* wb = static_cast<const uint8_t*>(w);
+  // Chunks of rows taken dynamically (several per thread, so a slow core does not hold the rest up);
+  // within a chunk, tiles of rows stay in cache while every activation row passes over them.
+  constexpr int64_t kTile = 16;
+  const int64_t chunks = t == 1 ? 1 : std::min<int64_t>((rows + kTile - 1) / kTile, 4 * t);
+  auto row_task = [&](int64_t c) {
+    const int64_t r0 = rows * c / chunks, r1 = rows * (c + 1) / chunks;
+    for (int64_t rt = r0; rt < r1; rt += kTile) {
+      const int64_t re = std::min(r1, rt + kTile);
+      for (int64_t b = 0; b < batch; ++b) {
+        const uint8_t* xb = xq + b * arb;
+        float* yb = y + b * rows;
+        for (int64_t r = rt; r < re; ++r) yb[r] = dot(wb + r * row_bytes, xb, cols);
+      }
+    }
+  };
+  pool.run(t, chunks, row_task);
+}
+
+}  // namespace vernier
