@@ -40,7 +40,17 @@ std::string type_name(uint32_t t) { return std::string(ggml_type_info(t)->name);
 std::vector<float> activation_values(uint32_t wtype, const std::vector<uint8_t>& q, int64_t n) {
   std::vector<float> out(static_cast<size_t>(n));
   const uint32_t act = kernel_activation_type(wtype);
-  if (act == ggml_type::Q8_1) {
+  if (wtype == ggml_type::Q4_0) {
+    const auto* b = reinterpret_cast<const kernels::BlockQ8_0S*>(q.data());
+    for (int64_t i = 0; i < n; ++i) {
+      out[static_cast<size_t>(i)] = fp16_to_float(b[i / 32].d) * b[i / 32].qs[i % 32];
+      if (i % 32 == 0) {
+        int s = 0;
+        for (int j = 0; j < 32; ++j) s += b[i / 32].qs[j];
+        EXPECT_EQ(s, b[i / 32].sum);
+      }
+    }
+  } else if (act == ggml_type::Q8_1) {
     const auto* b = reinterpret_cast<const kernels::BlockQ8_1*>(q.data());
     for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = fp16_to_float(b[i / 32].d) * b[i / 32].qs[i % 32];
   } else if (act == ggml_type::F32) {

@@ -38,7 +38,8 @@ struct MatmulWorkspace {
 void matmul(uint32_t weight_type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t batch,
             float* y, int threads, MatmulWorkspace& ws);
 
-// Quantizes one activation row to kernel_activation_type(weight_type) (n values) into `out`.
+// Quantizes one activation row to kernel_activation_type(weight_type) (n values) into `out` (at most
+// 4·n + 64 bytes). For Q4_0 weights each Q8_0 block also carries its int16 code sum (36 bytes).
 void quantize_activation_row(uint32_t weight_type, const float* x, void* out, int64_t n);
 // One row's dot product with the current path: weight row `w` against a quantized activation row.
 float kernel_dot(uint32_t weight_type, const void* w, const void* xq, int64_t n);

@@ -40,6 +40,7 @@ void add_quantize_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_imatrix_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 // The plan, shared by `vernier plan` and `vernier demo`.
 struct PlanRequest {

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   vernier::cli::add_run_command(app);
   vernier::cli::add_eval_command(app);
   vernier::cli::add_imatrix_command(app);
+  vernier::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -21,6 +21,13 @@ static_assert(sizeof(BlockQ8_1) == 36);
 
 void quantize_q8_1(const float* x, void* y, int64_t n);
 
+// Q8_0 with the block's code sum: the activation format of Q4_0. The codes and scale are exactly
+// Q8_0's (same quantizer); the exact int sum lets a kernel multiply the unsigned nibbles 0..15 and
+// subtract 8·Σq once per block instead of re-centering every byte.
+struct BlockQ8_0S { uint16_t d; int16_t sum; int8_t qs[32]; };
+static_assert(sizeof(BlockQ8_0S) == 36);
+void quantize_q8_0s(const float* x, void* y, int64_t n);
+
 // The scalar reference kernels: integer sums per block exactly as llama.cpp's generic vec_dot, the
 // float sum over blocks in order.
 const DotTable& reference_dots();

@@ -1,4 +1,4 @@
-// Scalar reference dot products, one per weight type, and the Q8_1 activation quantizer.
+// Scalar reference dot products, one per weight type, and the Q8_1 / Q8_0S activation quantizers.
 //
 // Each block's product is an integer sum of weight codes times activation codes (in int32, exact),
 // then scaled by the block's FP16 weight scale and the activation scale, as llama.cpp's generic
@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "dot.hpp"
+#include "quant/ggml/types.hpp"
 #include "vernier/float_codecs.hpp"
 #include "vernier/ggml_types.hpp"
 
@@ -37,7 +38,7 @@ float dot_half(const void* vw, const void* vx, int64_t n) {
 
 float dot_q4_0(const void* vw, const void* vx, int64_t n) {
   const auto* w = static_cast<const BlockQ4_0*>(vw);
-  const auto* x = static_cast<const BlockQ8_0*>(vx);
+  const auto* x = static_cast<const BlockQ8_0S*>(vx);
   float sum = 0;
   for (int64_t i = 0; i < n / QK4_0; ++i) {
     int32_t s = 0;
@@ -293,6 +294,19 @@ void quantize_q8_1(const float* x, void* vy, int64_t n) {
     }
     y[i].d = fp16_from_float(d);
     y[i].s = fp16_from_float(static_cast<float>(sum) * d);
+  }
+}
+
+void quantize_q8_0s(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<BlockQ8_0S*>(vy);
+  for (int64_t i = 0; i < n / 32; ++i) {
+    BlockQ8_0 b;
+    ggml::quantize_q8_0(x + 32 * i, &b, 32, nullptr);
+    y[i].d = b.d;
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) sum += b.qs[j];
+    y[i].sum = static_cast<int16_t>(sum);
+    std::memcpy(y[i].qs, b.qs, 32);
   }
 }
 

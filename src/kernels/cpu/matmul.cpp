@@ -121,8 +121,9 @@ uint32_t kernel_activation_type(uint32_t type) {
 }
 
 namespace {
-int64_t activation_row_bytes(uint32_t act, int64_t n) {
-  switch (act) {
+int64_t activation_row_bytes(uint32_t type, int64_t n) {
+  if (type == ggml_type::Q4_0) return n / 32 * static_cast<int64_t>(sizeof(kernels::BlockQ8_0S));
+  switch (kernel_activation_type(type)) {
     case ggml_type::Q8_0: return n / 32 * 34;
     case ggml_type::Q8_1: return n / 32 * 36;
     case ggml_type::Q8_K: return n / 256 * static_cast<int64_t>(sizeof(ggml::BlockQ8_K));
@@ -134,6 +135,7 @@ int64_t activation_row_bytes(uint32_t act, int64_t n) {
 
 void quantize_activation_row(uint32_t type, const float* x, void* out, int64_t n) {
   const uint32_t act = kernel_activation_type(type);
+  if (type == ggml_type::Q4_0) return kernels::quantize_q8_0s(x, out, n);
   switch (act) {
     case ggml_type::Q8_1:
       kernels::quantize_q8_1(x, out, n);
@@ -175,7 +177,7 @@ void matmul(uint32_t type, const void* w, int64_t rows, int64_t cols, const floa
   }
   const uint32_t act = kernel_activation_type(type);
   if ((act == ggml_type::Q8_0 || act == ggml_type::Q8_1) && cols % 32 != 0) throw_bad_input("activation rows must be whole Q8 blocks");
-  const int64_t arb = activation_row_bytes(act, cols);
+  const int64_t arb = activation_row_bytes(type, cols);
   const auto need = static_cast<size_t>(arb * batch);
   if (ws.activations.size() < need) ws.activations.resize(need);
   uint8_t* xq = ws.activations.data();

@@ -1,0 +1,53 @@
+// Dot-product kernels from cache: one weight row of 14336 values (the FFN width of a 7B-class model)
+// against one quantized activation row, both L1/L2-resident, per type and kernel path. This is the
+// kernels' compute speed — the ceiling a batch-1 product reaches when memory is not the limit. The
+// memory-bound figures (a whole 4096 × 14336 matrix, 1 and 2 threads, against the measured read
+// bandwidth) come from `vernier bench`.
+//   build/release/bench/vernier_bench_kernels --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "vernier/ggml_quant.hpp"
+#include "vernier/ggml_types.hpp"
+#include "vernier/kernels.hpp"
+
+namespace {
+
+constexpr int64_t kCols = 14336;
+
+void BM_Dot(benchmark::State& state, uint32_t type, std::string isa) {
+  vernier::set_kernel_isa(isa);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> w(kCols), x(kCols);
+  for (auto& v : w) v = nd(rng);
+  for (auto& v : x) v = nd(rng);
+  const vernier::GgmlTypeInfo* ti = vernier::ggml_type_info(type);
+  std::vector<uint8_t> wq(static_cast<size_t>(*vernier::ggml_row_bytes(*ti, kCols)));
+  vernier::ggml_quantize(type, w.data(), wq.data(), 1, kCols, nullptr);
+  std::vector<uint8_t> xq(static_cast<size_t>(kCols) * 4);
+  vernier::quantize_activation_row(type, x.data(), xq.data(), kCols);
+  for (auto _ : state) benchmark::DoNotOptimize(vernier::kernel_dot(type, wq.data(), xq.data(), kCols));
+  state.counters["weight_GB/s"] =
+      benchmark::Counter(static_cast<double>(wq.size()) * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  vernier::set_kernel_isa("auto");
+}
+
+const int registered = [] {
+  for (const std::string& isa : vernier::available_kernel_isas()) {
+    if (isa == "auto") continue;
+    for (uint32_t t = 0; t < 31; ++t) {
+      if (!vernier::kernel_supports(t) || !vernier::ggml_can_quantize(t)) continue;
+      const std::string name = "Dot/" + std::string(vernier::ggml_type_info(t)->name) + "/" + isa;
+      benchmark::RegisterBenchmark(name.c_str(), BM_Dot, t, isa);
+    }
+  }
+  return 0;
+}();
+
+}  // namespace
+
+BENCHMARK_MAIN();

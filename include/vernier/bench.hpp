@@ -1,0 +1,46 @@
+// vernier/bench.hpp — memory read bandwidth and matrix-kernel throughput, measured in one run.
+//
+// A batch-1 product reads every weight once, so its physical limit is the machine's memory read
+// bandwidth; the benchmark measures that bandwidth (a streaming read of a buffer far larger than
+// the last-level cache, per thread count) and reports each kernel's weight bytes per second
+// against it. Times are medians of several repetitions: these machines are shared and noisy.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace vernier {
+
+struct BenchOptions {
+  std::vector<uint32_t> types;                     // GGML weight types
+  std::vector<std::pair<int64_t, int64_t>> shapes = {{4096, 14336}, {4096, 4096}};  // rows m × columns k
+  std::vector<int64_t> batches = {1, 8};
+  std::vector<int> threads = {1, 2};
+  int repetitions = 5;                             // at most; fewer once min_seconds has passed (at least 3)
+  double min_seconds = 1.0;
+  uint64_t bandwidth_buffer_bytes = 1ull << 30;
+  std::function<void(const std::string&)> progress;
+};
+
+struct BandwidthResult {
+  int threads = 0;
+  double gbs = 0;                                  // median of the repetitions, 1e9 bytes/s
+};
+
+struct MatmulBenchResult {
+  uint32_t type = 0;
+  int64_t m = 0, k = 0, batch = 0;
+  int threads = 0;
+  double seconds = 0;                              // median per product
+  double gbs = 0;                                  // weight bytes / seconds
+  double gflops = 0;                               // 2·m·k·batch / seconds
+  double ratio_to_bandwidth = 0;                   // gbs / read bandwidth at the same thread count
+  uint64_t weight_bytes = 0;
+};
+
+std::vector<BandwidthResult> measure_read_bandwidth(const std::vector<int>& threads, uint64_t bytes, int repetitions);
+std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::vector<BandwidthResult>& bandwidth);
+
+}  // namespace vernier

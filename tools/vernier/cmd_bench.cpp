@@ -1,0 +1,118 @@
+// vernier bench — memory read bandwidth and the matrix kernels' throughput against it.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "cli_common.hpp"
+#include "vernier/bench.hpp"
+#include "vernier/error.hpp"
+#include "vernier/ggml_types.hpp"
+#include "vernier/kernels.hpp"
+
+namespace vernier::cli {
+
+namespace {
+struct BenchCliOptions {
+  std::vector<std::string> types, shapes;
+  std::vector<int64_t> batches = {1, 8};
+  std::vector<int> threads;
+  std::string isa = "auto";
+  int repetitions = 5;
+  double bandwidth_mib = 1024;
+  bool json = false, quiet = false;
+};
+
+const uint32_t kAllTypes[] = {ggml_type::F32,  ggml_type::F16,  ggml_type::BF16, ggml_type::Q4_0,   ggml_type::Q4_1,
+                              ggml_type::Q5_0, ggml_type::Q5_1, ggml_type::Q8_0, ggml_type::Q2_K,   ggml_type::Q3_K,
+                              ggml_type::Q4_K, ggml_type::Q5_K, ggml_type::Q6_K, ggml_type::IQ4_NL, ggml_type::IQ4_XS};
+
+void run_bench(const BenchCliOptions& o) {
+  if (o.isa != "auto" || !std::getenv("VERNIER_ISA")) set_kernel_isa(o.isa);
+  BenchOptions opt;
+  if (o.types.empty()) {
+    opt.types.assign(std::begin(kAllTypes), std::end(kAllTypes));
+  } else {
+    for (const auto& name : o.types) {
+      const GgmlTypeInfo* ti = ggml_type_by_name(name);
+      if (!ti || !kernel_supports(ti->id)) throw_usage("--types: no kernel for '" + name + "'");
+      opt.types.push_back(ti->id);
+    }
+  }
+  if (!o.shapes.empty()) {
+    opt.shapes.clear();
+    for (const auto& s : o.shapes) {
+      long long m = 0, k = 0;
+      char x = 0;
+      std::istringstream in(s);
+      if (!(in >> m >> x >> k) || x != 'x' || m < 1 || k < 1) throw_usage("--shapes: '" + s + "' is not MxK (e.g. 4096x14336)");
+      opt.shapes.emplace_back(m, k);
+    }
+  }
+  for (int64_t b : o.batches)
+    if (b < 1 || b > 4096) throw_usage("--batches: each batch must be 1..4096");
+  opt.batches = o.batches;
+  opt.threads = o.threads;
+  if (opt.threads.empty()) {
+    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    opt.threads = hw > 1 ? std::vector<int>{1, hw} : std::vector<int>{1};
+  }
+  opt.repetitions = o.repetitions;
+  const bool tty = ::isatty(2);
+  if (!o.quiet) {
+    opt.progress = [tty](const std::string& s) {
+      if (tty) std::cerr << "\r\033[K" << s << std::flush;
+    };
+  }
+  const auto bw = measure_read_bandwidth(opt.threads, static_cast<uint64_t>(o.bandwidth_mib * 1048576.0), opt.repetitions);
+  const auto res = bench_matmul(opt, bw);
+  if (!o.quiet && tty) std::cerr << "\r\033[K";
+  if (o.json) {
+    nlohmann::json j;
+    j["kernel_isa"] = kernel_isa();
+    j["read_bandwidth_gbs"] = bw.back().gbs;
+    for (const auto& b : bw) j["read_bandwidth"].push_back({{"threads", b.threads}, {"gbs", b.gbs}});
+    j["matvec"] = nlohmann::json::array();
+    for (const auto& r : res) {
+      j["matvec"].push_back({{"type", std::string(ggml_type_info(r.type)->name)}, {"m", r.m}, {"k", r.k}, {"batch", r.batch},
+                             {"threads", r.threads}, {"seconds", r.seconds}, {"gbs", r.gbs}, {"gflops", r.gflops},
+                             {"ratio_to_bandwidth", r.ratio_to_bandwidth}, {"weight_bytes", r.weight_bytes}});
+    }
+    print_json(j);
+    return;
+  }
+  std::cout << "kernels: " << kernel_isa() << "\nmemory read bandwidth:";
+  for (const auto& b : bw) std::cout << fmt::format("  {} thread(s) {:.1f} GB/s", b.threads, b.gbs);
+  std::cout << "\n\n";
+  Table t;
+  t.header = {"type", "m x k", "batch", "threads", "ms", "GB/s", "GFLOPS", "of bandwidth"};
+  for (const auto& r : res) {
+    t.rows.push_back({std::string(ggml_type_info(r.type)->name), fmt::format("{}x{}", r.m, r.k), std::to_string(r.batch),
+                      std::to_string(r.threads), fixed(r.seconds * 1e3, 2), fixed(r.gbs, 2), fixed(r.gflops, 1),
+                      fmt::format("{:.0f}%", 100 * r.ratio_to_bandwidth)});
+  }
+  t.print(std::cout);
+  std::cout << "\nmedian of up to " << o.repetitions << " runs each; GB/s counts the weight bytes read once per product.\n";
+}
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto opt = std::make_shared<BenchCliOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Memory read bandwidth, and each weight type's matrix kernel against it");
+  cmd->add_option("--types", opt->types, "GGML types (default: every type with a kernel), e.g. Q4_K Q8_0");
+  cmd->add_option("--shapes", opt->shapes, "Shapes MxK (default: 4096x14336 4096x4096)");
+  cmd->add_option("--batches", opt->batches, "Activation rows per product")->capture_default_str();
+  cmd->add_option("--threads", opt->threads, "Thread counts (default: 1 and all cores)");
+  cmd->add_option("--isa", opt->isa, "Kernel path: auto, scalar or a SIMD target (env VERNIER_ISA)")->capture_default_str();
+  cmd->add_option("--reps", opt->repetitions, "Repetitions per measurement (median reported)")->capture_default_str();
+  cmd->add_option("--bandwidth-mib", opt->bandwidth_mib, "Buffer for the read-bandwidth measurement, MiB")->capture_default_str();
+  cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
+  cmd->add_flag("--json", opt->json, "Print the results as JSON");
+  cmd->callback([opt] { run_bench(*opt); });
+}
+
+}  // namespace vernier::cli
