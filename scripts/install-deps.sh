@@ -3,8 +3,9 @@
 #   C++ build : g++, cmake, ninja, Google Highway, fmt, CLI11, nlohmann-json
 #   tests     : GoogleTest, Google Benchmark, python3-venv (interop tests)
 #   Python    : a project virtual environment in .venv with numpy, ml_dtypes
-#               (independent FP8/BF16 codecs), gguf (llama.cpp's reader) and
-#               safetensors, used only by the interop tests.
+#               (independent FP8/BF16 codecs), gguf (llama.cpp's reader), safetensors and
+#               tokenizers (Hugging Face's, the reference for byte-level BPE), used only by the
+#               interop tests.
 # Idempotent: packages already present are skipped, and the venv is reused.
 # Runs as root, or through sudo when it is available.
 set -euo pipefail
@@ -40,8 +41,8 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "install-deps: creating Python virtual environment $venv"
   "$py" -m venv "$venv"
 fi
-want="numpy ml_dtypes gguf safetensors"
-if ! "$venv/bin/python" -c "import numpy, ml_dtypes, gguf, safetensors" 2>/dev/null; then
+want="numpy ml_dtypes gguf safetensors tokenizers"
+if ! "$venv/bin/python" -c "import numpy, ml_dtypes, gguf, safetensors, tokenizers" 2>/dev/null; then
   echo "install-deps: installing Python test packages into .venv: $want"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check $want
 else

@@ -56,39 +56,7 @@ Model load_gguf(const std::string& path) {
   if (const GgufValue* t = file->find("tokenizer.ggml.tokens"); t && t->type == GgufType::array) c.vocab = static_cast<int64_t>(t->count);
   if (c.vocab == 0) c.vocab = key_i("vocab_size");
   c.tied_embeddings = file->find_tensor("output.weight") == nullptr;
-  TokenizerSpec& tk = m.tokenizer;
-  if (const GgufValue* t = file->find("tokenizer.ggml.model"); t && t->type == GgufType::string) tk.model = t->str;
-  if (const GgufValue* t = file->find("tokenizer.ggml.pre"); t && t->type == GgufType::string) tk.pre = t->str;
-  if (const GgufValue* t = file->find("tokenizer.ggml.tokens"); t && t->type == GgufType::array && t->elem_type == GgufType::string) {
-    tk.tokens = t->strings;
-  }
-  const auto floats = [&](const char* key, std::vector<float>& out) {
-    const GgufValue* t = file->find(key);
-    if (t && t->type == GgufType::array && t->elem_type == GgufType::f32) {
-      out.resize(static_cast<size_t>(t->count));
-      std::memcpy(out.data(), t->raw.data(), out.size() * 4);
-    }
-  };
-  floats("tokenizer.ggml.scores", tk.scores);
-  if (const GgufValue* t = file->find("tokenizer.ggml.token_type"); t && t->type == GgufType::array && t->elem_type == GgufType::i32) {
-    tk.types.resize(static_cast<size_t>(t->count));
-    std::memcpy(tk.types.data(), t->raw.data(), tk.types.size() * 4);
-  }
-  if (const GgufValue* t = file->find("tokenizer.ggml.merges"); t && t->type == GgufType::array && t->elem_type == GgufType::string) {
-    tk.merges = t->strings;
-  }
-  const auto id = [&](const char* key) -> std::optional<uint32_t> {
-    const GgufValue* t = file->find(key);
-    if (t && t->is_integer()) return static_cast<uint32_t>(t->as_u64());
-    return std::nullopt;
-  };
-  tk.bos = id("tokenizer.ggml.bos_token_id");
-  tk.eos = id("tokenizer.ggml.eos_token_id");
-  tk.unk = id("tokenizer.ggml.unknown_token_id");
-  tk.pad = id("tokenizer.ggml.padding_token_id");
-  tk.sep = id("tokenizer.ggml.seperator_token_id");
-  if (const GgufValue* t = file->find("tokenizer.ggml.add_bos_token"); t && t->type == GgufType::boolean) tk.add_bos = t->bits != 0;
-  if (const GgufValue* t = file->find("tokenizer.ggml.add_eos_token"); t && t->type == GgufType::boolean) tk.add_eos = t->bits != 0;
+  m.tokenizer = tokenizer_from_gguf(*file);
   for (const auto& ti : file->tensors()) {
     ModelTensor t;
     t.name = ti.name;

@@ -33,14 +33,22 @@ std::string from_vocab(const std::string& s) {
 }
 }  // namespace
 
-Tokenizer::Tokenizer(const TokenizerSpec& spec) : pieces_(spec.tokens), scores_(spec.scores) {
+Tokenizer::Tokenizer(const TokenizerSpec& spec) : pieces_(spec.tokens), scores_(spec.scores), types_(spec.types) {
+  for (size_t i = 0; i < pieces_.size(); ++i) index_.emplace(pieces_[i], static_cast<int32_t>(i));
+  if (spec.unk) unk_ = static_cast<int32_t>(*spec.unk);
+  if (spec.model == "gpt2") {
+    if (spec.merges.empty()) throw_usage("a gpt2 (byte-level BPE) tokenizer needs merges");
+    init_byte_level(spec);
+    bos_ = spec.bos ? static_cast<int32_t>(*spec.bos) : -1;
+    eos_ = spec.eos ? static_cast<int32_t>(*spec.eos) : -1;
+    return;
+  }
   if (spec.model != "llama" || scores_.size() != pieces_.size()) {
     throw_usage("the runtime tokenizer needs a SentencePiece-style vocabulary with scores (tokenizer model '" +
                 spec.model + "')");
   }
   for (auto& b : byte_token_) b = -1;
   for (size_t i = 0; i < pieces_.size(); ++i) {
-    index_.emplace(pieces_[i], static_cast<int32_t>(i));
     const std::string& p = pieces_[i];
     unsigned v;
     if (p.size() == 6 && std::sscanf(p.c_str(), "<0x%02X>", &v) == 1 && v < 256) byte_token_[v] = static_cast<int32_t>(i);
@@ -56,6 +64,12 @@ int32_t Tokenizer::lookup(const std::string& piece) const {
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos) const {
   std::vector<int32_t> tokens;
+  if (byte_level_) {
+    if (bos && bos_ >= 0) tokens.push_back(bos_);
+    encode_byte_level(text, tokens);
+    if (eos && eos_ >= 0) tokens.push_back(eos_);
+    return tokens;
+  }
   if (bos) tokens.push_back(bos_);
   if (!text.empty()) {
     const int32_t prefix = lookup(kSpace);
@@ -129,6 +143,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos
 
 std::string Tokenizer::decode(int32_t prev, int32_t token) const {
   if (token < 0 || static_cast<size_t>(token) >= pieces_.size()) return "";
+  if (byte_level_) return decode_byte_level(token);
   const std::string& p = pieces_[static_cast<size_t>(token)];
   unsigned v;
   if (p.size() == 6 && std::sscanf(p.c_str(), "<0x%02X>", &v) == 1) return std::string(1, static_cast<char>(v));

@@ -1,4 +1,5 @@
 // Tokenizer descriptions from llama2.c vocabularies and Hugging Face tokenizer.json, and their GGUF keys.
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -100,6 +101,24 @@ TokenizerSpec tokenizer_from_hf(const std::string& dir) {
   }
   if (byte_level) {
     t.model = "gpt2";
+    // The pre-tokenizer: ByteLevel's own regex (GPT-2's) or a Split with LLaMA 3's pattern, the two
+    // the runtime implements; anything else is named so that the runtime can refuse it clearly.
+    t.pre = "gpt2";
+    const nlohmann::json pre = j.value("pre_tokenizer", nlohmann::json());
+    std::vector<nlohmann::json> parts;
+    if (pre.is_object() && pre.contains("pretokenizers") && pre["pretokenizers"].is_array()) {
+      for (const auto& p : pre["pretokenizers"]) parts.push_back(p);
+    } else if (pre.is_object()) {
+      parts.push_back(pre);
+    }
+    for (const auto& p : parts) {
+      if (!p.is_object() || p.value("type", "") != "Split") continue;
+      const auto pat = p.value("pattern", nlohmann::json::object());
+      const std::string re = pat.is_object() ? pat.value("Regex", pat.value("String", "")) : "";
+      static const std::string kLlama3 =
+          "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+      t.pre = re == kLlama3 ? "llama-bpe" : "split:" + re;
+    }
     for (const auto& m : model.value("merges", nlohmann::json::array())) {
       if (m.is_string()) t.merges.push_back(m.get<std::string>());
       else if (m.is_array() && m.size() == 2) t.merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
@@ -146,6 +165,43 @@ void append_tokenizer_metadata(const TokenizerSpec& t, GgufMetadata& kv) {
   if (t.pad) kv.emplace_back("tokenizer.ggml.padding_token_id", GgufValue::u32(*t.pad));
   if (t.add_bos) kv.emplace_back("tokenizer.ggml.add_bos_token", GgufValue::boolean(*t.add_bos));
   if (t.add_eos) kv.emplace_back("tokenizer.ggml.add_eos_token", GgufValue::boolean(*t.add_eos));
+}
+
+TokenizerSpec tokenizer_from_gguf(const GgufFile& file) {
+  TokenizerSpec tk;
+  if (const GgufValue* t = file.find("tokenizer.ggml.model"); t && t->type == GgufType::string) tk.model = t->str;
+  if (const GgufValue* t = file.find("tokenizer.ggml.pre"); t && t->type == GgufType::string) tk.pre = t->str;
+  if (const GgufValue* t = file.find("tokenizer.ggml.tokens"); t && t->type == GgufType::array && t->elem_type == GgufType::string) {
+    tk.tokens = t->strings;
+  }
+  const auto floats = [&](const char* key, std::vector<float>& out) {
+    const GgufValue* t = file.find(key);
+    if (t && t->type == GgufType::array && t->elem_type == GgufType::f32) {
+      out.resize(static_cast<size_t>(t->count));
+      std::memcpy(out.data(), t->raw.data(), out.size() * 4);
+    }
+  };
+  floats("tokenizer.ggml.scores", tk.scores);
+  if (const GgufValue* t = file.find("tokenizer.ggml.token_type"); t && t->type == GgufType::array && t->elem_type == GgufType::i32) {
+    tk.types.resize(static_cast<size_t>(t->count));
+    std::memcpy(tk.types.data(), t->raw.data(), tk.types.size() * 4);
+  }
+  if (const GgufValue* t = file.find("tokenizer.ggml.merges"); t && t->type == GgufType::array && t->elem_type == GgufType::string) {
+    tk.merges = t->strings;
+  }
+  const auto id = [&](const char* key) -> std::optional<uint32_t> {
+    const GgufValue* t = file.find(key);
+    if (t && t->is_integer()) return static_cast<uint32_t>(t->as_u64());
+    return std::nullopt;
+  };
+  tk.bos = id("tokenizer.ggml.bos_token_id");
+  tk.eos = id("tokenizer.ggml.eos_token_id");
+  tk.unk = id("tokenizer.ggml.unknown_token_id");
+  tk.pad = id("tokenizer.ggml.padding_token_id");
+  tk.sep = id("tokenizer.ggml.seperator_token_id");
+  if (const GgufValue* t = file.find("tokenizer.ggml.add_bos_token"); t && t->type == GgufType::boolean) tk.add_bos = t->bits != 0;
+  if (const GgufValue* t = file.find("tokenizer.ggml.add_eos_token"); t && t->type == GgufType::boolean) tk.add_eos = t->bits != 0;
+  return tk;
 }
 
 }  // namespace vernier

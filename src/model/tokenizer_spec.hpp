@@ -11,5 +11,6 @@ namespace vernier {
 TokenizerSpec tokenizer_from_llama2c(const Llama2cVocab& v);
 TokenizerSpec tokenizer_from_hf(const std::string& dir);  // empty spec if there is no tokenizer.json
 void append_tokenizer_metadata(const TokenizerSpec& t, GgufMetadata& kv);
+TokenizerSpec tokenizer_from_gguf(const GgufFile& file);  // tokenizer.ggml.* keys
 
 }  // namespace vernier
