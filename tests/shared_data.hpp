@@ -18,11 +18,21 @@ inline std::string shared_dir() {
 inline std::string shared(const std::string& rel) { return shared_dir() + "/" + rel; }
 inline bool have(const std::string& rel) { return std::filesystem::exists(shared(rel)); }
 
-inline std::string temp_path(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("vernier-test-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+inline std::filesystem::path temp_dir() {
+  return std::filesystem::temp_directory_path() / ("vernier-test-" + std::to_string(::getpid()));
 }
+inline std::string temp_path(const std::string& name) {
+  std::filesystem::create_directories(temp_dir());
+  return (temp_dir() / name).string();
+}
+// Removes this test process's temporary directory when the process exits.
+struct TempDirCleanup {
+  ~TempDirCleanup() {
+    std::error_code ec;
+    std::filesystem::remove_all(temp_dir(), ec);
+  }
+};
+inline TempDirCleanup temp_dir_cleanup;
 
 }  // namespace vernier::testdata
 

@@ -1,6 +1,8 @@
 // The vernier CLI as a user meets it: the figures in --json, exit codes, and one-line errors with
 // nothing on stdout.
 #include <gtest/gtest.h>
+
+#include <map>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -118,13 +120,41 @@ TEST(Cli, FormatsAndDemoRun) {
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_GT(j["schemes"].size(), 15u);
   EXPECT_EQ(j["plan"]["kv_cache"]["fp16"].get<uint64_t>(), 2147483648ull);
+  // the model step: KL divergence from the F32 model grows as the bits shrink, and every type ran
+  std::map<std::string, nlohmann::json> g;
+  for (const auto& row : j["gguf"]) g[row["type"].get<std::string>()] = row;
+  ASSERT_EQ(g.size(), 8u);
+  EXPECT_EQ(j["model"]["stream_tokens"].get<int>(), 128);
+  for (const auto& [type, row] : g) {
+    EXPECT_GT(row["kld_mean"].get<double>(), 0.0) << type;
+    EXPECT_GT(row["decode_tokens_per_second"].get<double>(), 0.0) << type;
+    EXPECT_LE(row["same_top_p"].get<double>(), 1.0) << type;
+  }
+  EXPECT_LT(g["Q8_0"]["kld_mean"].get<double>(), g["Q4_K_M"]["kld_mean"].get<double>());
+  EXPECT_LT(g["Q4_K_M"]["kld_mean"].get<double>(), g["Q2_K"]["kld_mean"].get<double>());
+  EXPECT_GT(g["Q8_0"]["same_top_p"].get<double>(), g["Q2_K"]["same_top_p"].get<double>());
   r = run("demo");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("llama2-7b"), std::string::npos);
 }
 
+TEST(Cli, BenchReportsBandwidthAndKernelsAsJson) {
+  const CliResult r = run("bench --types Q4_0 F16 --shapes 64x512 --batches 1 3 --threads 1 2 --reps 3 --bandwidth-mib 64 --json --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["read_bandwidth_gbs"].get<double>(), 0.0);
+  ASSERT_EQ(j["matvec"].size(), 8u);  // 2 types × 2 batches × 2 thread counts
+  for (const auto& m : j["matvec"]) {
+    for (const char* k : {"type", "m", "k", "batch", "threads", "gbs", "gflops", "ratio_to_bandwidth"}) EXPECT_TRUE(m.contains(k)) << k;
+    EXPECT_GT(m["gbs"].get<double>(), 0.0);
+  }
+  EXPECT_EQ(run("bench --types Q8_K").code, 2);
+  EXPECT_EQ(run("bench --shapes 12by4").code, 2);
+  EXPECT_EQ(run("bench --isa neon").code, 2);
+}
+
 TEST(Cli, HelpOnEveryCommand) {
-  for (const char* c : {"--help", "formats --help", "explain --help", "plan --help", "demo --help"}) {
+  for (const char* c : {"--help", "formats --help", "explain --help", "plan --help", "demo --help", "bench --help"}) {
     const CliResult r = run(c);
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << c << ": " << r.out;
@@ -321,6 +351,34 @@ TEST(CliFiles, RunAndEvalGiveTheGoldenFiguresAndRefuseBadRequests) {
   r = run("eval " + model + " --text " + empty);
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_TRUE(r.out.empty());
+}
+
+TEST(CliFiles, SavedBaseLogitsGiveTheSameKlDivergenceAsRunningTheBase) {
+  VERNIER_REQUIRE_SHARED("golden/runtime/stories260K-Q4_0.llamacpp.gguf");
+  const std::string base = vernier::testdata::shared("golden/runtime/stories260K-F32.llamacpp.gguf");
+  const std::string quant = vernier::testdata::shared("golden/runtime/stories260K-Q4_0.llamacpp.gguf");
+  const std::string text = " --text " + vernier::testdata::shared("text/tinystories-excerpt.txt") + " --ctx 256 --chunks 6 --json --quiet";
+  const std::string logits = vernier::testdata::temp_path("f32.logits");
+  std::filesystem::remove(logits);
+  CliResult r = run("eval " + base + text + " --save-logits " + logits);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto saved = nlohmann::json::parse(r.out);
+  EXPECT_EQ(std::filesystem::file_size(logits), 24u + 6 * 256 * 4 + 6u * 127 * 512 * 4);
+  EXPECT_EQ(run("eval " + base + text + " --save-logits " + logits).code, 2) << "an existing file needs --force";
+  const auto direct = nlohmann::json::parse(run("eval " + quant + text + " --base " + base).out);
+  r = run("eval " + quant + text + " --base-logits " + logits + " --batch 100");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto from_file = nlohmann::json::parse(r.out);
+  EXPECT_DOUBLE_EQ(from_file["kld"]["mean"].get<double>(), direct["kld"]["mean"].get<double>());
+  EXPECT_DOUBLE_EQ(from_file["same_top_p"].get<double>(), direct["same_top_p"].get<double>());
+  EXPECT_DOUBLE_EQ(from_file["base_ppl"].get<double>(), saved["ppl"].get<double>());
+  // a different context, or a file that is not one, is refused by name
+  r = run("eval " + quant + " --text " + vernier::testdata::shared("text/tinystories-excerpt.txt") + " --ctx 128 --base-logits " + logits);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--ctx 256"), std::string::npos) << r.err;
+  r = run("eval " + quant + text + " --base-logits " + quant);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("not a vernier logits file"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 
 #include "vernier/kv_cache.hpp"
@@ -49,6 +50,10 @@ struct PerplexityResult {
   double tokens_per_second = 0;  // every evaluated position
   uint64_t kv_bytes_per_token = 0;
 };
+
+// KL(base ‖ model) of the two next-token distributions given by their logits (log-softmax in double,
+// llama.cpp's way); `same_top`, if given, is set when both put their maximum on the same token.
+double kl_divergence(std::span<const float> base_logits, std::span<const float> logits, bool* same_top = nullptr);
 
 // With `base` (or options.base_logits), both models run on the same tokens and the result carries the KL divergence of the
 // model's distribution from the base's at every scored position.

@@ -85,6 +85,22 @@ struct BaseLogitsFile {
 };
 }  // namespace
 
+double kl_divergence(std::span<const float> base_logits, std::span<const float> logits, bool* same_top) {
+  if (base_logits.size() != logits.size() || logits.empty()) throw_usage("kl_divergence: logits of different sizes");
+  std::vector<double> lp, blp;
+  log_softmax(logits, lp);
+  log_softmax(base_logits, blp);
+  double kld = 0;
+  size_t top = 0, base_top = 0;
+  for (size_t v = 0; v < lp.size(); ++v) {
+    kld += std::exp(blp[v]) * (blp[v] - lp[v]);
+    if (lp[v] > lp[top]) top = v;
+    if (blp[v] > blp[base_top]) base_top = v;
+  }
+  if (same_top) *same_top = top == base_top;
+  return kld;
+}
+
 PerplexityResult perplexity(const Model& m, const std::string& text, const PerplexityOptions& opt, const Model* base) {
   if (opt.ctx < 4) throw_usage("--ctx must be at least 4");
   if (opt.batch < 1) throw_usage("--batch must be at least 1");

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "cli_common.hpp"
+#include "demo_model.hpp"
 #include "vernier/ggml_types.hpp"
 #include "vernier/metrics.hpp"
 #include "vernier/quantize_model.hpp"
@@ -40,64 +41,6 @@ const char* kSchemes[] = {
     "nf4-b64", "nf4-b64-dq", "nf4-channel",
     "int3-asym-g128", "int2-asym-g64",
 };
-
-struct GgufRow {
-  std::string type;
-  uint64_t bytes = 0;
-  double bits_per_weight = 0, rmse = 0, sqnr_db = 0, seconds = 0;
-};
-
-// The demo block as an in-memory model, written as GGUF in several llama.cpp file types (in a
-// temporary directory, removed afterwards).
-std::vector<GgufRow> gguf_step(const std::vector<SyntheticTensor>& block, int64_t dim, int64_t ffn, int64_t kv_dim) {
-  Model m;
-  m.path = "(demo block)";
-  m.source_format = "synthetic";
-  m.config.name = "vernier-demo";
-  m.config.dim = dim;
-  m.config.ffn = ffn;
-  m.config.layers = 1;
-  m.config.heads = 8;
-  m.config.kv_heads = 8 * kv_dim / dim;
-  m.config.context = 2048;
-  m.config.rope_dim = dim / 8;
-  for (const auto& t : block) {
-    ModelTensor mt;
-    mt.name = t.name;
-    mt.ne = {t.cols, t.rows};
-    mt.type = ggml_type::F32;
-    mt.nbytes = static_cast<uint64_t>(t.rows * t.cols) * 4;
-    const std::vector<float>* data = &t.data;
-    mt.view = [data] { return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data->data()), data->size() * 4); };
-    mt.read = [data](std::span<uint8_t> out) { std::memcpy(out.data(), data->data(), out.size()); };
-    m.tensors.push_back(std::move(mt));
-  }
-  const auto dir = std::filesystem::temp_directory_path() / ("vernier-demo-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  std::vector<GgufRow> rows;
-  try {
-    for (const char* type : {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "IQ4_XS", "Q3_K_M", "Q2_K"}) {
-      QuantizeModelOptions o;
-      o.file_type = find_gguf_file_type(type);
-      o.overwrite = true;
-      const QuantizeModelReport r = quantize_model(m, (dir / (std::string(type) + ".gguf")).string(), o);
-      // recombine the per-tensor RMSE and SQNR, weighted by element count
-      double err2 = 0, sig2 = 0;
-      for (size_t i = 0; i < r.tensors.size(); ++i) {
-        const double n = static_cast<double>(r.tensors[i].elements);
-        err2 += r.tensors[i].rmse * r.tensors[i].rmse * n;
-        sig2 += r.tensors[i].rmse * r.tensors[i].rmse * n * std::pow(10.0, r.tensors[i].sqnr_db / 10.0);
-      }
-      const double n = static_cast<double>(r.total_elements);
-      rows.push_back({type, r.total_bytes, r.bits_per_weight(), std::sqrt(err2 / n), 10.0 * std::log10(sig2 / err2), r.seconds});
-    }
-  } catch (...) {
-    std::filesystem::remove_all(dir);
-    throw;
-  }
-  std::filesystem::remove_all(dir);
-  return rows;
-}
 
 double kurtosis(const std::vector<float>& v) {
   double m = 0, m2 = 0, m4 = 0;
@@ -152,7 +95,8 @@ void run_demo(const DemoOptions& opt) {
     }
     rows.push_back({describe(s), static_cast<double>(bytes) * 8.0 / static_cast<double>(weights), acc.result()});
   }
-  const std::vector<GgufRow> gguf = gguf_step(block, dim, ffn, kv_dim);
+  const DemoModelResult dm = demo_model_step(block, dim, ffn, kv_dim, opt.seed);
+  const auto& gguf = dm.rows;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   PlanRequest plan;
@@ -171,10 +115,15 @@ void run_demo(const DemoOptions& opt) {
     nlohmann::json jg = nlohmann::json::array();
     for (const auto& g : gguf) {
       jg.push_back({{"type", g.type}, {"bytes", g.bytes}, {"bits_per_weight", g.bits_per_weight}, {"rmse", g.rmse},
-                    {"sqnr_db", jnum(g.sqnr_db)}, {"seconds", g.seconds}});
+                    {"sqnr_db", jnum(g.sqnr_db)}, {"seconds", g.quantize_seconds}, {"kld_mean", g.kld_mean},
+                    {"kld_p99", g.kld_p99}, {"same_top_p", g.same_top1}, {"eval_tokens_per_second", g.eval_tokens_per_second},
+                    {"decode_tokens_per_second", g.decode_tokens_per_second}});
     }
     print_json({{"seed", opt.seed}, {"weights", weights}, {"tensors", model}, {"kurtosis", kurt},
                 {"max_row_range_ratio", row_ratio}, {"schemes", js}, {"gguf", jg}, {"seconds", seconds},
+                {"model", {{"vocab", dm.vocab}, {"stream_tokens", dm.stream_tokens},
+                           {"f32_eval_tokens_per_second", dm.f32_eval_tokens_per_second},
+                           {"f32_decode_tokens_per_second", dm.f32_decode_tokens_per_second}}},
                 {"plan", plan_json(plan)}});
     return;
   }
@@ -217,11 +166,18 @@ void run_demo(const DemoOptions& opt) {
   out << fmt::format(
       "  * INT8 per tensor vs per channel: {:.1f} vs {:.1f} dB; 4 more bits buy {:.1f} dB at per-channel scales.\n",
       sq("int8-sym-tensor"), sq("int8-sym-channel"), sq("int8-sym-channel") - sq("int4-asym-channel"));
-  out << "\nThe same block as GGUF files in llama.cpp's file types (vernier quantize, byte-identical to llama-quantize):\n";
+  out << fmt::format(
+      "\nThe block as a one-layer model (plus {}-token embeddings and output) in llama.cpp's file types, written by\n"
+      "vernier quantize (byte-identical to llama-quantize) and run by vernier's runtime. KLD is from the F32 model's\n"
+      "next-token distribution over {} tokens that the F32 model sampled itself (temperature 1, seed {}); bits, RMSE\n"
+      "and SQNR are over the block's matrices. F32: {:.0f} tokens/s batched, {:.0f} decoding one at a time.\n",
+      dm.vocab, dm.stream_tokens, opt.seed, dm.f32_eval_tokens_per_second, dm.f32_decode_tokens_per_second);
   Table g;
-  g.header = {"file type", "bytes", "bits/w", "RMSE", "SQNR dB", "seconds"};
+  g.header = {"file type", "bytes", "bits/w", "RMSE", "SQNR dB", "KLD mean", "KLD p99", "same top-1", "tok/s batch", "tok/s decode"};
   for (const auto& r : gguf) {
-    g.rows.push_back({r.type, grouped(r.bytes), fixed(r.bits_per_weight, 3), num(r.rmse, 3), fixed(r.sqnr_db, 1), fixed(r.seconds, 2)});
+    g.rows.push_back({r.type, grouped(r.bytes), fixed(r.bits_per_weight, 3), num(r.rmse, 3), fixed(r.sqnr_db, 1), num(r.kld_mean, 3),
+                      num(r.kld_p99, 3), fmt::format("{:.1f}%", 100 * r.same_top1), fixed(r.eval_tokens_per_second, 0),
+                      fixed(r.decode_tokens_per_second, 0)});
   }
   g.print(out, "  ");
   out << fmt::format("\n({} schemes and {} GGUF files over {} weights in {:.2f} s)\n\n", rows.size(), gguf.size(),
