@@ -35,6 +35,7 @@ const DotTable& reference_dots();
 // SIMD kernels for one Highway target; nullptr entries fall back to the reference. `target` is a
 // Highway target bit; returns false if this build has no kernels for it.
 bool simd_dots(int64_t target, DotTable& out);
+bool simd_dots_k(int64_t target, DotTable& out);  // the K-quant half (dot_simd_k.cpp), called by simd_dots
 // The Highway targets this build compiled kernels for and this CPU supports, best first.
 std::array<int64_t, 8> simd_targets(int& count);
 

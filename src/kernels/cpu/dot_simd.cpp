@@ -1,12 +1,13 @@
-// SIMD dot products for x86 targets with 256-bit integer vectors (AVX2, AVX-512, AVX-512 VNNI),
-// compiled once per Highway target and picked at run time (see matmul.cpp).
+// SIMD dot products for x86 targets with 256-bit integer vectors (AVX2, AVX-512): float rows and the
+// 32-value block types here, the K-quants in dot_simd_k.cpp; compiled once per Highway target and
+// picked at run time (see matmul.cpp).
 //
 // Every quantized kernel computes each block's integer sum exactly as the scalar reference does
 // (the products of codes, summed in int32 — no saturation can occur: the largest pair sum that
 // _mm256_maddubs_epi16 forms is 2 × 63 × 127 = 16002 < 32767), then multiplies by the block scales
 // in float32 and accumulates in eight float lanes. Only that last float sum is reassociated relative
 // to the reference. Highway 1.0.3 has no u8×i8 pairwise multiply-add, so the integer products use
-// the x86 intrinsics (vpmaddubsw; vpdpbusd where VNNI is present) in one helper per target; float
+// the x86 intrinsics (vpmaddubsw) in shared helpers (x86-inl.h); float
 // rows (F32, F16, BF16) use portable Highway ops. VNNI (vpdpbusd) is not used: Highway 1.0.3's
 // AVX3_DL target enables "avxvnni" (the VEX form, absent on Zen 4, which SIGILLs here) and not
 // "avx512vnni", so that target is not compiled; the kernels are memory-bound at batch 1 anyway.
@@ -31,65 +32,7 @@ using namespace vernier::ggml;
 
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 
-HWY_INLINE float Half(uint16_t h) { return _cvtsh_ss(h); }
-
-// Eight int32 sums of 4 adjacent products u[i] × s[i] (u unsigned bytes, s signed; each pair sum
-// must fit int16, which the callers' value ranges guarantee).
-HWY_INLINE __m256i DotU8I8(__m256i u, __m256i s) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-}
-// Signed × signed (w may be −128; x is an activation code in −127..127).
-HWY_INLINE __m256i DotI8I8(__m256i w, __m256i x) {
-  return DotU8I8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-}
-HWY_INLINE float HSum(__m256 v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
-}
-HWY_INLINE __m256i Load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-// 16 bytes of nibbles → 32 bytes: low nibbles in elements 0..15, high nibbles in 16..31.
-HWY_INLINE __m256i Nibbles16(const uint8_t* p) {
-  const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(15));
-}
-
-// The product of each block's two FP16 scales for 8 blocks at a time: the 16 halves are gathered
-// with plain loads and converted by one vcvtph2ps each; the block loop then broadcasts its scale
-// from memory (a load, not a shuffle). Converting scales one by one cost a quarter of Q4_0's time.
-template <class BW, class BX>
-HWY_INLINE __m256 ScaleProducts8(const BW* w, const BX* x, float* out) {
-  alignas(16) uint16_t hw[8], hx[8];
-  for (int j = 0; j < 8; ++j) {
-    hw[j] = w[j].d;
-    hx[j] = x[j].d;
-  }
-  const __m256 a = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(hw)));
-  const __m256 b = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(hx)));
-  const __m256 p = _mm256_mul_ps(a, b);
-  _mm256_store_ps(out, p);
-  return p;
-}
-
-// Σ over blocks of scale(i) × (8 int32 partial sums of block i), scales 8 blocks at a time. (Folding
-// four blocks' sums into one vector with vphaddd before the convert was tried: no faster here.)
-template <class BW, class BX, class BlockDot>
-HWY_INLINE float Blocks32(const BW* w, const BX* x, int64_t nb, BlockDot block_dot) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  alignas(32) float sc[8];
-  int64_t i = 0;
-  for (; i + 8 <= nb; i += 8) {
-    ScaleProducts8(w + i, x + i, sc);
-    for (int j = 0; j < 8; j += 2) {
-      acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + j), _mm256_cvtepi32_ps(block_dot(w[i + j], x[i + j])), acc0);
-      acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + j + 1), _mm256_cvtepi32_ps(block_dot(w[i + j + 1], x[i + j + 1])), acc1);
-    }
-  }
-  for (; i < nb; ++i) {
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(Half(w[i].d) * Half(x[i].d)), _mm256_cvtepi32_ps(block_dot(w[i], x[i])), acc0);
-  }
-  return HSum(_mm256_add_ps(acc0, acc1));
-}
+#include "kernels/cpu/x86-inl.h"
 
 // Q4_0 against Q8_0 codes with their block sums: Σ(q − 8)·y = Σ q·y − 8·Σy, so the unsigned
 // nibbles go straight into vpmaddubsw and the −8 is one float multiply-add per 8 blocks.
@@ -128,90 +71,61 @@ float DotQ8_0(const void* vw, const void* vx, int64_t n) {
                   [](const BlockQ8_0& w, const BlockQ8_0& x) { return DotI8I8(Load32(w.qs), Load32(x.qs)); });
 }
 
-// Q4_K / Q5_K. Scales and mins come out of their 12 packed bytes with four 32-bit operations (the
-// bytes of utmp are then sc0..sc7, m0..m7), widen to 16 int16 lanes, and are broadcast per sub-block
-// with one byte shuffle each; the min term Σ m_j·(bsum_2j + bsum_2j+1) is one pairwise add and one
-// multiply-add of int16 vectors.
-HWY_INLINE __m256i ScaleShuffleK4(int i) {  // broadcasts int16 lane i of each 128-bit half
-  return _mm256_set1_epi16(static_cast<int16_t>((2 * i) | ((2 * i + 1) << 8)));
-}
-template <bool kFive>
-float DotQ45_K(const void* vw, const void* vx, int64_t n) {
-  using B = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
-  const auto* w = static_cast<const B*>(vw);
-  const auto* x = static_cast<const BlockQ8_K*>(vx);
-  __m256 acc = _mm256_setzero_ps();
-  __m128 acc_m = _mm_setzero_ps();
-  const __m256i m4 = _mm256_set1_epi8(15);
-  constexpr uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
-  for (int64_t i = 0; i < n / QK_K; ++i) {
-    uint32_t utmp[4];
-    std::memcpy(utmp, w[i].scales, 12);
-    utmp[3] = ((utmp[2] >> 4) & kmask2) | (((utmp[1] >> 6) & kmask3) << 4);
-    const uint32_t uaux = utmp[1] & kmask1;
-    utmp[1] = (utmp[2] & kmask2) | (((utmp[0] >> 6) & kmask3) << 4);
-    utmp[2] = uaux;
-    utmp[0] &= kmask1;
-    const __m256i mins_and_scales = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(utmp)));
-    const __m128i q8sums = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].bsums)),
-                                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].bsums + 8)));
-    const __m128i prod = _mm_madd_epi16(_mm256_extracti128_si256(mins_and_scales, 1), q8sums);
-    const __m256i scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(mins_and_scales));
-    __m256i sumi = _mm256_setzero_si256();
-    [[maybe_unused]] __m256i hbits;
-    if constexpr (kFive) hbits = Load32(w[i].qh);
-    for (int k = 0; k < 4; ++k) {
-      const __m256i q = Load32(w[i].qs + 32 * k);
-      __m256i lo = _mm256_and_si256(q, m4);
-      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-      if constexpr (kFive) {  // bit 2k of qh[l] → bit 4 of element l, bit 2k+1 → of element 32 + l
-        const __m256i one = _mm256_set1_epi8(1);
-        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * k), one), 4));
-        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * k + 1), one), 4));
-      }
-      const __m256i plo = _mm256_maddubs_epi16(lo, Load32(x[i].qs + 64 * k));
-      const __m256i phi = _mm256_maddubs_epi16(hi, Load32(x[i].qs + 64 * k + 32));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(scales, ScaleShuffleK4(2 * k))));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(scales, ScaleShuffleK4(2 * k + 1))));
+// Q4_1 and Q5_1 against Q8_1: unsigned codes straight into vpmaddubsw, and the min term m·s (s = d·Σy,
+// stored in the activation block) as one float multiply-add per 8 blocks.
+template <class BW, class Codes>
+HWY_INLINE float DotWithMin(const BW* w, const BlockQ8_1* x, int64_t nb, Codes codes) {
+  float mins = 0.0f;
+  __m256 corr = _mm256_setzero_ps();
+  alignas(16) uint16_t hm[8], hs[8];
+  int64_t i = 0;
+  for (; i + 8 <= nb; i += 8) {
+    for (int j = 0; j < 8; ++j) {
+      hm[j] = w[i + j].m;
+      hs[j] = x[i + j].s;
     }
-    const float d = Half(w[i].d) * x[i].d, dmin = Half(w[i].dmin) * x[i].d;
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m);
+    corr = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(hm))),
+                           _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(hs))), corr);
   }
-  const __m128 m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
-  return HSum(acc) - _mm_cvtss_f32(_mm_add_ss(m, _mm_movehdup_ps(m)));
+  for (; i < nb; ++i) mins += Half(w[i].m) * Half(x[i].s);
+  return Blocks32(w, x, nb, [&](const BW& b, const BlockQ8_1& y) { return DotU8I8(codes(b), Load32(y.qs)); }) + HSum(corr) + mins;
 }
 
-float DotQ6_K(const void* vw, const void* vx, int64_t n) {
-  const auto* w = static_cast<const BlockQ6_K*>(vw);
-  const auto* x = static_cast<const BlockQ8_K*>(vx);
-  __m256 acc = _mm256_setzero_ps();
-  const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3), c32 = _mm256_set1_epi8(32);
-  for (int64_t i = 0; i < n / QK_K; ++i) {
-    __m256i sumi = _mm256_setzero_si256();
-    for (int half = 0; half < 2; ++half) {
-      const uint8_t* ql = w[i].ql + 64 * half;
-      const int8_t* q8 = x[i].qs + 128 * half;
-      const int8_t* scales = w[i].scales + 8 * half;
-      const __m256i qa = Load32(ql), qb = Load32(ql + 32), hb = Load32(w[i].qh + 32 * half);
-      __m256i v[4];
-      v[0] = _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-      v[1] = _mm256_or_si256(_mm256_and_si256(qb, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-      v[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-      v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
-      for (int k = 0; k < 4; ++k) {
-        const __m256i y = Load32(q8 + 32 * k);
-        // (q − 32)·y pair sums: |63·127·2| and |32·127·2| both fit int16, and so does their difference
-        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(v[k], y), _mm256_maddubs_epi16(c32, y));
-        const __m256i s = _mm256_set_m128i(_mm_set1_epi16(scales[2 * k + 1]), _mm_set1_epi16(scales[2 * k]));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
-      }
-    }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(Half(w[i].d) * x[i].d), _mm256_cvtepi32_ps(sumi), acc);
-  }
-  return HSum(acc);
+// Bit j of a 32-bit word → byte j of a vector, as 0xFF (set) or 0x00.
+HWY_INLINE __m256i BitsToBytes(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0x0000000000000000);
+  __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(v)), shuf);
+  bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+  return _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1));
+}
+
+float DotQ4_1(const void* vw, const void* vx, int64_t n) {
+  return DotWithMin(static_cast<const BlockQ4_1*>(vw), static_cast<const BlockQ8_1*>(vx), n / QK4_1,
+                    [](const BlockQ4_1& b) { return Nibbles16(b.qs); });
+}
+float DotQ5_1(const void* vw, const void* vx, int64_t n) {
+  return DotWithMin(static_cast<const BlockQ5_1*>(vw), static_cast<const BlockQ8_1*>(vx), n / QK5_1, [](const BlockQ5_1& b) {
+    return _mm256_or_si256(Nibbles16(b.qs), _mm256_and_si256(BitsToBytes(b.qh), _mm256_set1_epi8(16)));
+  });
+}
+// Q5_0: (q − 16) as int8 is the nibble with 0xF0 or'ed in where the fifth bit is clear.
+float DotQ5_0(const void* vw, const void* vx, int64_t n) {
+  return Blocks32(static_cast<const BlockQ5_0*>(vw), static_cast<const BlockQ8_0*>(vx), n / QK5_0,
+                  [](const BlockQ5_0& w, const BlockQ8_0& x) {
+                    const __m256i hi = _mm256_andnot_si256(BitsToBytes(w.qh), _mm256_set1_epi8(static_cast<char>(0xF0)));
+                    return DotI8I8(_mm256_or_si256(Nibbles16(w.qs), hi), Load32(x.qs));
+                  });
+}
+// IQ4_NL: the 16 non-linear levels by a byte shuffle of the nibbles.
+HWY_INLINE __m256i IQ4Values(__m256i nibbles) {
+  const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kValuesIQ4NL)));
+  return _mm256_shuffle_epi8(table, nibbles);
+}
+float DotIQ4_NL(const void* vw, const void* vx, int64_t n) {
+  return Blocks32(static_cast<const BlockIQ4_NL*>(vw), static_cast<const BlockQ8_0*>(vx), n / QK4_NL,
+                  [](const BlockIQ4_NL& w, const BlockQ8_0& x) { return DotI8I8(IQ4Values(Nibbles16(w.qs)), Load32(x.qs)); });
 }
 
 // Float rows: four independent accumulators of Highway vectors, then one reduction.
@@ -281,10 +195,11 @@ bool FillDots(DotTable& t) {
   t[ggml_type::F16] = DotHalf<false>;
   t[ggml_type::BF16] = DotHalf<true>;
   t[ggml_type::Q4_0] = DotQ4_0;
+  t[ggml_type::Q4_1] = DotQ4_1;
+  t[ggml_type::Q5_0] = DotQ5_0;
+  t[ggml_type::Q5_1] = DotQ5_1;
   t[ggml_type::Q8_0] = DotQ8_0;
-  t[ggml_type::Q4_K] = DotQ45_K<false>;
-  t[ggml_type::Q5_K] = DotQ45_K<true>;
-  t[ggml_type::Q6_K] = DotQ6_K;
+  t[ggml_type::IQ4_NL] = DotIQ4_NL;
   return true;
 }
 
@@ -314,7 +229,7 @@ const TargetEntry kTargets[] = {
 
 bool simd_dots(int64_t target, DotTable& out) {
   for (const TargetEntry& e : kTargets) {
-    if (e.target == target && e.fill) return e.fill(out);
+    if (e.target == target && e.fill) return e.fill(out) && simd_dots_k(target, out);
   }
   return false;
 }
