@@ -13,6 +13,7 @@
 #include "vernier/ggml_quant.hpp"
 #include "vernier/ggml_types.hpp"
 #include "vernier/kernels.hpp"
+#include "vernier/quantize.hpp"
 
 namespace {
 
@@ -36,6 +37,27 @@ void BM_Dot(benchmark::State& state, uint32_t type, std::string isa) {
   vernier::set_kernel_isa("auto");
 }
 
+// vernier's weight-only formats: 64 rows of codes (L2-resident) against float32 activations, through
+// matmul so that the per-call preparation (group sums of x) is shared as it is in a real product.
+void BM_WeightOnlyDot(benchmark::State& state, std::string scheme, std::string isa) {
+  vernier::set_kernel_isa(isa);
+  constexpr int64_t kRows = 64;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> w(kRows * kCols), x(kCols), y(kRows);
+  for (auto& v : w) v = nd(rng);
+  for (auto& v : x) v = nd(rng);
+  const vernier::QuantizedTensor q = vernier::quantize(vernier::TensorView{w.data(), kRows, kCols, "w"}, vernier::parse_scheme(scheme));
+  vernier::MatmulWorkspace ws;
+  for (auto _ : state) {
+    vernier::matmul(q, x.data(), 1, y.data(), 1, ws);
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double bytes = static_cast<double>(q.codes.size() + 4 * (q.scales.size() + q.zero_points.size()));
+  state.counters["weight_GB/s"] = benchmark::Counter(bytes * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  vernier::set_kernel_isa("auto");
+}
+
 const int registered = [] {
   for (const std::string& isa : vernier::available_kernel_isas()) {
     if (isa == "auto") continue;
@@ -43,6 +65,10 @@ const int registered = [] {
       if (!vernier::kernel_supports(t) || !vernier::ggml_can_quantize(t)) continue;
       const std::string name = "Dot/" + std::string(vernier::ggml_type_info(t)->name) + "/" + isa;
       benchmark::RegisterBenchmark(name.c_str(), BM_Dot, t, isa);
+    }
+    for (const char* scheme : {"int8-sym-channel", "int4-asym-g128", "int4-sym-g128", "nf4-b64", "fp8_e4m3-channel", "fp8_e5m2-channel"}) {
+      const std::string name = std::string("WeightOnlyDot/") + scheme + "/" + isa;
+      benchmark::RegisterBenchmark(name.c_str(), BM_WeightOnlyDot, std::string(scheme), isa);
     }
   }
   return 0;

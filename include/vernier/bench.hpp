@@ -15,6 +15,7 @@ namespace vernier {
 
 struct BenchOptions {
   std::vector<uint32_t> types;                     // GGML weight types
+  std::vector<std::string> schemes;                // vernier weight-only schemes ("int4-asym-g128", "nf4-b64", …)
   std::vector<std::pair<int64_t, int64_t>> shapes = {{4096, 14336}, {4096, 4096}};  // rows m × columns k
   std::vector<int64_t> batches = {1, 8};
   std::vector<int> threads = {1, 2};
@@ -30,6 +31,7 @@ struct BandwidthResult {
 };
 
 struct MatmulBenchResult {
+  std::string name;                                // GGML type name or vernier scheme
   uint32_t type = 0;
   int64_t m = 0, k = 0, batch = 0;
   int threads = 0;

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "vernier/quantize.hpp"
+
 namespace vernier {
 
 // Kernel paths: "scalar", "auto" (the best this CPU runs) or a Highway target name ("avx2", "avx3",
@@ -37,6 +39,15 @@ struct MatmulWorkspace {
 // Rows are split over `threads` threads (tiled over the batch when batch > 1).
 void matmul(uint32_t weight_type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t batch,
             float* y, int threads, MatmulWorkspace& ws);
+
+// vernier's own weight-only formats (a QuantizedTensor): integer codes of any width in either mode
+// and at any granularity, NF4 and FP8 — decoded to float32 in registers and multiplied with
+// float32 activations (no activation quantization). SIMD kernels take 4- and 8-bit integers, NF4
+// and FP8 with groups of a multiple of 32 values; other shapes use the scalar reference.
+bool kernel_supports(const Scheme& scheme);
+void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws);
+float kernel_dot(const QuantizedTensor& w, int64_t row, const float* x);
+float reference_dot(const QuantizedTensor& w, int64_t row, const float* x);
 
 // Quantizes one activation row to kernel_activation_type(weight_type) (n values) into `out` (at most
 // 4·n + 64 bytes). For Q4_0 weights each Q8_0 block also carries its int16 code sum (36 bytes).

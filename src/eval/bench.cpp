@@ -12,6 +12,7 @@
 #include "vernier/ggml_quant.hpp"
 #include "vernier/ggml_types.hpp"
 #include "vernier/kernels.hpp"
+#include "vernier/quantize.hpp"
 
 namespace vernier {
 
@@ -91,34 +92,26 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
     const int64_t max_batch = *std::max_element(opt.batches.begin(), opt.batches.end());
     std::vector<float> x(static_cast<size_t>(max_batch * k)), y(static_cast<size_t>(max_batch * m));
     for (auto& v : x) v = nd(rng) * 50.0f;
-    for (uint32_t type : opt.types) {
-      const GgmlTypeInfo* ti = ggml_type_info(type);
-      if (!ti || !kernel_supports(type) || !ggml_can_quantize(type)) throw_usage("no kernel to benchmark for type " + std::to_string(type));
-      if (k % ti->block_size != 0) continue;
-      if (opt.progress) opt.progress("quantizing " + std::to_string(m) + "x" + std::to_string(k) + " to " + std::string(ti->name));
-      const int64_t row_bytes = *ggml_row_bytes(*ti, k);
-      const auto bytes = static_cast<size_t>(row_bytes * m);
-      const int64_t copies = copies_needed(bytes);
-      std::vector<uint8_t> w(bytes * static_cast<size_t>(copies));
-      ggml_quantize_threads(type, wf.data(), w.data(), m, k, nullptr, max_threads);
-      for (int64_t c = 1; c < copies; ++c) std::memcpy(w.data() + c * bytes, w.data(), bytes);
+    // Times one product per (batch, threads), rotating over the copies; median of the repetitions.
+    const auto measure = [&](const std::string& name, uint32_t type, uint64_t bytes, int64_t copies, const auto& run) {
       for (int64_t batch : opt.batches) {
         for (int t : opt.threads) {
           if (opt.progress) {
-            opt.progress(std::string(ti->name) + " " + std::to_string(m) + "x" + std::to_string(k) + " batch " +
-                         std::to_string(batch) + ", " + std::to_string(t) + " thread(s)");
+            opt.progress(name + " " + std::to_string(m) + "x" + std::to_string(k) + " batch " + std::to_string(batch) + ", " +
+                         std::to_string(t) + " thread(s)");
           }
-          matmul(type, w.data(), m, k, x.data(), batch, y.data(), t, ws);  // warm-up
+          run(0, batch, t);  // warm-up
           std::vector<double> times;
           const auto start = Clock::now();
           int64_t copy = 1 % copies;
           for (int r = 0; r < opt.repetitions; ++r, copy = (copy + 1) % copies) {
             const auto t0 = Clock::now();
-            matmul(type, w.data() + copy * bytes, m, k, x.data(), batch, y.data(), t, ws);
+            run(copy, batch, t);
             times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
             if (r >= 2 && std::chrono::duration<double>(Clock::now() - start).count() > opt.min_seconds) break;
           }
           MatmulBenchResult res;
+          res.name = name;
           res.type = type;
           res.m = m;
           res.k = k;
@@ -133,6 +126,35 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
           out.push_back(res);
         }
       }
+    };
+    for (uint32_t type : opt.types) {
+      const GgmlTypeInfo* ti = ggml_type_info(type);
+      if (!ti || !kernel_supports(type) || !ggml_can_quantize(type)) throw_usage("no kernel to benchmark for type " + std::to_string(type));
+      if (k % ti->block_size != 0) continue;
+      if (opt.progress) opt.progress("quantizing " + std::to_string(m) + "x" + std::to_string(k) + " to " + std::string(ti->name));
+      const int64_t row_bytes = *ggml_row_bytes(*ti, k);
+      const auto bytes = static_cast<size_t>(row_bytes * m);
+      const int64_t copies = copies_needed(bytes);
+      std::vector<uint8_t> w(bytes * static_cast<size_t>(copies));
+      ggml_quantize_threads(type, wf.data(), w.data(), m, k, nullptr, max_threads);
+      for (int64_t c = 1; c < copies; ++c) std::memcpy(w.data() + c * bytes, w.data(), bytes);
+      measure(std::string(ti->name), type, bytes, copies, [&](int64_t copy, int64_t batch, int t) {
+        matmul(type, w.data() + copy * bytes, m, k, x.data(), batch, y.data(), t, ws);
+      });
+    }
+    for (const std::string& name : opt.schemes) {
+      const Scheme scheme = parse_scheme(name);
+      if (!kernel_supports(scheme)) throw_usage("no weight-only kernel to benchmark for " + name);
+      if (opt.progress) opt.progress("quantizing " + std::to_string(m) + "x" + std::to_string(k) + " to " + name);
+      const QuantizedTensor q0 = quantize(TensorView{wf.data(), m, k, "bench"}, scheme);
+      const uint64_t bytes = q0.codes.size() + 4 * (q0.scales.size() + q0.zero_points.size());
+      const int64_t copies = copies_needed(bytes);
+      std::vector<QuantizedTensor> qs(static_cast<size_t>(copies), q0);
+      std::string label = describe(scheme);
+      std::replace(label.begin(), label.end(), ' ', '-');
+      measure(label, 0, bytes, copies, [&](int64_t copy, int64_t batch, int t) {
+        matmul(qs[static_cast<size_t>(copy)], x.data(), batch, y.data(), t, ws);
+      });
     }
   }
   return out;

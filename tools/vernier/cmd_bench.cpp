@@ -13,6 +13,7 @@
 #include "vernier/error.hpp"
 #include "vernier/ggml_types.hpp"
 #include "vernier/kernels.hpp"
+#include "vernier/quantize.hpp"
 
 namespace vernier::cli {
 
@@ -31,16 +32,31 @@ const uint32_t kAllTypes[] = {ggml_type::F32,  ggml_type::F16,  ggml_type::BF16,
                               ggml_type::Q5_0, ggml_type::Q5_1, ggml_type::Q8_0, ggml_type::Q2_K,   ggml_type::Q3_K,
                               ggml_type::Q4_K, ggml_type::Q5_K, ggml_type::Q6_K, ggml_type::IQ4_NL, ggml_type::IQ4_XS};
 
+// vernier's weight-only formats benchmarked by default (float32 activations, decoded in registers).
+const char* kAllSchemes[] = {"int8-sym-channel", "int8-asym-channel", "int4-asym-g128", "int4-sym-g128",
+                             "int4-asym-channel", "nf4-b64", "fp8_e4m3-channel", "fp8_e5m2-channel"};
+
 void run_bench(const BenchCliOptions& o) {
   if (o.isa != "auto" || !std::getenv("VERNIER_ISA")) set_kernel_isa(o.isa);
   BenchOptions opt;
   if (o.types.empty()) {
     opt.types.assign(std::begin(kAllTypes), std::end(kAllTypes));
+    opt.schemes.assign(std::begin(kAllSchemes), std::end(kAllSchemes));
   } else {
     for (const auto& name : o.types) {
-      const GgmlTypeInfo* ti = ggml_type_by_name(name);
-      if (!ti || !kernel_supports(ti->id)) throw_usage("--types: no kernel for '" + name + "'");
-      opt.types.push_back(ti->id);
+      if (const GgmlTypeInfo* ti = ggml_type_by_name(name)) {
+        if (!kernel_supports(ti->id)) throw_usage("--types: no kernel for GGML type '" + name + "'");
+        opt.types.push_back(ti->id);
+        continue;
+      }
+      Scheme s;
+      try {
+        s = parse_scheme(name);
+      } catch (const Error&) {
+        throw_usage("--types: '" + name + "' is neither a GGML type (Q4_K, F16, …) nor a vernier scheme (int4-asym-g128, nf4-b64, …)");
+      }
+      if (!kernel_supports(s)) throw_usage("--types: no kernel for '" + name + "'");
+      opt.schemes.push_back(name);
     }
   }
   if (!o.shapes.empty()) {
@@ -78,7 +94,7 @@ void run_bench(const BenchCliOptions& o) {
     for (const auto& b : bw) j["read_bandwidth"].push_back({{"threads", b.threads}, {"gbs", b.gbs}});
     j["matvec"] = nlohmann::json::array();
     for (const auto& r : res) {
-      j["matvec"].push_back({{"type", std::string(ggml_type_info(r.type)->name)}, {"m", r.m}, {"k", r.k}, {"batch", r.batch},
+      j["matvec"].push_back({{"type", r.name}, {"m", r.m}, {"k", r.k}, {"batch", r.batch},
                              {"threads", r.threads}, {"seconds", r.seconds}, {"gbs", r.gbs}, {"gflops", r.gflops},
                              {"ratio_to_bandwidth", r.ratio_to_bandwidth}, {"weight_bytes", r.weight_bytes}});
     }
@@ -91,7 +107,7 @@ void run_bench(const BenchCliOptions& o) {
   Table t;
   t.header = {"type", "m x k", "batch", "threads", "ms", "GB/s", "GFLOPS", "of bandwidth"};
   for (const auto& r : res) {
-    t.rows.push_back({std::string(ggml_type_info(r.type)->name), fmt::format("{}x{}", r.m, r.k), std::to_string(r.batch),
+    t.rows.push_back({r.name, fmt::format("{}x{}", r.m, r.k), std::to_string(r.batch),
                       std::to_string(r.threads), fixed(r.seconds * 1e3, 2), fixed(r.gbs, 2), fixed(r.gflops, 1),
                       fmt::format("{:.0f}%", 100 * r.ratio_to_bandwidth)});
   }
@@ -103,7 +119,8 @@ void run_bench(const BenchCliOptions& o) {
 void add_bench_command(CLI::App& app) {
   auto opt = std::make_shared<BenchCliOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "Memory read bandwidth, and each weight type's matrix kernel against it");
-  cmd->add_option("--types", opt->types, "GGML types (default: every type with a kernel), e.g. Q4_K Q8_0");
+  cmd->add_option("--types", opt->types,
+                  "GGML types or vernier schemes (default: every GGML type and 8 schemes), e.g. Q4_K Q8_0 int4-asym-g128");
   cmd->add_option("--shapes", opt->shapes, "Shapes MxK (default: 4096x14336 4096x4096)");
   cmd->add_option("--batches", opt->batches, "Activation rows per product")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "Thread counts (default: 1 and all cores)");

@@ -36,6 +36,8 @@ const DotTable& reference_dots();
 // Highway target bit; returns false if this build has no kernels for it.
 bool simd_dots(int64_t target, DotTable& out);
 bool simd_dots_k(int64_t target, DotTable& out);  // the K-quant half (dot_simd_k.cpp), called by simd_dots
+// The Highway target of the kernel path in use (0: the scalar reference).
+int64_t current_target();
 // The Highway targets this build compiled kernels for and this CPU supports, best first.
 std::array<int64_t, 8> simd_targets(int& count);
 

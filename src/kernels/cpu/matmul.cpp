@@ -24,6 +24,7 @@ using kernels::DotTable;
 struct Path {
   std::string name;
   DotTable table;
+  int64_t target = 0;  // Highway target bit; 0 for the scalar reference
 };
 
 // "scalar" first, then every compiled and supported SIMD target, best first.
@@ -41,7 +42,7 @@ const std::vector<Path>& paths() {
         if (simd[k]) t[k] = simd[k];
       std::string name = hwy::TargetName(targets[static_cast<size_t>(i)]);
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.push_back({name, t});
+      out.push_back({name, t, targets[static_cast<size_t>(i)]});
     }
     return out;
   }();
@@ -101,6 +102,8 @@ void set_kernel_isa(std::string_view name) {
 }
 
 std::string kernel_isa() { return current().name; }
+
+int64_t kernels::current_target() { return current().target; }
 
 bool kernel_supports(uint32_t type) {
   return type < kernels::kTypeSlots && kernels::reference_dots()[type] != nullptr;

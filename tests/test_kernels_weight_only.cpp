@@ -1,0 +1,128 @@
+// vernier's weight-only formats: every kernel path against the scalar reference, and the reference
+// against the float product of the dequantized matrix, for integer (both modes, several widths and
+// granularities, ragged groups), NF4 (with and without double quantization) and FP8.
+//
+// Error budget. Per group of L values the kernels form Σ c_i·x_i (c the code's value before scale
+// and zero point) in float, subtract z·X (X = Σx over the group) and multiply by the scale; groups
+// are summed in order. Reordering a float sum of m terms moves it by at most about m·u·Σ|terms|
+// (u = 2^-24); with L + 16 lane partials per group, the zero-point term, the scale product and G
+// groups, 4·(L + G + 24)·u·S bounds every path's difference from any other, where
+// S = Σ_i |s_g|·(|c_i| + |z_g|)·|x_i| (the magnitudes actually added).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "vernier/error.hpp"
+#include "vernier/format.hpp"
+#include "vernier/kernels.hpp"
+#include "vernier/quantize.hpp"
+
+namespace vernier {
+namespace {
+
+struct RestoreIsa {
+  ~RestoreIsa() { set_kernel_isa("auto"); }
+};
+
+std::vector<float> values(std::mt19937& rng, int64_t n, int kind) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& e : v) e = nd(rng);
+  switch (kind) {
+    case 1: std::fill(v.begin(), v.end(), 0.0f); break;
+    case 2: std::fill(v.begin(), v.end(), -0.375f); break;
+    case 3: for (auto& e : v) e *= 1e-3f; v[static_cast<size_t>(n / 3)] = 40.0f; break;
+    case 4: for (auto& e : v) e *= 1e-30f; break;  // tiny scales
+    default: break;
+  }
+  return v;
+}
+
+double budget(const QuantizedTensor& q, const std::vector<float>& wd, int64_t row, const float* x) {
+  const FormatInfo& f = format_info(q.scheme.format);
+  const bool integer = f.kind == FormatKind::integer;
+  double s = 0;
+  for (int64_t c = 0; c < q.cols; ++c) {
+    const int64_t g = q.group_index(row, c);
+    const double sc = std::fabs(q.scales[static_cast<size_t>(g)]);
+    double z = 0;
+    if (integer) z = q.zero_points.empty() ? (1 << (f.bits - 1)) : q.zero_points[static_cast<size_t>(g)];
+    const double cval = sc > 0 ? std::fabs(wd[static_cast<size_t>(row * q.cols + c)]) / sc : 0;
+    s += sc * (cval + z) * std::fabs(x[c]);
+  }
+  const double L = static_cast<double>(q.group_len());
+  const double G = static_cast<double>(q.cols) / L + 1;
+  return 4 * (L + G + 24) * std::ldexp(1.0, -24) * s + 1e-35;
+}
+
+const char* kSchemes[] = {"int8-sym-channel", "int8-asym-channel", "int8-sym-tensor", "uint8-sym-channel", "int4-sym-g128",
+                          "int4-asym-g128",   "int4-asym-g32",     "int4-sym-channel", "uint4-asym-g64",   "int4-asym-g33",
+                          "int3-asym-g128",   "int2-sym-g64",      "nf4-b64",          "nf4-b64-dq",       "nf4-channel",
+                          "fp8_e4m3-channel", "fp8_e5m2-channel",  "fp8_e4m3-tensor",  "fp8_e5m2-g128"};
+
+TEST(WeightOnlyKernels, EveryPathMatchesTheReferenceAndTheDequantizedProduct) {
+  RestoreIsa restore;
+  std::mt19937 rng(17);
+  for (const char* name : kSchemes) {
+    const Scheme scheme = parse_scheme(name);
+    ASSERT_TRUE(kernel_supports(scheme)) << name;
+    for (int64_t cols : {int64_t{32}, int64_t{256}, int64_t{384}, int64_t{264}}) {
+      for (int kind = 0; kind < 5; ++kind) {
+        const int64_t rows = 9;
+        const std::vector<float> w = values(rng, rows * cols, kind);
+        const std::vector<float> x = values(rng, cols, kind == 1 ? 0 : kind == 4 ? 0 : kind);
+        const QuantizedTensor q = quantize(TensorView{w.data(), rows, cols, "w"}, scheme);
+        const std::vector<float> wd = dequantize(q);
+        for (int64_t r = 0; r < rows; ++r) {
+          const double b = budget(q, wd, r, x.data());
+          const float ref = reference_dot(q, r, x.data());
+          double f = 0;
+          for (int64_t c = 0; c < cols; ++c) f += static_cast<double>(wd[static_cast<size_t>(r * cols + c)]) * x[static_cast<size_t>(c)];
+          ASSERT_NEAR(ref, f, b) << name << " cols " << cols << " kind " << kind << " row " << r;
+          for (const std::string& isa : available_kernel_isas()) {
+            set_kernel_isa(isa);
+            ASSERT_NEAR(kernel_dot(q, r, x.data()), ref, b) << isa << " " << name << " cols " << cols << " kind " << kind;
+          }
+          set_kernel_isa("auto");
+        }
+      }
+    }
+  }
+}
+
+TEST(WeightOnlyKernels, MatmulEqualsRowDotsForEveryShapeBatchAndThreadCount) {
+  RestoreIsa restore;
+  std::mt19937 rng(5);
+  MatmulWorkspace ws;
+  for (const char* name : {"int4-asym-g128", "int8-sym-channel", "nf4-b64", "fp8_e4m3-channel", "int4-asym-g33"}) {
+    const Scheme scheme = parse_scheme(name);
+    for (int64_t rows : {1, 7, 8, 9, 31, 32, 33, 255, 256, 257}) {
+      const int64_t cols = 256;
+      const std::vector<float> w = values(rng, rows * cols, 0);
+      const QuantizedTensor q = quantize(TensorView{w.data(), rows, cols, "w"}, scheme);
+      for (int64_t batch : {1, 4}) {
+        const std::vector<float> x = values(rng, batch * cols, 0);
+        for (int threads : {1, 2}) {
+          std::vector<float> y(static_cast<size_t>(batch * rows), NAN);
+          matmul(q, x.data(), batch, y.data(), threads, ws);
+          for (int64_t b = 0; b < batch; ++b)
+            for (int64_t r = 0; r < rows; ++r)
+              EXPECT_EQ(y[static_cast<size_t>(b * rows + r)], kernel_dot(q, r, x.data() + b * cols)) << name << " rows " << rows;
+        }
+      }
+    }
+  }
+}
+
+TEST(WeightOnlyKernels, PlainCastsHaveNoWeightOnlyKernel) {
+  EXPECT_FALSE(kernel_supports(parse_scheme("fp16")));
+  const std::vector<float> w(64, 1.0f);
+  const QuantizedTensor q = quantize(TensorView{w.data(), 2, 32, "w"}, parse_scheme("bf16"));
+  MatmulWorkspace ws;
+  float y[2];
+  EXPECT_THROW(matmul(q, w.data(), 1, y, 1, ws), Error);
+}
+
+}  // namespace
+}  // namespace vernier
