@@ -99,13 +99,15 @@ void group_sums(const kernels::WoDesc& d, const float* x, float* out) {
     out[j] = s;
   }
 }
-kernels::WoDotFn pick(const kernels::WoDesc& d) {
+kernels::WoKernels pick_kernels(const kernels::WoDesc& d) {
   const int64_t target = kernels::current_target();
   if (target != 0) {
-    if (kernels::WoDotFn f = kernels::wo_simd_dot(target, d)) return f;
+    const kernels::WoKernels k = kernels::wo_simd_kernels(target, d);
+    if (k.one) return k;
   }
-  return kernels::wo_reference_dot;
+  return {kernels::wo_reference_dot, nullptr, 1};
 }
+kernels::WoDotFn pick(const kernels::WoDesc& d) { return pick_kernels(d).one; }
 }  // namespace
 
 bool kernel_supports(const Scheme& s) {
@@ -130,7 +132,7 @@ float reference_dot(const QuantizedTensor& w, int64_t row, const float* x) {
 
 void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws) {
   const kernels::WoDesc d = kernels::describe_weights(w);
-  const kernels::WoDotFn dot = pick(d);
+  const kernels::WoKernels k = pick_kernels(d);
   const int64_t gpr = d.groups_per_row;
   const auto need = static_cast<size_t>(batch * gpr) * sizeof(float);
   if (ws.activations.size() < need) ws.activations.resize(need);
@@ -144,8 +146,15 @@ void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, i
     const int64_t r0 = rows * c / chunks, r1 = rows * (c + 1) / chunks;
     for (int64_t rt = r0; rt < r1; rt += kTile) {
       const int64_t re = std::min(r1, rt + kTile);
-      for (int64_t b = 0; b < batch; ++b)
-        for (int64_t r = rt; r < re; ++r) y[b * rows + r] = dot(d, w.codes.data() + r * w.row_bytes, r, x + b * w.cols, xsum + b * gpr);
+      for (int64_t b = 0; b < batch; ++b) {
+        const float* xb = x + b * w.cols;
+        float* yb = y + b * rows;
+        int64_t r = rt;
+        if (k.rows) {
+          for (; r + k.rows_at_once <= re; r += k.rows_at_once) k.rows(d, w.codes.data() + r * w.row_bytes, r, xb, xsum + b * gpr, yb + r);
+        }
+        for (; r < re; ++r) yb[r] = k.one(d, w.codes.data() + r * w.row_bytes, r, xb, xsum + b * gpr);
+      }
     }
   };
   ThreadPool::shared().run(t, chunks, task);

@@ -35,8 +35,15 @@ WoDesc describe_weights(const QuantizedTensor& q);  // throws a usage Error for 
 // Row r's dot product with x (cols floats) given X_g per group of the row (groups_per_row floats).
 using WoDotFn = float (*)(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum);
 float wo_reference_dot(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum);
-// The SIMD kernel of a Highway target for these weights, or nullptr (no kernel for this target, or
+// `rows_at_once` consecutive rows from `row` (codes points at the first), results to out[0..].
+using WoRowsFn = void (*)(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out);
+struct WoKernels {
+  WoDotFn one = nullptr;    // a single row
+  WoRowsFn rows = nullptr;  // rows_at_once rows; each row gets exactly the operations `one` does
+  int rows_at_once = 1;
+};
+// The SIMD kernels of a Highway target for these weights, or empty (no kernel for this target, or
 // a shape it does not take: groups not a multiple of 32 values, a ragged last group, 2/3/5/6/7-bit codes).
-WoDotFn wo_simd_dot(int64_t target, const WoDesc& d);
+WoKernels wo_simd_kernels(int64_t target, const WoDesc& d);
 
 }  // namespace vernier::kernels
