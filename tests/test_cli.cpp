@@ -28,7 +28,7 @@ struct CliResult {
 };
 
 CliResult run(const std::string& args) {
-  const std::string err_path = ::testing::TempDir() + "vernier_cli_stderr.txt";
+  const std::string err_path = vernier::testdata::temp_path("cli_stderr.txt");  // per test process: ctest runs two at once
   const std::string cmd = std::string(VERNIER_CLI) + " " + args + " 2>" + err_path;
   CliResult r;
   FILE* p = popen(cmd.c_str(), "r");
