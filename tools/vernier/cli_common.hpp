@@ -41,6 +41,7 @@ void add_run_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_imatrix_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
 
 // The plan, shared by `vernier plan` and `vernier demo`.
 struct PlanRequest {

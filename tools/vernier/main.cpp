@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   vernier::cli::add_eval_command(app);
   vernier::cli::add_imatrix_command(app);
   vernier::cli::add_bench_command(app);
+  vernier::cli::add_synth_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
