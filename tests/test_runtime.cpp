@@ -223,14 +223,14 @@ namespace vernier {
 namespace {
 
 // vernier imatrix on llama-imatrix's setting for golden/ggml/imatrix/imatrix.gguf (input-F32.gguf,
-// calibration.txt, ctx 128, 40 chunks): same entries and counts; per column the weights of the
-// layer-0 Q/K/V inputs agree to 1% and every tensor's median column to 0.1%, except the inputs of
-// attn_output (attention outputs: medians 0.5% and 5.7% apart). The differences are not explained yet
-// and are listed in the issue note; this test guards against them growing.
-TEST(Imatrix, CollectsLlamaImatrixsEntriesAndWritesBothFormats) {
+// calibration.txt, ctx 128, 40 chunks). llama-imatrix ran with llama.cpp's default F16 KV cache:
+// with the same cache every entry agrees to float rounding (measured: at most 3.6e-5 relative,
+// medians below 1e-6).
+TEST(Imatrix, ReproducesLlamaImatrixToFloatRounding) {
   VERNIER_REQUIRE_SHARED("golden/ggml/imatrix/imatrix.gguf");
   const Model m = load_model(testdata::shared("golden/ggml/input-F32.gguf"));
-  ImatrixStats s = collect_imatrix(m, read_text(testdata::shared("golden/ggml/imatrix/calibration.txt")), 128, 40, 2);
+  const std::string text = read_text(testdata::shared("golden/ggml/imatrix/calibration.txt"));
+  ImatrixStats s = collect_imatrix(m, text, 128, 40, 2, {}, KvType::f16);
   s.dataset = "imatrix/calibration.txt";
   EXPECT_EQ(s.sum2.size(), 14u);
   const std::string g = testdata::temp_path("im.gguf"), d = testdata::temp_path("im.dat");
@@ -245,19 +245,24 @@ TEST(Imatrix, CollectsLlamaImatrixsEntriesAndWritesBothFormats) {
     const std::vector<float>* legacy = b.find(name);
     ASSERT_NE(mine, nullptr) << name;
     ASSERT_NE(legacy, nullptr) << name;
-    std::vector<double> ratio;
     for (size_t i = 0; i < w.size(); ++i) {
       EXPECT_NEAR((*legacy)[i], (*mine)[i], 1e-5f * std::fabs((*mine)[i])) << name << ": .dat and GGUF agree";
-      ratio.push_back((*mine)[i] / w[i]);
-    }
-    std::sort(ratio.begin(), ratio.end());
-    const bool attn_out = name.find("attn_output") != std::string::npos;
-    EXPECT_NEAR(ratio[ratio.size() / 2], 1.0, attn_out ? 0.07 : 1e-3) << name;
-    if (name.rfind("blk.0.attn_", 0) == 0 && name != "blk.0.attn_output.weight") {
-      EXPECT_NEAR(ratio.front(), 1.0, 0.01) << name;
-      EXPECT_NEAR(ratio.back(), 1.0, 0.01) << name;
+      EXPECT_NEAR((*mine)[i], w[i], 1e-4f * std::fabs(w[i])) << name << " column " << i;
     }
   }
+  // the cache only touches what reads it: the layer-0 Q/K/V inputs are the same with an F32 cache
+  const ImatrixStats f32 = collect_imatrix(m, text, 128, 40, 2);
+  const auto& q = f32.sum2.at("blk.0.attn_q.weight");
+  for (size_t i = 0; i < q.size(); ++i) EXPECT_NEAR(q[i], s.sum2.at("blk.0.attn_q.weight")[i], 1e-6f * std::fabs(q[i]));
+}
+
+TEST(Tokenizer, ByteOnlyVocabularyGetsTheDummyPrefixAsBytes) {
+  // input-F32.gguf's vocabulary has no U+2581 token: llama.cpp prefixes the text with it, which byte
+  // fallback turns into E2 96 81 (token ids 3 + byte)
+  VERNIER_REQUIRE_SHARED("golden/ggml/input-F32.gguf");
+  const Model m = load_model(testdata::shared("golden/ggml/input-F32.gguf"));
+  const Tokenizer tok(m.tokenizer);
+  EXPECT_EQ(tok.encode("Hi", true, false), (std::vector<int32_t>{1, 3 + 0xE2, 3 + 0x96, 3 + 0x81, 3 + 'H', 3 + 'i'}));
 }
 
 }  // namespace

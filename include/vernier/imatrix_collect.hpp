@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "vernier/kv_cache.hpp"
 #include "vernier/model.hpp"
 
 namespace vernier {
@@ -24,8 +25,9 @@ struct ImatrixStats {
   std::string dataset;
 };
 
+// kv: the KV cache the activations are computed with (llama-imatrix runs llama.cpp's default F16).
 ImatrixStats collect_imatrix(const Model& m, const std::string& text, int64_t ctx, int64_t max_chunks, int threads,
-                             const std::function<void(int64_t, int64_t)>& progress = {});
+                             const std::function<void(int64_t, int64_t)>& progress = {}, KvType kv = KvType::f32);
 void write_imatrix_gguf(const ImatrixStats& s, const std::string& path, bool overwrite);
 void write_imatrix_dat(const ImatrixStats& s, const std::string& path, bool overwrite);
 

@@ -71,11 +71,15 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos
     return tokens;
   }
   if (bos) tokens.push_back(bos_);
+  // The dummy prefix: a space before the text. A vocabulary without a U+2581 token (byte-only
+  // vocabularies) gets it as its three byte tokens, as llama.cpp does (it prefixes the text itself);
+  // run.c would push an invalid id there.
+  std::string v = to_vocab(text);
   if (!text.empty()) {
     const int32_t prefix = lookup(kSpace);
     if (prefix >= 0) tokens.push_back(prefix);
+    else v = kSpace + v;
   }
-  const std::string v = to_vocab(text);
   for (size_t i = 0; i < v.size();) {
     size_t len = 1;  // one UTF-8 character: a lead byte and its continuation bytes (at most 4)
     while (i + len < v.size() && (static_cast<unsigned char>(v[i + len]) & 0xC0) == 0x80 && len < 4) ++len;

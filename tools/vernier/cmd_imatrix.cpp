@@ -16,7 +16,7 @@ namespace vernier::cli {
 
 namespace {
 struct ImatrixOptions {
-  std::string model, text_file, output, format = "gguf", tokenizer;
+  std::string model, text_file, output, format = "gguf", tokenizer, kv = "f32";
   int64_t ctx = 512, chunks = 0;
   int threads = 0;
   bool force = false, quiet = false;
@@ -35,7 +35,7 @@ void run_imatrix(const ImatrixOptions& opt) {
     if (opt.quiet) return;
     if (tty) std::cerr << fmt::format("\r\033[K[{}/{}] chunks", c + 1, n) << std::flush;
     else if ((c + 1) % 10 == 0 || c + 1 == n) std::cerr << fmt::format("[{}/{}] chunks\n", c + 1, n);
-  });
+  }, parse_kv_type(opt.kv));
   if (!opt.quiet && tty) std::cerr << "\r\033[K";
   s.dataset = opt.text_file;
   if (opt.format == "gguf") write_imatrix_gguf(s, opt.output, opt.force);
@@ -54,6 +54,7 @@ void add_imatrix_command(CLI::App& app) {
   cmd->add_option("--ctx", opt->ctx, "Tokens per chunk")->capture_default_str();
   cmd->add_option("--chunks", opt->chunks, "At most this many chunks (default: all)");
   cmd->add_option("--threads", opt->threads, "Threads (default: all)");
+  cmd->add_option("--kv", opt->kv, "KV cache format the activations are computed with: " + kv_type_names())->capture_default_str();
   cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
   cmd->add_flag("--force", opt->force, "Overwrite an existing output");
   cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
