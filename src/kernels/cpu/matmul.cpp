@@ -196,14 +196,21 @@ void matmul(uint32_t type, const void* w, int64_t rows, int64_t cols, const floa
   // within a chunk, tiles of rows stay in cache while every activation row passes over them.
   constexpr int64_t kTile = 16;
   const int64_t chunks = t == 1 ? 1 : std::min<int64_t>((rows + kTile - 1) / kTile, 4 * t);
+  // Activation rows are taken a tile at a time (about 256 KiB of them, so they stay in L2 while every
+  // weight tile of the chunk passes over them): a batch of 512 rows re-read from L3 for each weight
+  // tile was what kept a second thread from helping.
+  const int64_t btile = std::clamp<int64_t>((int64_t{256} << 10) / std::max<int64_t>(arb, 1), 1, std::max<int64_t>(batch, 1));
   auto row_task = [&](int64_t c) {
     const int64_t r0 = rows * c / chunks, r1 = rows * (c + 1) / chunks;
-    for (int64_t rt = r0; rt < r1; rt += kTile) {
-      const int64_t re = std::min(r1, rt + kTile);
-      for (int64_t b = 0; b < batch; ++b) {
-        const uint8_t* xb = xq + b * arb;
-        float* yb = y + b * rows;
-        for (int64_t r = rt; r < re; ++r) yb[r] = dot(wb + r * row_bytes, xb, cols);
+    for (int64_t b0 = 0; b0 < batch; b0 += btile) {
+      const int64_t b1 = std::min(batch, b0 + btile);
+      for (int64_t rt = r0; rt < r1; rt += kTile) {
+        const int64_t re = std::min(r1, rt + kTile);
+        for (int64_t b = b0; b < b1; ++b) {
+          const uint8_t* xb = xq + b * arb;
+          float* yb = y + b * rows;
+          for (int64_t r = rt; r < re; ++r) yb[r] = dot(wb + r * row_bytes, xb, cols);
+        }
       }
     }
   };

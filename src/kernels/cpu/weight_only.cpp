@@ -142,18 +142,23 @@ void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, i
   const int t = rows * w.cols * std::max<int64_t>(batch, 1) < (1 << 15) ? 1 : std::max(threads, 1);
   constexpr int64_t kTile = 16;
   const int64_t chunks = t == 1 ? 1 : std::min<int64_t>((rows + kTile - 1) / kTile, 4 * t);
+  // activation rows a tile at a time (about 256 KiB, L2-resident), as matmul.cpp does for GGUF types
+  const int64_t btile = std::clamp<int64_t>((int64_t{256} << 10) / (w.cols * 4), 1, std::max<int64_t>(batch, 1));
   auto task = [&](int64_t c) {
     const int64_t r0 = rows * c / chunks, r1 = rows * (c + 1) / chunks;
-    for (int64_t rt = r0; rt < r1; rt += kTile) {
-      const int64_t re = std::min(r1, rt + kTile);
-      for (int64_t b = 0; b < batch; ++b) {
-        const float* xb = x + b * w.cols;
-        float* yb = y + b * rows;
-        int64_t r = rt;
-        if (k.rows) {
-          for (; r + k.rows_at_once <= re; r += k.rows_at_once) k.rows(d, w.codes.data() + r * w.row_bytes, r, xb, xsum + b * gpr, yb + r);
+    for (int64_t b0 = 0; b0 < batch; b0 += btile) {
+      const int64_t b1 = std::min(batch, b0 + btile);
+      for (int64_t rt = r0; rt < r1; rt += kTile) {
+        const int64_t re = std::min(r1, rt + kTile);
+        for (int64_t b = b0; b < b1; ++b) {
+          const float* xb = x + b * w.cols;
+          float* yb = y + b * rows;
+          int64_t r = rt;
+          if (k.rows) {
+            for (; r + k.rows_at_once <= re; r += k.rows_at_once) k.rows(d, w.codes.data() + r * w.row_bytes, r, xb, xsum + b * gpr, yb + r);
+          }
+          for (; r < re; ++r) yb[r] = k.one(d, w.codes.data() + r * w.row_bytes, r, xb, xsum + b * gpr);
         }
-        for (; r < re; ++r) yb[r] = k.one(d, w.codes.data() + r * w.row_bytes, r, xb, xsum + b * gpr);
       }
     }
   };
