@@ -178,7 +178,7 @@ void LlamaRuntime::attention(int64_t l, int64_t n, int64_t pos0) {
       for (int64_t e = 0; e < hd; ++e) xb[e] += a * v[e];
     }
   };
-  ThreadPool::shared().run(n * H * (pos0 + n) * hd < (1 << 16) ? 1 : threads_, n * H, task);
+  ThreadPool::shared().run(2 * n * H * (pos0 + n) * hd < (int64_t{1} << 20) ? 1 : threads_, n * H, task);
 }
 
 std::span<const float> LlamaRuntime::forward(std::span<const int32_t> tokens, int64_t pos0, bool all_logits) {

@@ -184,7 +184,7 @@ void matmul(uint32_t type, const void* w, int64_t rows, int64_t cols, const floa
   const auto need = static_cast<size_t>(arb * batch);
   if (ws.activations.size() < need) ws.activations.resize(need);
   uint8_t* xq = ws.activations.data();
-  const int t = rows * cols * std::max<int64_t>(batch, 1) < (1 << 15) ? 1 : std::max(threads, 1);
+  const int t = rows * cols * std::max<int64_t>(batch, 1) < kernels::kMinParallelWork ? 1 : std::max(threads, 1);
   ThreadPool& pool = ThreadPool::shared();
   auto quantize_task = [&](int64_t b) { quantize_activation_row(type, x + b * cols, xq + b * arb, cols); };
   pool.run(batch >= 4 ? t : 1, batch, quantize_task);

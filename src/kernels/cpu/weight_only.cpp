@@ -139,7 +139,7 @@ void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, i
   auto* xsum = reinterpret_cast<float*>(ws.activations.data());
   for (int64_t b = 0; b < batch; ++b) group_sums(d, x + b * w.cols, xsum + b * gpr);
   const int64_t rows = w.rows;
-  const int t = rows * w.cols * std::max<int64_t>(batch, 1) < (1 << 15) ? 1 : std::max(threads, 1);
+  const int t = rows * w.cols * std::max<int64_t>(batch, 1) < kernels::kMinParallelWork ? 1 : std::max(threads, 1);
   constexpr int64_t kTile = 16;
   const int64_t chunks = t == 1 ? 1 : std::min<int64_t>((rows + kTile - 1) / kTile, 4 * t);
   // activation rows a tile at a time (about 256 KiB, L2-resident), as matmul.cpp does for GGUF types
