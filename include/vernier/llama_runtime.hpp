@@ -23,6 +23,10 @@
 
 namespace vernier {
 
+// Rotary position embedding in place on n values made of heads of head_dim: within each head the
+// pairs (2i, 2i + 1), i < rope_dim / 2, turn by the angle pos · theta^(−2i / rope_dim).
+void apply_rope(float* v, int64_t n, int64_t head_dim, int64_t rope_dim, float theta, int64_t pos);
+
 class LlamaRuntime {
  public:
   // context: positions the KV cache holds (0: the model's context length); kv: its storage format;

@@ -41,6 +41,20 @@ void rmsnorm(float* o, const float* x, const float* w, int64_t n, float eps) {
 }
 }  // namespace
 
+void apply_rope(float* v, int64_t n, int64_t head_dim, int64_t rope_dim, float theta, int64_t pos) {
+  const auto p = static_cast<float>(pos);
+  for (int64_t j = 0; j < n; j += 2) {
+    const int64_t hi = j % head_dim;
+    if (hi >= rope_dim) continue;
+    const float freq = 1.0f / std::pow(theta, static_cast<float>(hi) / static_cast<float>(rope_dim));
+    const float val = p * freq;
+    const float fcr = std::cos(val), fci = std::sin(val);
+    const float v0 = v[j], v1 = v[j + 1];
+    v[j] = v0 * fcr - v1 * fci;
+    v[j + 1] = v0 * fci + v1 * fcr;
+  }
+}
+
 LlamaRuntime::Matrix LlamaRuntime::matrix(const Model& m, const std::string& name, int64_t rows, int64_t cols) {
   const ModelTensor& t = need(m, name, rows * cols);
   Matrix mx;
@@ -203,23 +217,10 @@ std::span<const float> LlamaRuntime::forward(std::span<const int32_t> tokens, in
     mul(L.wk, xb_.data(), n, k_.data());
     mul(L.wv, xb_.data(), n, v_.data());
     for (int64_t i = 0; i < n; ++i) {
-      // rotary embedding on adjacent pairs (2j, 2j+1) of each head
       float* q = q_.data() + i * D;
       float* k = k_.data() + i * KV;
-      const auto pos = static_cast<float>(pos0 + i);
-      for (int64_t j = 0; j < D; j += 2) {
-        const int64_t hi = j % hd;
-        if (hi >= rope_dim) continue;
-        const float freq = 1.0f / std::pow(static_cast<float>(c_.rope_theta), static_cast<float>(hi) / static_cast<float>(rope_dim));
-        const float val = pos * freq;
-        const float fcr = std::cos(val), fci = std::sin(val);
-        for (float* vec : {q, j < KV ? k : nullptr}) {
-          if (!vec) continue;
-          const float v0 = vec[j], v1 = vec[j + 1];
-          vec[j] = v0 * fcr - v1 * fci;
-          vec[j + 1] = v0 * fci + v1 * fcr;
-        }
-      }
+      apply_rope(q, D, hd, rope_dim, static_cast<float>(c_.rope_theta), pos0 + i);
+      apply_rope(k, KV, hd, rope_dim, static_cast<float>(c_.rope_theta), pos0 + i);
       keys_[static_cast<size_t>(l)].write(pos0 + i, k);
       values_[static_cast<size_t>(l)].write(pos0 + i, v_.data() + i * KV);
     }
