@@ -216,3 +216,115 @@ TEST(Kernels, PathNamesAndErrors) {
 
 }  // namespace
 }  // namespace vernier
+
+namespace vernier {
+namespace {
+
+// Integer sums identical: blocks of random codes and scales whose float scales are 1 or 1/2, against
+// activation blocks with scale 1, make every float operation of every path exact as long as every
+// partial sum stays below 2^24 — then any difference in a block's integer sum shows as a different
+// result, and each path must equal the reference bit for bit. Bounds: a 32-value block contributes at
+// most 32·128·127 = 520,192, so 9 blocks with activation codes in ±127 stay below 4.7 M; a K-quant
+// superblock with activation codes in ±15 contributes at most 256·128·32·15 = 15.7 M (Q6_K, the
+// largest), so one superblock. Full-range codes are where vpmaddubsw could saturate; only the
+// 32-value types come near (2·128·127 = 32,512 < 32,767), and they get the full range.
+template <class B>
+void random_blocks(std::mt19937& rng, std::vector<uint8_t>& bytes, int64_t nb) {
+  bytes.resize(static_cast<size_t>(nb) * sizeof(B));
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+}
+constexpr uint16_t kOne = 0x3C00, kHalf = 0x3800;  // FP16 1.0 and 0.5
+
+std::vector<uint8_t> exact_weights(uint32_t type, std::mt19937& rng, int64_t n) {
+  using namespace ggml;
+  std::vector<uint8_t> w;
+  const int64_t bs = ggml_type_info(type)->block_size, nb = n / bs;
+  const auto each = [&](auto* blocks, auto fix) {
+    for (int64_t i = 0; i < nb; ++i) fix(blocks[i]);
+  };
+  switch (type) {
+    case ggml_type::Q4_0: random_blocks<BlockQ4_0>(rng, w, nb); each(reinterpret_cast<BlockQ4_0*>(w.data()), [](auto& b) { b.d = kOne; }); break;
+    case ggml_type::Q4_1: random_blocks<BlockQ4_1>(rng, w, nb); each(reinterpret_cast<BlockQ4_1*>(w.data()), [](auto& b) { b.d = kOne; b.m = kHalf; }); break;
+    case ggml_type::Q5_0: random_blocks<BlockQ5_0>(rng, w, nb); each(reinterpret_cast<BlockQ5_0*>(w.data()), [](auto& b) { b.d = kOne; }); break;
+    case ggml_type::Q5_1: random_blocks<BlockQ5_1>(rng, w, nb); each(reinterpret_cast<BlockQ5_1*>(w.data()), [](auto& b) { b.d = kOne; b.m = kHalf; }); break;
+    case ggml_type::Q8_0: random_blocks<BlockQ8_0>(rng, w, nb); each(reinterpret_cast<BlockQ8_0*>(w.data()), [](auto& b) { b.d = kOne; }); break;
+    case ggml_type::IQ4_NL: random_blocks<BlockIQ4_NL>(rng, w, nb); each(reinterpret_cast<BlockIQ4_NL*>(w.data()), [](auto& b) { b.d = kOne; }); break;
+    case ggml_type::Q2_K: random_blocks<BlockQ2_K>(rng, w, nb); each(reinterpret_cast<BlockQ2_K*>(w.data()), [](auto& b) { b.d = kOne; b.dmin = kHalf; }); break;
+    case ggml_type::Q3_K: random_blocks<BlockQ3_K>(rng, w, nb); each(reinterpret_cast<BlockQ3_K*>(w.data()), [](auto& b) { b.d = kOne; }); break;
+    case ggml_type::Q4_K: random_blocks<BlockQ4_K>(rng, w, nb); each(reinterpret_cast<BlockQ4_K*>(w.data()), [](auto& b) { b.d = kOne; b.dmin = kHalf; }); break;
+    case ggml_type::Q5_K: random_blocks<BlockQ5_K>(rng, w, nb); each(reinterpret_cast<BlockQ5_K*>(w.data()), [](auto& b) { b.d = kOne; b.dmin = kHalf; }); break;
+    case ggml_type::Q6_K: random_blocks<BlockQ6_K>(rng, w, nb); each(reinterpret_cast<BlockQ6_K*>(w.data()), [](auto& b) { b.d = kOne; }); break;
+    case ggml_type::IQ4_XS: random_blocks<BlockIQ4_XS>(rng, w, nb); each(reinterpret_cast<BlockIQ4_XS*>(w.data()), [](auto& b) { b.d = kOne; }); break;
+    default: break;
+  }
+  return w;
+}
+
+// Activation blocks with scale 1 and codes in −127..127, with their sums, in the layout the type's
+// kernels read.
+std::vector<uint8_t> exact_activations(uint32_t type, std::mt19937& rng, int64_t n, int range) {
+  std::uniform_int_distribution<int> code(-range, range);
+  std::vector<uint8_t> x(static_cast<size_t>(n) * 4 + 64);
+  const uint32_t act = kernel_activation_type(type);
+  if (act == ggml_type::Q8_K) {
+    auto* b = reinterpret_cast<ggml::BlockQ8_K*>(x.data());
+    for (int64_t i = 0; i < n / 256; ++i) {
+      b[i].d = 1.0f;
+      for (int j = 0; j < 256; ++j) b[i].qs[j] = static_cast<int8_t>(code(rng));
+      for (int j = 0; j < 16; ++j) {
+        int s = 0;
+        for (int k = 0; k < 16; ++k) s += b[i].qs[16 * j + k];
+        b[i].bsums[j] = static_cast<int16_t>(s);
+      }
+    }
+  } else if (type == ggml_type::Q4_0) {
+    auto* b = reinterpret_cast<kernels::BlockQ8_0S*>(x.data());
+    for (int64_t i = 0; i < n / 32; ++i) {
+      b[i].d = kOne;
+      int s = 0;
+      for (int j = 0; j < 32; ++j) s += (b[i].qs[j] = static_cast<int8_t>(code(rng)));
+      b[i].sum = static_cast<int16_t>(s);
+    }
+  } else if (act == ggml_type::Q8_1) {
+    auto* b = reinterpret_cast<kernels::BlockQ8_1*>(x.data());
+    for (int64_t i = 0; i < n / 32; ++i) {
+      b[i].d = kOne;
+      int s = 0;
+      for (int j = 0; j < 32; ++j) s += (b[i].qs[j] = static_cast<int8_t>(code(rng)));
+      b[i].s = fp16_from_float(static_cast<float>(s));
+    }
+  } else {
+    auto* b = reinterpret_cast<ggml::BlockQ8_0*>(x.data());
+    for (int64_t i = 0; i < n / 32; ++i) {
+      b[i].d = kOne;
+      for (int j = 0; j < 32; ++j) b[i].qs[j] = static_cast<int8_t>(code(rng));
+    }
+  }
+  return x;
+}
+
+TEST(Kernels, IntegerBlockSumsAreIdenticalOnEveryPath) {
+  RestoreIsa restore;
+  std::mt19937 rng(99);
+  for (uint32_t type : kTypes) {
+    const int64_t bs = ggml_type_info(type)->block_size;
+    if (bs == 1) continue;  // float rows: covered by the budget test
+    const bool k_quant = bs == 256;
+    for (int64_t blocks : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{8}, int64_t{9}}) {
+      if (k_quant && blocks > 1) break;
+      const int64_t n = blocks * bs;
+      for (int rep = 0; rep < 8; ++rep) {
+        const std::vector<uint8_t> w = exact_weights(type, rng, n), x = exact_activations(type, rng, n, k_quant ? 15 : 127);
+        const float ref = reference_dot(type, w.data(), x.data(), n);
+        ASSERT_EQ(ref, std::nearbyint(2 * ref) / 2) << type_name(type) << ": an exact construction gives a multiple of 1/2";
+        for (const std::string& isa : available_kernel_isas()) {
+          set_kernel_isa(isa);
+          EXPECT_EQ(kernel_dot(type, w.data(), x.data(), n), ref) << isa << " " << type_name(type) << " blocks " << blocks;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vernier
