@@ -53,6 +53,7 @@ class LlamaRuntime {
     int64_t rows = 0, cols = 0;
     const uint8_t* data = nullptr;  // the mapped file's bytes, or `owned`
     std::vector<uint8_t> owned;
+    PreparedMatrix prepared;        // what the kernels multiply (data, or a repacked copy)
   };
   struct Layer {
     std::vector<float> attn_norm, ffn_norm;

@@ -138,8 +138,10 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
       std::vector<uint8_t> w(bytes * static_cast<size_t>(copies));
       ggml_quantize_threads(type, wf.data(), w.data(), m, k, nullptr, max_threads);
       for (int64_t c = 1; c < copies; ++c) std::memcpy(w.data() + c * bytes, w.data(), bytes);
+      std::vector<PreparedMatrix> prepared;  // as the runtime holds them (Q4_0 repacked eight rows at a time)
+      for (int64_t c = 0; c < copies; ++c) prepared.push_back(prepare_matrix(type, w.data() + c * bytes, m, k));
       measure(std::string(ti->name), type, bytes, copies, [&](int64_t copy, int64_t batch, int t) {
-        matmul(type, w.data() + copy * bytes, m, k, x.data(), batch, y.data(), t, ws);
+        matmul(prepared[static_cast<size_t>(copy)], x.data(), batch, y.data(), t, ws);
       });
     }
     for (const std::string& name : opt.schemes) {

@@ -78,6 +78,7 @@ LlamaRuntime::Matrix LlamaRuntime::matrix(const Model& m, const std::string& nam
     read_f32(t, std::span<float>(reinterpret_cast<float*>(mx.owned.data()), static_cast<size_t>(rows * cols)));
     mx.data = mx.owned.data();
   }
+  mx.prepared = prepare_matrix(mx.type, mx.data, rows, cols);
   return mx;
 }
 
@@ -139,7 +140,7 @@ void LlamaRuntime::mul(const Matrix& m, const float* x, int64_t n, float* out) {
   if (on_matrix_input) {
     for (int64_t i = 0; i < n; ++i) on_matrix_input(m.name, x + i * m.cols, m.cols);
   }
-  vernier::matmul(m.type, m.data, m.rows, m.cols, x, n, out, threads_, ws_);
+  vernier::matmul(m.prepared, x, n, out, threads_, ws_);
 }
 
 uint64_t LlamaRuntime::kv_bytes_per_token() const {

@@ -41,6 +41,15 @@ const DotTable& reference_dots();
 // Highway target bit; returns false if this build has no kernels for it.
 bool simd_dots(int64_t target, DotTable& out);
 bool simd_dots_k(int64_t target, DotTable& out);  // the K-quant half (dot_simd_k.cpp), called by simd_dots
+// Q4_0x8 (q4_0_x8.cpp): eight rows interleaved per 32-value block column — 8 FP16 scales, then the
+// eight rows' 16 bytes of nibbles. A PackedRowsFn computes the eight rows' dot products with one
+// activation row (Q8_0S blocks) into out[0..8).
+inline constexpr int64_t kQ4_0x8BlockBytes = 16 + 8 * 16;
+using PackedRowsFn = void (*)(const uint8_t* group, const void* x, int64_t blocks, float* out);
+PackedRowsFn q4_0x8_kernel(int64_t target);  // nullptr where the target has none
+// Rows 8·group … 8·group + 7 of a Q4_0 matrix (row_bytes apart) into out (blocks × kQ4_0x8BlockBytes).
+void repack_q4_0x8(const void* w, int64_t row_bytes, int64_t group, int64_t blocks, uint8_t* out);
+
 // The Highway target of the kernel path in use (0: the scalar reference).
 int64_t current_target();
 // The Highway targets this build compiled kernels for and this CPU supports, best first.

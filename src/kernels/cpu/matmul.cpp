@@ -217,4 +217,62 @@ void matmul(uint32_t type, const void* w, int64_t rows, int64_t cols, const floa
   pool.run(t, chunks, row_task);
 }
 
+PreparedMatrix prepare_matrix(uint32_t type, const void* w, int64_t rows, int64_t cols) {
+  const GgmlTypeInfo& ti = info_or_throw(type);
+  PreparedMatrix m;
+  m.type = type;
+  m.data = w;
+  m.rows = rows;
+  m.cols = cols;
+  const int64_t target = current().target;
+  if (type == ggml_type::Q4_0 && target != 0 && kernels::q4_0x8_kernel(target) && rows >= 8 && cols % ti.block_size == 0) {
+    const int64_t nb = cols / 32, groups = rows / 8, row_bytes = *ggml_row_bytes(ti, cols);
+    m.packed.resize(static_cast<size_t>(groups * nb * kernels::kQ4_0x8BlockBytes));
+    for (int64_t g = 0; g < groups; ++g) {
+      kernels::repack_q4_0x8(w, row_bytes, g, nb, m.packed.data() + g * nb * kernels::kQ4_0x8BlockBytes);
+    }
+    m.packed_target = target;
+  }
+  return m;
+}
+
+void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws) {
+  const kernels::PackedRowsFn packed = m.packed_target != 0 && m.packed_target == current().target
+                                           ? kernels::q4_0x8_kernel(m.packed_target)
+                                           : nullptr;
+  if (!packed) return matmul(m.type, m.data, m.rows, m.cols, x, batch, y, threads, ws);
+  const int64_t rows = m.rows, cols = m.cols, nb = cols / 32, groups = rows / 8;
+  const int64_t arb = activation_row_bytes(m.type, cols);
+  const auto need = static_cast<size_t>(arb * batch);
+  if (ws.activations.size() < need) ws.activations.resize(need);
+  uint8_t* xq = ws.activations.data();
+  const int t = rows * cols * std::max<int64_t>(batch, 1) < kernels::kMinParallelWork ? 1 : std::max(threads, 1);
+  ThreadPool& pool = ThreadPool::shared();
+  auto quantize_task = [&](int64_t b) { quantize_activation_row(m.type, x + b * cols, xq + b * arb, cols); };
+  pool.run(batch >= 4 ? t : 1, batch, quantize_task);
+  const DotFn dot = current().table[m.type];
+  const int64_t row_bytes = *ggml_row_bytes(*ggml_type_info(m.type), cols);
+  const int64_t group_bytes = nb * kernels::kQ4_0x8BlockBytes;
+  const int64_t btile = std::clamp<int64_t>((int64_t{256} << 10) / std::max<int64_t>(arb, 1), 1, std::max<int64_t>(batch, 1));
+  // chunks of 8-row groups (the leftover rows, fewer than 8, go with the last chunk)
+  const int64_t chunks = t == 1 ? 1 : std::min<int64_t>(std::max<int64_t>(groups / 2, 1), 4 * t);
+  auto task = [&](int64_t c) {
+    const int64_t g0 = groups * c / chunks, g1 = groups * (c + 1) / chunks;
+    for (int64_t b0 = 0; b0 < batch; b0 += btile) {
+      const int64_t b1 = std::min(batch, b0 + btile);
+      for (int64_t gt = g0; gt < g1; gt += 2) {  // two groups (16 rows) per tile
+        const int64_t ge = std::min(g1, gt + 2);
+        for (int64_t b = b0; b < b1; ++b) {
+          for (int64_t g = gt; g < ge; ++g) packed(m.packed.data() + g * group_bytes, xq + b * arb, nb, y + b * rows + 8 * g);
+        }
+      }
+      if (c == chunks - 1) {
+        for (int64_t b = b0; b < b1; ++b)
+          for (int64_t r = 8 * groups; r < rows; ++r) y[b * rows + r] = dot(static_cast<const uint8_t*>(m.data) + r * row_bytes, xq + b * arb, cols);
+      }
+    }
+  };
+  pool.run(t, chunks, task);
+}
+
 }  // namespace vernier
