@@ -2,6 +2,8 @@
 // stories260K, and llama.cpp's 64 greedy tokens of the stories260K and TinyStories-656K GGUF files.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -263,6 +265,54 @@ TEST(Tokenizer, ByteOnlyVocabularyGetsTheDummyPrefixAsBytes) {
   const Model m = load_model(testdata::shared("golden/ggml/input-F32.gguf"));
   const Tokenizer tok(m.tokenizer);
   EXPECT_EQ(tok.encode("Hi", true, false), (std::vector<int32_t>{1, 3 + 0xE2, 3 + 0x96, 3 + 0x81, 3 + 'H', 3 + 'i'}));
+}
+
+TEST(Tokenizer, ByteLevelBpeMergesByRankAndAddsBosOnlyWhenTheVocabularyAsks) {
+  // a hand-made GPT-2-style vocabulary: the 256 byte symbols (bytes_to_unicode), then merges
+  TokenizerSpec spec;
+  spec.model = "gpt2";
+  spec.pre = "gpt2";
+  const auto symbol = [](int b) {
+    const bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+    static int next = 256;
+    static std::map<int, int> assigned;
+    int cp = b;
+    if (!printable) {
+      if (!assigned.count(b)) assigned[b] = next++;
+      cp = assigned[b];
+    }
+    std::string out;
+    if (cp < 0x80) out += static_cast<char>(cp);
+    else {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    return out;
+  };
+  for (int b = 0; b < 256; ++b) spec.tokens.push_back(symbol(b));
+  const std::string G = symbol(' ');  // "Ġ"
+  spec.merges = {"h e", G + " t", G + "t he", "a n", G + " an"};
+  for (const char* t : {"he", "", "", "an", ""}) spec.tokens.push_back(t);
+  spec.tokens[257] = G + "t";
+  spec.tokens[258] = G + "the";
+  spec.tokens[260] = G + "an";
+  spec.tokens.push_back("<|endoftext|>");
+  spec.types.assign(spec.tokens.size(), 1);
+  spec.types.back() = 3;
+  spec.bos = spec.eos = static_cast<uint32_t>(spec.tokens.size() - 1);
+  const Tokenizer plain(spec);
+  EXPECT_FALSE(plain.adds_bos()) << "gpt2 vocabularies add no BOS unless they say so";
+  const std::vector<int32_t> ids = plain.encode(" the an", true, false);
+  EXPECT_EQ(ids, (std::vector<int32_t>{258, 260}));
+  std::string back;
+  for (size_t i = 0; i < ids.size(); ++i) back += plain.decode(i ? ids[i - 1] : -1, ids[i]);
+  EXPECT_EQ(back, " the an");
+  spec.add_bos = true;
+  const Tokenizer with_bos(spec);
+  EXPECT_EQ(with_bos.encode(" the", true, false), (std::vector<int32_t>{261, 258}));
+  EXPECT_EQ(with_bos.encode(" the", false, false), (std::vector<int32_t>{258}));
+  spec.pre = "qwen2";
+  EXPECT_THROW(Tokenizer{spec}, Error) << "an unknown pre-tokenizer is refused by name";
 }
 
 }  // namespace

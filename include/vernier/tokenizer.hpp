@@ -22,7 +22,11 @@ class Tokenizer {
  public:
   // Needs a "llama" tokenizer with scores or a "gpt2" one with merges; throws a usage Error otherwise.
   explicit Tokenizer(const TokenizerSpec& spec);
+  // bos: put the BOS token first if the vocabulary has one and wants it (tokenizer.ggml.add_bos_token,
+  // or tokenizer_config.json's add_bos_token; "llama" vocabularies default to yes, "gpt2" to no).
   std::vector<int32_t> encode(std::string_view text, bool bos, bool eos) const;
+  bool adds_bos() const { return add_bos_ && bos_ >= 0; }
+  bool byte_level() const { return byte_level_; }
   // The text of `token` after `prev`, as run.c prints it: the leading space after BOS is dropped,
   // byte tokens become their byte.
   std::string decode(int32_t prev, int32_t token) const;
@@ -44,6 +48,7 @@ class Tokenizer {
   std::string byte_symbol_[256];
   mutable std::unordered_map<std::string, std::vector<int32_t>> word_cache_;
   int32_t unk_ = -1;
+  bool add_bos_ = true;
   std::vector<float> scores_;
   std::unordered_map<std::string, int32_t> index_;
   int32_t byte_token_[256];

@@ -32,7 +32,7 @@ ImatrixStats collect_imatrix(const Model& m, const std::string& text, int64_t ct
   };
   std::vector<int32_t> chunk(static_cast<size_t>(ctx));
   for (int64_t c = 0; c < s.chunks; ++c) {
-    for (int64_t i = 0; i < ctx; ++i) chunk[static_cast<size_t>(i)] = i == 0 ? tok.bos() : tokens[static_cast<size_t>(c * ctx + i)];
+    for (int64_t i = 0; i < ctx; ++i) chunk[static_cast<size_t>(i)] = i == 0 && tok.adds_bos() ? tok.bos() : tokens[static_cast<size_t>(c * ctx + i)];
     for (int64_t b0 = 0; b0 < ctx; b0 += rt.max_batch()) {
       const int64_t nb = std::min(rt.max_batch(), ctx - b0);
       rt.forward(std::span<const int32_t>(chunk.data() + b0, static_cast<size_t>(nb)), b0, false);

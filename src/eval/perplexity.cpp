@@ -148,7 +148,7 @@ PerplexityResult perplexity(const Model& m, const std::string& text, const Perpl
   std::vector<int32_t> input(static_cast<size_t>(opt.ctx - 1));
   for (int64_t c = 0; c < r.chunks; ++c) {
     const int64_t start = c * opt.ctx;
-    for (int64_t i = 0; i < opt.ctx - 1; ++i) input[static_cast<size_t>(i)] = i == 0 ? tok.bos() : tokens[static_cast<size_t>(start + i)];
+    for (int64_t i = 0; i < opt.ctx - 1; ++i) input[static_cast<size_t>(i)] = i == 0 && tok.adds_bos() ? tok.bos() : tokens[static_cast<size_t>(start + i)];
     for (int64_t b0 = 0; b0 < opt.ctx - 1; b0 += batch) {
       const int64_t nb = std::min(batch, opt.ctx - 1 - b0);
       const std::span<const int32_t> in(input.data() + b0, static_cast<size_t>(nb));

@@ -41,6 +41,7 @@ Tokenizer::Tokenizer(const TokenizerSpec& spec) : pieces_(spec.tokens), scores_(
     init_byte_level(spec);
     bos_ = spec.bos ? static_cast<int32_t>(*spec.bos) : -1;
     eos_ = spec.eos ? static_cast<int32_t>(*spec.eos) : -1;
+    add_bos_ = spec.add_bos.value_or(false);
     return;
   }
   if (spec.model != "llama" || scores_.size() != pieces_.size()) {
@@ -55,6 +56,7 @@ Tokenizer::Tokenizer(const TokenizerSpec& spec) : pieces_(spec.tokens), scores_(
   }
   if (spec.bos) bos_ = static_cast<int32_t>(*spec.bos);
   if (spec.eos) eos_ = static_cast<int32_t>(*spec.eos);
+  add_bos_ = spec.add_bos.value_or(true);
 }
 
 int32_t Tokenizer::lookup(const std::string& piece) const {
@@ -65,12 +67,12 @@ int32_t Tokenizer::lookup(const std::string& piece) const {
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos) const {
   std::vector<int32_t> tokens;
   if (byte_level_) {
-    if (bos && bos_ >= 0) tokens.push_back(bos_);
+    if (bos && adds_bos()) tokens.push_back(bos_);
     encode_byte_level(text, tokens);
     if (eos && eos_ >= 0) tokens.push_back(eos_);
     return tokens;
   }
-  if (bos) tokens.push_back(bos_);
+  if (bos && adds_bos()) tokens.push_back(bos_);
   // The dummy prefix: a space before the text. A vocabulary without a U+2581 token (byte-only
   // vocabularies) gets it as its three byte tokens, as llama.cpp does (it prefixes the text itself);
   // run.c would push an invalid id there.

@@ -63,6 +63,7 @@ void run(const RunOptions& opt) {
   const Tokenizer tok(m.tokenizer);
   LlamaRuntime rt(m, opt.context, opt.threads, parse_kv_type(opt.kv));
   const std::vector<int32_t> prompt = tok.encode(opt.prompt, true, false);
+  if (prompt.empty()) throw_usage("the prompt is empty and the model adds no BOS token: give a --prompt");
   if (static_cast<int64_t>(prompt.size()) > rt.context()) {
     throw_usage(fmt::format("the prompt is {} tokens, longer than the context of {}", prompt.size(), rt.context()));
   }
@@ -72,8 +73,12 @@ void run(const RunOptions& opt) {
   std::vector<int32_t> generated;
   const auto emit = [&](int32_t prev, int32_t next) {
     std::string piece = tok.decode(prev, next);
-    // like run.c's safe_printf: a lone byte that is neither printable nor space is not printed
-    if (piece.size() == 1 && !(std::isprint(static_cast<unsigned char>(piece[0])) || std::isspace(static_cast<unsigned char>(piece[0])))) piece.clear();
+    // like run.c's safe_printf: a lone byte that is neither printable nor space is not printed (for
+    // SentencePiece byte tokens; a byte-level BPE token may be part of a UTF-8 character and is kept)
+    if (!tok.byte_level() && piece.size() == 1 &&
+        !(std::isprint(static_cast<unsigned char>(piece[0])) || std::isspace(static_cast<unsigned char>(piece[0])))) {
+      piece.clear();
+    }
     text += piece;
     if (!opt.json) std::cout << piece << std::flush;
   };
