@@ -22,8 +22,9 @@
 
 namespace vernier {
 
-// Kernel paths: "scalar", "auto" (the best this CPU runs) or a Highway target name ("avx2", "avx3",
-// "avx3_dl", "avx3_zen4", …) this build compiled and this CPU supports.
+// Kernel paths: "scalar", "auto" (the best this CPU runs) or a Highway target name ("avx2", "avx3")
+// this build compiled and this CPU supports, and "avx3_vnni" (AVX-512 plus vpdpbusd kernels) where
+// the CPU has AVX512-VNNI.
 std::vector<std::string> available_kernel_isas();
 void set_kernel_isa(std::string_view name);  // throws a usage Error naming the choices
 std::string kernel_isa();                    // the path in use ("scalar" or a target name)
@@ -48,7 +49,7 @@ struct PreparedMatrix {
   const void* data = nullptr;
   int64_t rows = 0, cols = 0;
   std::vector<uint8_t> packed;  // Q4_0x8 groups of the first rows / 8 · 8 rows
-  int64_t packed_target = 0;    // the Highway target the packing is for (0: none)
+  int64_t packed_target = 0;    // the Highway target of the path that packed it (0: not packed)
 };
 PreparedMatrix prepare_matrix(uint32_t weight_type, const void* w, int64_t rows, int64_t cols);
 void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws);

@@ -50,6 +50,11 @@ PackedRowsFn q4_0x8_kernel(int64_t target);  // nullptr where the target has non
 // Rows 8·group … 8·group + 7 of a Q4_0 matrix (row_bytes apart) into out (blocks × kQ4_0x8BlockBytes).
 void repack_q4_0x8(const void* w, int64_t row_bytes, int64_t group, int64_t blocks, uint8_t* out);
 
+// AVX-512 VNNI (dot_vnni.cpp, outside Highway): whether the CPU has it, and its kernels over an
+// AVX-512 table (Q8_0, Q4_0 and the Q4_0x8 rows).
+bool vnni_supported();
+void vnni_dots(DotTable& table, PackedRowsFn& q4_0x8);
+
 // The Highway target of the kernel path in use (0: the scalar reference).
 int64_t current_target();
 // The Highway targets this build compiled kernels for and this CPU supports, best first.

@@ -24,7 +24,8 @@ using kernels::DotTable;
 struct Path {
   std::string name;
   DotTable table;
-  int64_t target = 0;  // Highway target bit; 0 for the scalar reference
+  int64_t target = 0;                        // Highway target bit; 0 for the scalar reference
+  kernels::PackedRowsFn q4_0x8 = nullptr;    // Q4_0 eight rows at a time, where the path has it
 };
 
 // "scalar" first, then every compiled and supported SIMD target, best first.
@@ -42,7 +43,17 @@ const std::vector<Path>& paths() {
         if (simd[k]) t[k] = simd[k];
       std::string name = hwy::TargetName(targets[static_cast<size_t>(i)]);
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.push_back({name, t, targets[static_cast<size_t>(i)]});
+      out.push_back({name, t, targets[static_cast<size_t>(i)], kernels::q4_0x8_kernel(targets[static_cast<size_t>(i)])});
+    }
+    // AVX-512 with VNNI: the AVX-512 path with vpdpbusd kernels where they exist, tried first
+    for (size_t i = 1; i < out.size(); ++i) {
+      if (out[i].target == HWY_AVX3 && kernels::vnni_supported()) {
+        Path v = out[i];
+        v.name = "avx3_vnni";
+        kernels::vnni_dots(v.table, v.q4_0x8);
+        out.insert(out.begin() + 1, v);
+        break;
+      }
     }
     return out;
   }();
@@ -224,22 +235,21 @@ PreparedMatrix prepare_matrix(uint32_t type, const void* w, int64_t rows, int64_
   m.data = w;
   m.rows = rows;
   m.cols = cols;
-  const int64_t target = current().target;
-  if (type == ggml_type::Q4_0 && target != 0 && kernels::q4_0x8_kernel(target) && rows >= 8 && cols % ti.block_size == 0) {
+  const Path& path = current();
+  if (type == ggml_type::Q4_0 && path.q4_0x8 && rows >= 8 && cols % ti.block_size == 0) {
     const int64_t nb = cols / 32, groups = rows / 8, row_bytes = *ggml_row_bytes(ti, cols);
     m.packed.resize(static_cast<size_t>(groups * nb * kernels::kQ4_0x8BlockBytes));
     for (int64_t g = 0; g < groups; ++g) {
       kernels::repack_q4_0x8(w, row_bytes, g, nb, m.packed.data() + g * nb * kernels::kQ4_0x8BlockBytes);
     }
-    m.packed_target = target;
+    m.packed_target = path.target;
   }
   return m;
 }
 
 void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws) {
-  const kernels::PackedRowsFn packed = m.packed_target != 0 && m.packed_target == current().target
-                                           ? kernels::q4_0x8_kernel(m.packed_target)
-                                           : nullptr;
+  // the layout is the same for every path that has an eight-row kernel
+  const kernels::PackedRowsFn packed = m.packed.empty() ? nullptr : current().q4_0x8;
   if (!packed) return matmul(m.type, m.data, m.rows, m.cols, x, batch, y, threads, ws);
   const int64_t rows = m.rows, cols = m.cols, nb = cols / 32, groups = rows / 8;
   const int64_t arb = activation_row_bytes(m.type, cols);
