@@ -33,7 +33,7 @@ std::string from_vocab(const std::string& s) {
 }
 }  // namespace
 
-Tokenizer::Tokenizer(const TokenizerSpec& spec) : pieces_(spec.tokens), scores_(spec.scores), types_(spec.types) {
+Tokenizer::Tokenizer(const TokenizerSpec& spec) : pieces_(spec.tokens), types_(spec.types), scores_(spec.scores) {
   for (size_t i = 0; i < pieces_.size(); ++i) index_.emplace(pieces_[i], static_cast<int32_t>(i));
   if (spec.unk) unk_ = static_cast<int32_t>(*spec.unk);
   if (spec.model == "gpt2") {
