@@ -74,23 +74,9 @@ float DotQ4_0Vnni(const void* vw, const void* vx, int64_t n) {
   return HSum(_mm256_add_ps(acc0, acc1)) - 8.0f * corr;
 }
 
-// Eight rows of Q4_0x8 (q4_0_x8.cpp has the layout and the reduction).
-void Q4_0x8RowsVnni(const uint8_t* group, const void* vx, int64_t nb, float* out) {
-  const auto* x = static_cast<const BlockQ8_0S*>(vx);
-  __m256 acc = _mm256_setzero_ps(), corr = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b, group += kQ4_0x8BlockBytes) {
-    const __m256i y = Load32(x[b].qs);
-    __m256i s[8];
-    for (int r = 0; r < 8; ++r) s[r] = Dp(Nibbles16(group + 16 + 16 * r), y);
-    const __m256i h0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
-    const __m256i h4567 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], s[5]), _mm256_hadd_epi32(s[6], s[7]));
-    const __m256i isum = _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20), _mm256_permute2x128_si256(h0123, h4567, 0x31));
-    const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(group))), _mm256_set1_ps(Half(x[b].d)));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc);
-    corr = _mm256_fmadd_ps(d, _mm256_set1_ps(static_cast<float>(x[b].sum)), corr);
-  }
-  _mm256_storeu_ps(out, _mm256_fnmadd_ps(_mm256_set1_ps(8.0f), corr, acc));
-}
+#include "kernels/cpu/q4_0_x8-inl.h"
+
+void Q4_0x8RowsVnni(const uint8_t* group, const void* vx, int64_t nb, float* out) { Q4_0x8Body(group, vx, nb, out, Dp); }
 }  // namespace
 
 bool vnni_supported() {

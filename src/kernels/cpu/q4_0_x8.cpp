@@ -1,10 +1,9 @@
 // Q4_0 with eight rows interleaved ("Q4_0x8"): for every 32-value block column, the eight rows' FP16
 // scales (16 bytes) and then their nibbles (8 × 16 bytes). A mat-vec then loads each activation block
-// once for eight rows, converts the eight weight scales with one vcvtph2ps, and reduces the eight rows'
-// int32 lane sums with a vphaddd tree into one vector of eight row sums, so the conversion,
-// multiply-add and the −8·Σy correction are done for eight rows at a time. Per block and row the
-// integer sum is the reference's exactly; the float accumulation over blocks is per row in order
-// (a fused multiply-add instead of the reference's multiply then add).
+// once for eight rows and does the scale conversion, multiply-add and −8·Σy correction for eight rows
+// at a time (q4_0_x8-inl.h). Per block and row the integer sum is the reference's exactly; the float
+// accumulation over blocks is per row in order (a fused multiply-add instead of the reference's
+// multiply then add). Also: the repacking, and the kernel of each Highway target.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/q4_0_x8.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -26,22 +25,10 @@ using namespace vernier::ggml;
 
 #include "kernels/cpu/x86-inl.h"
 
+#include "kernels/cpu/q4_0_x8-inl.h"
+
 void Q4_0x8Rows(const uint8_t* group, const void* vx, int64_t nb, float* out) {
-  const auto* x = static_cast<const BlockQ8_0S*>(vx);
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc = _mm256_setzero_ps(), corr = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b, group += kQ4_0x8BlockBytes) {
-    const __m256i y = Load32(x[b].qs);
-    __m256i s[8];
-    for (int r = 0; r < 8; ++r) s[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(Nibbles16(group + 16 + 16 * r), y), ones);
-    const __m256i h0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
-    const __m256i h4567 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], s[5]), _mm256_hadd_epi32(s[6], s[7]));
-    const __m256i isum = _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20), _mm256_permute2x128_si256(h0123, h4567, 0x31));
-    const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(group))), _mm256_set1_ps(Half(x[b].d)));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc);
-    corr = _mm256_fmadd_ps(d, _mm256_set1_ps(static_cast<float>(x[b].sum)), corr);
-  }
-  _mm256_storeu_ps(out, _mm256_fnmadd_ps(_mm256_set1_ps(8.0f), corr, acc));
+  Q4_0x8Body(group, vx, nb, out, [](__m256i u, __m256i v) { return DotU8I8(u, v); });
 }
 
 PackedRowsFn GetQ4_0x8() { return Q4_0x8Rows; }
