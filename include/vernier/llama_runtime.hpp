@@ -74,7 +74,7 @@ class LlamaRuntime {
   MatmulWorkspace ws_;
   std::vector<KvStore> keys_, values_;  // one per layer, a row per position
   std::vector<float> kbuf_, vbuf_;      // decoded rows of the current layer (non-f32 caches)
-  std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_, logits_;
+  std::vector<float> x_, xb_, xb2_, q_, k_, v_, hb_, hb2_, logits_;
 };
 
 }  // namespace vernier

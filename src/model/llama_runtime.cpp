@@ -130,7 +130,6 @@ LlamaRuntime::LlamaRuntime(const Model& m, int64_t context, int threads, KvType 
   q_.resize(sz(B, D));
   k_.resize(sz(B, KV));
   v_.resize(sz(B, KV));
-  att_.resize(sz(threads_, context_));
   hb_.resize(sz(B, F));
   hb2_.resize(sz(B, F));
   logits_.resize(sz(B, V));
@@ -164,7 +163,7 @@ void LlamaRuntime::attention(int64_t l, int64_t n, int64_t pos0) {
     vc = vbuf_.data();
   }
   const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
-  // one task per (token, head); each worker scores into its own row of att_
+  // one task per (token, head); each worker scores into its own buffer (grown once per thread)
   auto task = [&](int64_t job) {
     const int64_t i = job / H, h = job % H, pos = pos0 + i;
     const float* q = q_.data() + i * D + h * hd;
