@@ -85,11 +85,9 @@ struct BaseLogitsFile {
 };
 }  // namespace
 
-double kl_divergence(std::span<const float> base_logits, std::span<const float> logits, bool* same_top) {
-  if (base_logits.size() != logits.size() || logits.empty()) throw_usage("kl_divergence: logits of different sizes");
-  std::vector<double> lp, blp;
-  log_softmax(logits, lp);
-  log_softmax(base_logits, blp);
+namespace {
+// KL(base ‖ model) from the two log-probability vectors; same_top: both maxima on the same token.
+double kld_of_log_probs(const std::vector<double>& blp, const std::vector<double>& lp, bool* same_top) {
   double kld = 0;
   size_t top = 0, base_top = 0;
   for (size_t v = 0; v < lp.size(); ++v) {
@@ -97,7 +95,19 @@ double kl_divergence(std::span<const float> base_logits, std::span<const float> 
     if (lp[v] > lp[top]) top = v;
     if (blp[v] > blp[base_top]) base_top = v;
   }
-  if (same_top) *same_top = top == base_top;
+  *same_top = top == base_top;
+  return kld;
+}
+}  // namespace
+
+double kl_divergence(std::span<const float> base_logits, std::span<const float> logits, bool* same_top) {
+  if (base_logits.size() != logits.size() || logits.empty()) throw_usage("kl_divergence: logits of different sizes");
+  std::vector<double> lp, blp;
+  log_softmax(logits, lp);
+  log_softmax(base_logits, blp);
+  bool same = false;
+  const double kld = kld_of_log_probs(blp, lp, &same);
+  if (same_top) *same_top = same;
   return kld;
 }
 
@@ -170,17 +180,11 @@ PerplexityResult perplexity(const Model& m, const std::string& text, const Perpl
         ++count;
         if (!has_base) continue;
         log_softmax(base_rt ? base_all.subspan(static_cast<size_t>((i - b0) * V), static_cast<size_t>(V)) : base_file->row(c, i - first), blp);
-        double kld = 0;
-        size_t top = 0, base_top = 0;
-        for (size_t v = 0; v < lp.size(); ++v) {
-          kld += std::exp(blp[v]) * (blp[v] - lp[v]);
-          if (lp[v] > lp[top]) top = v;
-          if (blp[v] > blp[base_top]) base_top = v;
-        }
-        klds.push_back(kld);
+        bool same = false;
+        klds.push_back(kld_of_log_probs(blp, lp, &same));
         dps.push_back(std::exp(lp[target]) - std::exp(blp[target]));
         base_nll += -blp[target];
-        same_top += top == base_top;
+        same_top += same;
       }
     }
     if (opt.progress) opt.progress(c, r.chunks, std::exp(nll / static_cast<double>(count)));

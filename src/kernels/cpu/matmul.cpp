@@ -172,6 +172,20 @@ void quantize_activation_row(uint32_t type, const float* x, void* out, int64_t n
   }
 }
 
+namespace {
+// The batch's activation rows in the type's dot-product format, in the workspace (grown, not reallocated
+// per call); rows over threads when the batch is large enough to pay for it.
+const uint8_t* quantize_activations(uint32_t type, const float* x, int64_t batch, int64_t cols, int threads, MatmulWorkspace& ws) {
+  const int64_t arb = activation_row_bytes(type, cols);
+  const auto need = static_cast<size_t>(arb * batch);
+  if (ws.activations.size() < need) ws.activations.resize(need);
+  uint8_t* xq = ws.activations.data();
+  auto task = [&](int64_t b) { quantize_activation_row(type, x + b * cols, xq + b * arb, cols); };
+  ThreadPool::shared().run(batch >= 4 ? threads : 1, batch, task);
+  return xq;
+}
+}  // namespace
+
 float kernel_dot(uint32_t type, const void* w, const void* xq, int64_t n) {
   info_or_throw(type);
   return current().table[type](w, xq, n);
@@ -191,14 +205,10 @@ void matmul(uint32_t type, const void* w, int64_t rows, int64_t cols, const floa
   }
   const uint32_t act = kernel_activation_type(type);
   if ((act == ggml_type::Q8_0 || act == ggml_type::Q8_1) && cols % 32 != 0) throw_bad_input("activation rows must be whole Q8 blocks");
-  const int64_t arb = activation_row_bytes(type, cols);
-  const auto need = static_cast<size_t>(arb * batch);
-  if (ws.activations.size() < need) ws.activations.resize(need);
-  uint8_t* xq = ws.activations.data();
   const int t = rows * cols * std::max<int64_t>(batch, 1) < kernels::kMinParallelWork ? 1 : std::max(threads, 1);
+  const int64_t arb = activation_row_bytes(type, cols);
+  const uint8_t* xq = quantize_activations(type, x, batch, cols, t, ws);
   ThreadPool& pool = ThreadPool::shared();
-  auto quantize_task = [&](int64_t b) { quantize_activation_row(type, x + b * cols, xq + b * arb, cols); };
-  pool.run(batch >= 4 ? t : 1, batch, quantize_task);
 
   const DotFn dot = current().table[type];
   const int64_t row_bytes = *ggml_row_bytes(ti, cols);
@@ -252,14 +262,10 @@ void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, in
   const kernels::PackedRowsFn packed = m.packed.empty() ? nullptr : current().q4_0x8;
   if (!packed) return matmul(m.type, m.data, m.rows, m.cols, x, batch, y, threads, ws);
   const int64_t rows = m.rows, cols = m.cols, nb = cols / 32, groups = rows / 8;
-  const int64_t arb = activation_row_bytes(m.type, cols);
-  const auto need = static_cast<size_t>(arb * batch);
-  if (ws.activations.size() < need) ws.activations.resize(need);
-  uint8_t* xq = ws.activations.data();
   const int t = rows * cols * std::max<int64_t>(batch, 1) < kernels::kMinParallelWork ? 1 : std::max(threads, 1);
+  const int64_t arb = activation_row_bytes(m.type, cols);
+  const uint8_t* xq = quantize_activations(m.type, x, batch, cols, t, ws);
   ThreadPool& pool = ThreadPool::shared();
-  auto quantize_task = [&](int64_t b) { quantize_activation_row(m.type, x + b * cols, xq + b * arb, cols); };
-  pool.run(batch >= 4 ? t : 1, batch, quantize_task);
   const DotFn dot = current().table[m.type];
   const int64_t row_bytes = *ggml_row_bytes(*ggml_type_info(m.type), cols);
   const int64_t group_bytes = nb * kernels::kQ4_0x8BlockBytes;
