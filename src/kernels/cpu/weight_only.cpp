@@ -82,6 +82,24 @@ float wo_reference_dot(const WoDesc& d, const uint8_t* codes, int64_t row, const
   return total;
 }
 
+void arrange_activations(XLayout layout, const float* x, int64_t cols, float* out) {
+  switch (layout) {
+    case XLayout::natural: std::memcpy(out, x, static_cast<size_t>(cols) * sizeof(float)); break;
+    case XLayout::split32:
+      for (int64_t b = 0; b < cols; b += 32)
+        for (int64_t j = 0; j < 16; ++j) {
+          out[b + j] = x[b + 2 * j];
+          out[b + 16 + j] = x[b + 2 * j + 1];
+        }
+      break;
+    case XLayout::dwords128:
+      for (int64_t b = 0; b < cols; b += 128)
+        for (int64_t s = 0; s < 8; ++s)
+          for (int64_t k = 0; k < 16; ++k) out[b + 16 * s + k] = x[b + 8 * k + s];
+      break;
+  }
+}
+
 }  // namespace kernels
 
 namespace {
@@ -107,7 +125,6 @@ kernels::WoKernels pick_kernels(const kernels::WoDesc& d) {
   }
   return {kernels::wo_reference_dot, nullptr, 1};
 }
-kernels::WoDotFn pick(const kernels::WoDesc& d) { return pick_kernels(d).one; }
 }  // namespace
 
 bool kernel_supports(const Scheme& s) {
@@ -120,7 +137,14 @@ float kernel_dot(const QuantizedTensor& w, int64_t row, const float* x) {
   const kernels::WoDesc d = kernels::describe_weights(w);
   std::vector<float> xsum(static_cast<size_t>(d.groups_per_row));
   group_sums(d, x, xsum.data());
-  return pick(d)(d, w.codes.data() + row * w.row_bytes, row, x, xsum.data());
+  const kernels::WoKernels k = pick_kernels(d);
+  std::vector<float> split;
+  if (k.x_layout != kernels::XLayout::natural) {
+    split.resize(static_cast<size_t>(w.cols));
+    kernels::arrange_activations(k.x_layout, x, w.cols, split.data());
+    x = split.data();
+  }
+  return k.one(d, w.codes.data() + row * w.row_bytes, row, x, xsum.data());
 }
 
 float reference_dot(const QuantizedTensor& w, int64_t row, const float* x) {
@@ -134,10 +158,17 @@ void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, i
   const kernels::WoDesc d = kernels::describe_weights(w);
   const kernels::WoKernels k = pick_kernels(d);
   const int64_t gpr = d.groups_per_row;
-  const auto need = static_cast<size_t>(batch * gpr) * sizeof(float);
+  const bool arrange = k.x_layout != kernels::XLayout::natural;
+  const int64_t split_floats = arrange ? batch * w.cols : 0;
+  const auto need = static_cast<size_t>(batch * gpr + split_floats) * sizeof(float);
   if (ws.activations.size() < need) ws.activations.resize(need);
   auto* xsum = reinterpret_cast<float*>(ws.activations.data());
   for (int64_t b = 0; b < batch; ++b) group_sums(d, x + b * w.cols, xsum + b * gpr);
+  if (arrange) {  // the kernels read x in their decoding order
+    float* xs = xsum + batch * gpr;
+    for (int64_t b = 0; b < batch; ++b) kernels::arrange_activations(k.x_layout, x + b * w.cols, w.cols, xs + b * w.cols);
+    x = xs;
+  }
   const int64_t rows = w.rows;
   const int t = rows * w.cols * std::max<int64_t>(batch, 1) < kernels::kMinParallelWork ? 1 : std::max(threads, 1);
   constexpr int64_t kTile = 16;

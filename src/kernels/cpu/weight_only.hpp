@@ -36,12 +36,19 @@ WoDesc describe_weights(const QuantizedTensor& q);  // throws a usage Error for 
 using WoDotFn = float (*)(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum);
 float wo_reference_dot(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum);
 // `rows_at_once` consecutive rows from `row` (codes points at the first), results to out[0..].
+// The order in which a kernel reads the activations, when decoding codes in element order would cost
+// shuffles: per 32 values the even elements then the odd ones (the low nibbles of 16 bytes, then
+// the high ones), or per 128 values, element 8k + s at position 16s + k (nibble s of dword k).
+enum class XLayout : uint8_t { natural, split32, dwords128 };
 using WoRowsFn = void (*)(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out);
 struct WoKernels {
   WoDotFn one = nullptr;    // a single row
   WoRowsFn rows = nullptr;  // rows_at_once rows; each row gets exactly the operations `one` does
   int rows_at_once = 1;
+  XLayout x_layout = XLayout::natural;  // the order the kernels read x in (arrange_activations)
 };
+// x (cols values, a multiple of 32 or 128 as the layout needs) in `layout`'s order.
+void arrange_activations(XLayout layout, const float* x, int64_t cols, float* out);
 // The SIMD kernels of a Highway target for these weights, or empty (no kernel for this target, or
 // a shape it does not take: groups not a multiple of 32 values, a ragged last group, 2/3/5/6/7-bit codes).
 WoKernels wo_simd_kernels(int64_t target, const WoDesc& d);

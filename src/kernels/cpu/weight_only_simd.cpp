@@ -20,6 +20,7 @@
 #include <hwy/highway.h>
 
 #include <cstring>
+#include <utility>
 
 #include "dot.hpp"
 #include "vernier/nf4.hpp"
@@ -187,14 +188,133 @@ WoKernels Kernels() {
   return {WoDot<K, kBits>, WoDotRows<K, kBits>, Lanes::kRows};
 }
 
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+// AVX-512, 4-bit codes (integer and NF4): a group's 16 possible weights s·(t[u] − z) fit one zmm,
+// and vpermps looks each code up in it, reading only bits 0..3 of its index lane — so 16 bytes
+// widened to dwords (vpmovzxbd) index the low nibbles as they are and, shifted right by 4, the high
+// ones. Per 32 values and row: one widening, one shift, two lookups, two FMAs — no int→float
+// conversion and no per-group reduction (the scale and zero point are in the table). The lookups
+// give each 32 values' even elements, then the odd ones, so x comes de-interleaved the same way
+// (XLayout::split32). Against the reference the weight is rounded once (s·(t − z)) and the
+// sum is reordered across groups; the test's budget covers both.
+template <WoKind K, int R>
+HWY_INLINE void Lut4Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float*, float* out) {
+  const int64_t L = d.group_len;
+  const __m512 table = K == WoKind::nf4 ? _mm512_loadu_ps(kNf4Levels.data())
+                                        : _mm512_cvtepi32_ps(_mm512_xor_si512(
+                                              _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                              _mm512_set1_epi32(static_cast<int>(d.flip))));
+  __m512 acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < d.groups_per_row; ++j) {
+    __m512 lut[R];
+    for (int r = 0; r < R; ++r) {
+      const int64_t g = d.group_of(row + r, j);
+      const float z = K == WoKind::integer ? static_cast<float>(d.zeros ? d.zeros[g] : d.fixed_zero) : 0.0f;
+      lut[r] = _mm512_mul_ps(_mm512_sub_ps(table, _mm512_set1_ps(z)), _mm512_set1_ps(d.scales[g]));
+    }
+    for (int64_t i = j * L; i < (j + 1) * L; i += 32) {
+      const __m512 x0 = _mm512_loadu_ps(xs + i), x1 = _mm512_loadu_ps(xs + i + 16);
+      for (int r = 0; r < R; ++r) {
+        const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + r * d.row_bytes + i / 2)));
+        acc[r][0] = _mm512_fmadd_ps(_mm512_permutexvar_ps(b, lut[r]), x0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), lut[r]), x1, acc[r][1]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+}
+constexpr int kLutRows = 8;  // 16 accumulators + 8 tables + 2 activations of the 32 zmm registers
+template <WoKind K>
+float Lut4Dot(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float* xsum) {
+  float out;
+  Lut4Rows<K, 1>(d, codes, row, xs, xsum, &out);
+  return out;
+}
+template <WoKind K>
+void Lut4DotRows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float* xsum, float* out) {
+  Lut4Rows<K, kLutRows>(d, codes, row, xs, xsum, out);
+}
+template <WoKind K>
+WoKernels Lut4Kernels() {
+  return {Lut4Dot<K>, Lut4DotRows<K>, kLutRows, XLayout::split32};
+}
+
+// AVX-512, 4-bit codes in groups of a multiple of 128 values: 64 bytes are 16 dwords of 8 nibbles
+// each; nibble s of every dword is one shift away, and vpermps reads only bits 0..3 of its index, so
+// no mask is needed: the 16 lanes hold elements 8k + s, k = 0..15, the order x arrives in
+// (XLayout::dwords128). Per 16 values and row: a shift (7 of 8 times), a lookup in the group's
+// table s·(t − z) and an FMA.
+template <int S, int R>
+HWY_INLINE void Nib128Step(const __m512i* c, const __m512* lut, const float* xs, __m512 (*acc)[2]) {
+  const __m512 x = _mm512_loadu_ps(xs + 16 * S);
+  for (int r = 0; r < R; ++r) {
+    __m512i n = c[r];
+    if constexpr (S > 0) n = _mm512_srli_epi32(n, 4 * S);
+    acc[r][S & 1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(n, lut[r]), x, acc[r][S & 1]);
+  }
+}
+template <int R, int... S>
+HWY_INLINE void Nib128Block(const __m512i* c, const __m512* lut, const float* xs, __m512 (*acc)[2], std::integer_sequence<int, S...>) {
+  (Nib128Step<S, R>(c, lut, xs, acc), ...);
+}
+template <WoKind K, int R>
+HWY_INLINE void Nib128Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float*, float* out) {
+  const int64_t L = d.group_len;
+  const __m512 table = K == WoKind::nf4 ? _mm512_loadu_ps(kNf4Levels.data())
+                                        : _mm512_cvtepi32_ps(_mm512_xor_si512(
+                                              _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                              _mm512_set1_epi32(static_cast<int>(d.flip))));
+  __m512 acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < d.groups_per_row; ++j) {
+    __m512 lut[R];
+    for (int r = 0; r < R; ++r) {
+      const int64_t g = d.group_of(row + r, j);
+      const float z = K == WoKind::integer ? static_cast<float>(d.zeros ? d.zeros[g] : d.fixed_zero) : 0.0f;
+      lut[r] = _mm512_mul_ps(_mm512_sub_ps(table, _mm512_set1_ps(z)), _mm512_set1_ps(d.scales[g]));
+    }
+    for (int64_t i = j * L; i < (j + 1) * L; i += 128) {
+      __m512i c[R];
+      for (int r = 0; r < R; ++r) c[r] = _mm512_loadu_si512(codes + r * d.row_bytes + i / 2);
+      Nib128Block<R>(c, lut, xs + i, acc, std::make_integer_sequence<int, 8>());
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+}
+constexpr int kNibRows = 6;  // 12 accumulators, 6 tables, 6 code vectors
+template <WoKind K>
+float Nib128Dot(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float* xsum) {
+  float out;
+  Nib128Rows<K, 1>(d, codes, row, xs, xsum, &out);
+  return out;
+}
+template <WoKind K>
+void Nib128DotRows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float* xsum, float* out) {
+  Nib128Rows<K, kNibRows>(d, codes, row, xs, xsum, out);
+}
+template <WoKind K>
+WoKernels Int4Kernels(const WoDesc& d) {
+  if (d.group_len % 128 == 0) return {Nib128Dot<K>, Nib128DotRows<K>, kNibRows, XLayout::dwords128};
+  return Lut4Kernels<K>();
+}
+#else
+template <WoKind K>
+WoKernels Lut4Kernels() {
+  return Kernels<K, 4>();
+}
+template <WoKind K>
+WoKernels Int4Kernels(const WoDesc&) { return Kernels<K, 4>(); }
+#endif
+
 WoKernels PickWo(const WoDesc& d) {
   if (d.group_len % 32 != 0 || d.cols % d.group_len != 0) return {};
   switch (d.kind) {
     case WoKind::integer:
-      if (d.bits == 4) return Kernels<WoKind::integer, 4>();
+      if (d.bits == 4) return Int4Kernels<WoKind::integer>(d);
       if (d.bits == 8) return Kernels<WoKind::integer, 8>();
       return {};
-    case WoKind::nf4: return Kernels<WoKind::nf4, 4>();
+    case WoKind::nf4: return Int4Kernels<WoKind::nf4>(d);
     case WoKind::fp8_e4m3: return Kernels<WoKind::fp8_e4m3, 8>();
     case WoKind::fp8_e5m2: return Kernels<WoKind::fp8_e5m2, 8>();
   }
