@@ -37,9 +37,10 @@ void BM_Dot(benchmark::State& state, uint32_t type, std::string isa) {
   vernier::set_kernel_isa("auto");
 }
 
-// vernier's weight-only formats: 64 rows of codes (L2-resident) against float32 activations, through
-// matmul so that the per-call preparation (group sums of x) is shared as it is in a real product.
-void BM_WeightOnlyDot(benchmark::State& state, std::string scheme, std::string isa) {
+// vernier's weight-only formats: 64 rows of codes (L2-resident) against float32 activations (or
+// bfloat16-rounded ones), through matmul so that the per-call preparation (group sums of x, the
+// kernels' activation order) is shared as it is in a real product.
+void BM_WeightOnlyDot(benchmark::State& state, std::string scheme, std::string isa, vernier::Activations act) {
   vernier::set_kernel_isa(isa);
   constexpr int64_t kRows = 64;
   std::mt19937 rng(1);
@@ -50,7 +51,7 @@ void BM_WeightOnlyDot(benchmark::State& state, std::string scheme, std::string i
   const vernier::QuantizedTensor q = vernier::quantize(vernier::TensorView{w.data(), kRows, kCols, "w"}, vernier::parse_scheme(scheme));
   vernier::MatmulWorkspace ws;
   for (auto _ : state) {
-    vernier::matmul(q, x.data(), 1, y.data(), 1, ws);
+    vernier::matmul(q, x.data(), 1, y.data(), 1, ws, act);
     benchmark::DoNotOptimize(y.data());
   }
   const double bytes = static_cast<double>(q.codes.size() + 4 * (q.scales.size() + q.zero_points.size()));
@@ -68,7 +69,8 @@ const int registered = [] {
     }
     for (const char* scheme : {"int8-sym-channel", "int4-asym-g128", "int4-sym-g128", "nf4-b64", "fp8_e4m3-channel", "fp8_e5m2-channel"}) {
       const std::string name = std::string("WeightOnlyDot/") + scheme + "/" + isa;
-      benchmark::RegisterBenchmark(name.c_str(), BM_WeightOnlyDot, std::string(scheme), isa);
+      benchmark::RegisterBenchmark(name.c_str(), BM_WeightOnlyDot, std::string(scheme), isa, vernier::Activations::f32);
+      benchmark::RegisterBenchmark((name + "/bf16").c_str(), BM_WeightOnlyDot, std::string(scheme), isa, vernier::Activations::bf16);
     }
   }
   return 0;

@@ -11,9 +11,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include "vernier/error.hpp"
+#include "vernier/float_codecs.hpp"
 #include "vernier/format.hpp"
 #include "vernier/kernels.hpp"
 #include "vernier/quantize.hpp"
@@ -39,7 +41,8 @@ std::vector<float> values(std::mt19937& rng, int64_t n, int kind) {
   return v;
 }
 
-double budget(const QuantizedTensor& q, const std::vector<float>& wd, int64_t row, const float* x) {
+// offset: a constant the kernel adds to every code's value (the bf16 kernel sums (128 + c)·x)
+double budget(const QuantizedTensor& q, const std::vector<float>& wd, int64_t row, const float* x, double offset = 0) {
   const FormatInfo& f = format_info(q.scheme.format);
   const bool integer = f.kind == FormatKind::integer;
   double s = 0;
@@ -49,7 +52,7 @@ double budget(const QuantizedTensor& q, const std::vector<float>& wd, int64_t ro
     double z = 0;
     if (integer) z = q.zero_points.empty() ? (1 << (f.bits - 1)) : q.zero_points[static_cast<size_t>(g)];
     const double cval = sc > 0 ? std::fabs(wd[static_cast<size_t>(row * q.cols + c)]) / sc : 0;
-    s += sc * (cval + z) * std::fabs(x[c]);
+    s += sc * (cval + z + 2 * offset) * std::fabs(x[c]);
   }
   const double L = static_cast<double>(q.group_len());
   const double G = static_cast<double>(q.cols) / L + 1;
@@ -109,6 +112,81 @@ TEST(WeightOnlyKernels, MatmulEqualsRowDotsForEveryShapeBatchAndThreadCount) {
           for (int64_t b = 0; b < batch; ++b)
             for (int64_t r = 0; r < rows; ++r)
               EXPECT_EQ(y[static_cast<size_t>(b * rows + r)], kernel_dot(q, r, x.data() + b * cols)) << name << " rows " << rows;
+        }
+      }
+    }
+  }
+}
+
+// Activations::bf16: every path computes with x rounded to bfloat16, so the reference is the float32
+// reference on the rounded x (exactly), the dedicated AVX512-BF16 kernel (4-bit integers, groups of
+// a multiple of 128) agrees with it within the float budget widened by its +128 code offset, matmul
+// equals the row kernel bit for bit, and the result stays within the rounding of x (2^-8 relative
+// to Σ|w·x|) of the float32 product.
+TEST(WeightOnlyKernels, Bf16ActivationsMatchTheReferenceOnTheRoundedActivations) {
+  RestoreIsa restore;
+  std::mt19937 rng(23);
+  MatmulWorkspace ws;
+  bool dedicated = false;
+  for (const char* name : {"int4-sym-g128", "int4-asym-g128", "uint4-asym-g256", "int4-sym-channel", "int4-asym-g32", "nf4-b64",
+                           "int8-sym-channel"}) {
+    const Scheme scheme = parse_scheme(name);
+    for (int64_t cols : {int64_t{128}, int64_t{256}, int64_t{512}}) {
+      for (int kind = 0; kind < 5; ++kind) {
+        const int64_t rows = 9;
+        const std::vector<float> w = values(rng, rows * cols, kind);
+        const std::vector<float> x = values(rng, cols, kind == 1 ? 0 : kind);
+        std::vector<float> xr(x.size());
+        for (size_t i = 0; i < x.size(); ++i) xr[i] = bf16_to_float(bf16_from_float(x[i]));
+        const QuantizedTensor q = quantize(TensorView{w.data(), rows, cols, "w"}, scheme);
+        const std::vector<float> wd = dequantize(q);
+        for (const std::string& isa : available_kernel_isas()) {
+          set_kernel_isa(isa);
+          dedicated = dedicated || bf16_kernel_available(q);
+          std::vector<float> y(static_cast<size_t>(rows), NAN);
+          matmul(q, x.data(), 1, y.data(), 1, ws, Activations::bf16);
+          for (int64_t r = 0; r < rows; ++r) {
+            const float ref = reference_dot(q, r, x.data(), Activations::bf16);
+            ASSERT_EQ(ref, reference_dot(q, r, xr.data())) << name;
+            const float k = kernel_dot(q, r, x.data(), Activations::bf16);
+            ASSERT_NEAR(k, ref, budget(q, wd, r, xr.data(), 128)) << isa << " " << name << " cols " << cols << " kind " << kind;
+            ASSERT_EQ(y[static_cast<size_t>(r)], k) << isa << " " << name << " row " << r;
+            double mag = 0;
+            for (int64_t c = 0; c < cols; ++c) mag += std::fabs(static_cast<double>(wd[static_cast<size_t>(r * cols + c)]) * x[static_cast<size_t>(c)]);
+            ASSERT_NEAR(k, reference_dot(q, r, x.data()), std::ldexp(mag, -8) + budget(q, wd, r, x.data(), 128)) << name;
+          }
+        }
+      }
+    }
+  }
+  // rounding ties (to even, both ways), subnormals and values next to them: the same rounding as the codec
+  const QuantizedTensor q = quantize(TensorView{values(rng, 128, 0).data(), 1, 128, "w"}, parse_scheme("int4-asym-g128"));
+  std::vector<float> x(128);
+  const float special[] = {1.00390625f, 1.01171875f, -1.00390625f, 1e-40f, -3e-39f, 1.2e-38f, 0.0f, -0.0f, 1.0e30f, 65504.5f};
+  for (size_t i = 0; i < x.size(); ++i) x[i] = special[i % 10] * (i < 10 ? 1.0f : 0.5f);
+  std::vector<float> xr(x.size());
+  for (size_t i = 0; i < x.size(); ++i) xr[i] = bf16_to_float(bf16_from_float(x[i]));
+  EXPECT_EQ(reference_dot(q, 0, x.data(), Activations::bf16), reference_dot(q, 0, xr.data()));
+  if (!dedicated) std::printf("note: no AVX512-BF16 kernel on this CPU; the float32 kernels computed every bf16 product\n");
+}
+
+TEST(WeightOnlyKernels, Bf16MatmulEqualsRowDotsForEveryShapeBatchAndThreadCount) {
+  std::mt19937 rng(29);
+  MatmulWorkspace ws;
+  for (const char* name : {"int4-asym-g128", "int4-sym-channel", "nf4-b64"}) {
+    const Scheme scheme = parse_scheme(name);
+    for (int64_t rows : {1, 7, 8, 9, 31, 32, 33, 255, 256, 257}) {
+      const int64_t cols = 384;
+      const std::vector<float> w = values(rng, rows * cols, 0);
+      const QuantizedTensor q = quantize(TensorView{w.data(), rows, cols, "w"}, scheme);
+      for (int64_t batch : {1, 4}) {
+        const std::vector<float> x = values(rng, batch * cols, 0);
+        for (int threads : {1, 2}) {
+          std::vector<float> y(static_cast<size_t>(batch * rows), NAN);
+          matmul(q, x.data(), batch, y.data(), threads, ws, Activations::bf16);
+          for (int64_t b = 0; b < batch; ++b)
+            for (int64_t r = 0; r < rows; ++r)
+              ASSERT_EQ(y[static_cast<size_t>(b * rows + r)], kernel_dot(q, r, x.data() + b * cols, Activations::bf16)) << name << " rows " << rows;
         }
       }
     }

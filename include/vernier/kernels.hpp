@@ -58,10 +58,21 @@ void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, in
 // and at any granularity, NF4 and FP8 — decoded to float32 in registers and multiplied with
 // float32 activations (no activation quantization). SIMD kernels take 4- and 8-bit integers, NF4
 // and FP8 with groups of a multiple of 32 values; other shapes use the scalar reference.
+//
+// Activations::bf16 rounds each activation to bfloat16 (nearest even) first, as GPU runtimes for
+// these formats multiply in FP16/BF16: every path, the reference included, then computes with the
+// rounded values, so results do not depend on the path. Where the CPU has AVX512-BF16, 4-bit
+// integer codes in groups of a multiple of 128 values (per channel or g128, g256, …) take a kernel
+// that multiplies two values per lane per instruction (vdpbf16ps) instead of one (an FMA); other
+// shapes and CPUs use the float32 kernels on the rounded activations.
+enum class Activations : uint8_t { f32, bf16 };
 bool kernel_supports(const Scheme& scheme);
-void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws);
-float kernel_dot(const QuantizedTensor& w, int64_t row, const float* x);
-float reference_dot(const QuantizedTensor& w, int64_t row, const float* x);
+void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws,
+            Activations act = Activations::f32);
+float kernel_dot(const QuantizedTensor& w, int64_t row, const float* x, Activations act = Activations::f32);
+float reference_dot(const QuantizedTensor& w, int64_t row, const float* x, Activations act = Activations::f32);
+// Whether Activations::bf16 has a dedicated kernel for these weights on the current path.
+bool bf16_kernel_available(const QuantizedTensor& w);
 
 // Quantizes one activation row to kernel_activation_type(weight_type) (n values) into `out` (at most
 // 4·n + 64 bytes). For Q4_0 weights each Q8_0 block also carries its int16 code sum (36 bytes).

@@ -93,7 +93,8 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
     std::vector<float> x(static_cast<size_t>(max_batch * k)), y(static_cast<size_t>(max_batch * m));
     for (auto& v : x) v = nd(rng) * 50.0f;
     // Times one product per (batch, threads), rotating over the copies; median of the repetitions.
-    const auto measure = [&](const std::string& name, uint32_t type, uint64_t bytes, int64_t copies, const auto& run) {
+    const auto measure = [&](const std::string& name, const std::string& act, uint32_t type, uint64_t bytes, int64_t copies,
+                             const auto& run) {
       for (int64_t batch : opt.batches) {
         for (int t : opt.threads) {
           if (opt.progress) {
@@ -113,6 +114,7 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
           MatmulBenchResult res;
           res.name = name;
           res.type = type;
+          res.activations = act;
           res.m = m;
           res.k = k;
           res.batch = batch;
@@ -140,7 +142,7 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
       for (int64_t c = 1; c < copies; ++c) std::memcpy(w.data() + c * bytes, w.data(), bytes);
       std::vector<PreparedMatrix> prepared;  // as the runtime holds them (Q4_0 repacked eight rows at a time)
       for (int64_t c = 0; c < copies; ++c) prepared.push_back(prepare_matrix(type, w.data() + c * bytes, m, k));
-      measure(std::string(ti->name), type, bytes, copies, [&](int64_t copy, int64_t batch, int t) {
+      measure(std::string(ti->name), std::string(ggml_type_info(kernel_activation_type(type))->name), type, bytes, copies, [&](int64_t copy, int64_t batch, int t) {
         matmul(prepared[static_cast<size_t>(copy)], x.data(), batch, y.data(), t, ws);
       });
     }
@@ -154,9 +156,12 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
       std::vector<QuantizedTensor> qs(static_cast<size_t>(copies), q0);
       std::string label = describe(scheme);
       std::replace(label.begin(), label.end(), ' ', '-');
-      measure(label, 0, bytes, copies, [&](int64_t copy, int64_t batch, int t) {
-        matmul(qs[static_cast<size_t>(copy)], x.data(), batch, y.data(), t, ws);
-      });
+      for (const Activations act : opt.scheme_activations) {
+        if (act == Activations::bf16 && opt.bf16_only_with_kernel && !bf16_kernel_available(q0)) continue;
+        measure(label, act == Activations::bf16 ? "bf16" : "f32", 0, bytes, copies, [&](int64_t copy, int64_t batch, int t) {
+          matmul(qs[static_cast<size_t>(copy)], x.data(), batch, y.data(), t, ws, act);
+        });
+      }
     }
   }
   return out;

@@ -19,7 +19,7 @@ namespace vernier::cli {
 
 namespace {
 struct BenchCliOptions {
-  std::vector<std::string> types, shapes;
+  std::vector<std::string> types, shapes, activations;
   std::vector<int64_t> batches = {1, 8};
   std::vector<int> threads;
   std::string isa = "auto";
@@ -32,7 +32,8 @@ const uint32_t kAllTypes[] = {ggml_type::F32,  ggml_type::F16,  ggml_type::BF16,
                               ggml_type::Q5_0, ggml_type::Q5_1, ggml_type::Q8_0, ggml_type::Q2_K,   ggml_type::Q3_K,
                               ggml_type::Q4_K, ggml_type::Q5_K, ggml_type::Q6_K, ggml_type::IQ4_NL, ggml_type::IQ4_XS};
 
-// vernier's weight-only formats benchmarked by default (float32 activations, decoded in registers).
+// vernier's weight-only formats benchmarked by default (decoded in registers; float32 activations,
+// and bfloat16 ones where a dedicated kernel exists).
 const char* kAllSchemes[] = {"int8-sym-channel", "int8-asym-channel", "int4-asym-g128", "int4-sym-g128",
                              "int4-asym-channel", "nf4-b64", "fp8_e4m3-channel", "fp8_e5m2-channel"};
 
@@ -77,6 +78,16 @@ void run_bench(const BenchCliOptions& o) {
     const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     opt.threads = hw > 1 ? std::vector<int>{1, hw} : std::vector<int>{1};
   }
+  if (o.activations.empty()) {  // bf16 only where it is a different kernel
+    opt.scheme_activations = {Activations::f32, Activations::bf16};
+    opt.bf16_only_with_kernel = true;
+  } else {
+    opt.scheme_activations.clear();
+    for (const auto& a : o.activations) {
+      if (a != "f32" && a != "bf16") throw_usage("--activations: '" + a + "' is not f32 or bf16");
+      opt.scheme_activations.push_back(a == "bf16" ? Activations::bf16 : Activations::f32);
+    }
+  }
   opt.repetitions = o.repetitions;
   const bool tty = ::isatty(2);
   if (!o.quiet) {
@@ -94,7 +105,7 @@ void run_bench(const BenchCliOptions& o) {
     for (const auto& b : bw) j["read_bandwidth"].push_back({{"threads", b.threads}, {"gbs", b.gbs}});
     j["matvec"] = nlohmann::json::array();
     for (const auto& r : res) {
-      j["matvec"].push_back({{"type", r.name}, {"m", r.m}, {"k", r.k}, {"batch", r.batch},
+      j["matvec"].push_back({{"type", r.name}, {"activations", r.activations}, {"m", r.m}, {"k", r.k}, {"batch", r.batch},
                              {"threads", r.threads}, {"seconds", r.seconds}, {"gbs", r.gbs}, {"gflops", r.gflops},
                              {"ratio_to_bandwidth", r.ratio_to_bandwidth}, {"weight_bytes", r.weight_bytes}});
     }
@@ -105,9 +116,9 @@ void run_bench(const BenchCliOptions& o) {
   for (const auto& b : bw) std::cout << fmt::format("  {} thread(s) {:.1f} GB/s", b.threads, b.gbs);
   std::cout << "\n\n";
   Table t;
-  t.header = {"type", "m x k", "batch", "threads", "ms", "GB/s", "GFLOPS", "of bandwidth"};
+  t.header = {"type", "activations", "m x k", "batch", "threads", "ms", "GB/s", "GFLOPS", "of bandwidth"};
   for (const auto& r : res) {
-    t.rows.push_back({r.name, fmt::format("{}x{}", r.m, r.k), std::to_string(r.batch),
+    t.rows.push_back({r.name, r.activations, fmt::format("{}x{}", r.m, r.k), std::to_string(r.batch),
                       std::to_string(r.threads), fixed(r.seconds * 1e3, 2), fixed(r.gbs, 2), fixed(r.gflops, 1),
                       fmt::format("{:.0f}%", 100 * r.ratio_to_bandwidth)});
   }
@@ -124,6 +135,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--shapes", opt->shapes, "Shapes MxK (default: 4096x14336 4096x4096)");
   cmd->add_option("--batches", opt->batches, "Activation rows per product")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "Thread counts (default: 1 and all cores)");
+  cmd->add_option("--activations", opt->activations,
+                  "For vernier schemes: f32 and/or bf16 (activations rounded to bfloat16; default: f32, plus bf16 where "
+                  "the CPU has a dedicated AVX512-BF16 kernel for the scheme)");
   cmd->add_option("--isa", opt->isa, "Kernel path: auto, scalar or a SIMD target (env VERNIER_ISA)")->capture_default_str();
   cmd->add_option("--reps", opt->repetitions, "Repetitions per measurement (median reported)")->capture_default_str();
   cmd->add_option("--bandwidth-mib", opt->bandwidth_mib, "Buffer for the read-bandwidth measurement, MiB")->capture_default_str();

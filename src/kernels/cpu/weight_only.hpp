@@ -39,7 +39,8 @@ float wo_reference_dot(const WoDesc& d, const uint8_t* codes, int64_t row, const
 // The order in which a kernel reads the activations, when decoding codes in element order would cost
 // shuffles: per 32 values the even elements then the odd ones (the low nibbles of 16 bytes, then
 // the high ones), or per 128 values, element 8k + s at position 16s + k (nibble s of dword k).
-enum class XLayout : uint8_t { natural, split32, dwords128 };
+// bf16_words128: per 128 values, bfloat16 element 4k + s at position 32s + k (nibble s of word k).
+enum class XLayout : uint8_t { natural, split32, dwords128, bf16_words128 };
 using WoRowsFn = void (*)(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out);
 struct WoKernels {
   WoDotFn one = nullptr;    // a single row
@@ -47,8 +48,14 @@ struct WoKernels {
   int rows_at_once = 1;
   XLayout x_layout = XLayout::natural;  // the order the kernels read x in (arrange_activations)
 };
-// x (cols values, a multiple of 32 or 128 as the layout needs) in `layout`'s order.
+// x (cols values, a multiple of 32 or 128 as the layout needs) in `layout`'s order; for
+// bf16_words128 `out` receives cols bfloat16 words (x must hold bfloat16-exact values).
 void arrange_activations(XLayout layout, const float* x, int64_t cols, float* out);
+// AVX512-BF16 kernels (weight_only_bf16.cpp, outside Highway) for 4-bit integer codes in groups of a
+// multiple of 128 values, reading x as XLayout::bf16_words128; empty where the CPU lacks
+// AVX512-BF16 or the weights have another shape. Group sums X_g are of the bfloat16 values.
+bool bf16_supported();
+WoKernels wo_bf16_kernels(const WoDesc& d);
 // The SIMD kernels of a Highway target for these weights, or empty (no kernel for this target, or
 // a shape it does not take: groups not a multiple of 32 values, a ragged last group, 2/3/5/6/7-bit codes).
 WoKernels wo_simd_kernels(int64_t target, const WoDesc& d);
