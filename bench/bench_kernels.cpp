@@ -38,7 +38,7 @@ void BM_Dot(benchmark::State& state, uint32_t type, std::string isa) {
 }
 
 // vernier's weight-only formats: 64 rows of codes (L2-resident) against float32 activations (or
-// bfloat16-rounded ones), through matmul so that the per-call preparation (group sums of x, the
+// bfloat16-rounded or Q8_0-quantized ones), through matmul so that the per-call preparation (group sums of x, the
 // kernels' activation order) is shared as it is in a real product.
 void BM_WeightOnlyDot(benchmark::State& state, std::string scheme, std::string isa, vernier::Activations act) {
   vernier::set_kernel_isa(isa);
@@ -70,7 +70,10 @@ const int registered = [] {
     for (const char* scheme : {"int8-sym-channel", "int4-asym-g128", "int4-sym-g128", "nf4-b64", "fp8_e4m3-channel", "fp8_e5m2-channel"}) {
       const std::string name = std::string("WeightOnlyDot/") + scheme + "/" + isa;
       benchmark::RegisterBenchmark(name.c_str(), BM_WeightOnlyDot, std::string(scheme), isa, vernier::Activations::f32);
-      benchmark::RegisterBenchmark((name + "/bf16").c_str(), BM_WeightOnlyDot, std::string(scheme), isa, vernier::Activations::bf16);
+      for (const auto act : {vernier::Activations::bf16, vernier::Activations::q8_0}) {
+        const std::string n = name + "/" + vernier::activations_name(act);
+        benchmark::RegisterBenchmark(n.c_str(), BM_WeightOnlyDot, std::string(scheme), isa, act);
+      }
     }
   }
   return 0;

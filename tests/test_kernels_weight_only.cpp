@@ -17,6 +17,8 @@
 #include "vernier/error.hpp"
 #include "vernier/float_codecs.hpp"
 #include "vernier/format.hpp"
+#include "vernier/ggml_quant.hpp"
+#include "vernier/ggml_types.hpp"
 #include "vernier/kernels.hpp"
 #include "vernier/quantize.hpp"
 
@@ -118,12 +120,28 @@ TEST(WeightOnlyKernels, MatmulEqualsRowDotsForEveryShapeBatchAndThreadCount) {
   }
 }
 
-// Activations::bf16: every path computes with x rounded to bfloat16, so the reference is the float32
-// reference on the rounded x (exactly), the dedicated AVX512-BF16 kernel (4-bit integers, groups of
-// a multiple of 128) agrees with it within the float budget widened by its +128 code offset, matmul
-// equals the row kernel bit for bit, and the result stays within the rounding of x (2^-8 relative
-// to Σ|w·x|) of the float32 product.
-TEST(WeightOnlyKernels, Bf16ActivationsMatchTheReferenceOnTheRoundedActivations) {
+// Activations other than float32: every path computes with x rounded to bfloat16 (bf16) or
+// quantized to Q8_0 and dequantized (q8_0), so the reference is the float32 reference on those
+// values (exactly, computed here with the codec and the GGUF quantizer), the dedicated kernels
+// (AVX512-BF16 and AVX512-VNNI, 4-bit integers in groups of a multiple of 128) agree with it
+// within the float budget (widened by the bf16 kernel's +128 code offset), matmul equals the row
+// kernel bit for bit, and the result stays within Σ|w|·|x − x'| of the float32 product.
+std::vector<float> activations_as(Activations act, const std::vector<float>& x) {
+  std::vector<float> out(x.size());
+  if (act == Activations::bf16) {
+    for (size_t i = 0; i < x.size(); ++i) out[i] = bf16_to_float(bf16_from_float(x[i]));
+  } else {
+    std::vector<uint8_t> blocks(x.size() / 32 * 34);
+    ggml_quantize(ggml_type::Q8_0, x.data(), blocks.data(), 1, static_cast<int64_t>(x.size()), nullptr);
+    ggml_dequantize(ggml_type::Q8_0, blocks.data(), out.data(), static_cast<int64_t>(x.size()));
+  }
+  return out;
+}
+
+class LowPrecisionActivations : public ::testing::TestWithParam<Activations> {};
+
+TEST_P(LowPrecisionActivations, MatchTheReferenceOnTheConvertedActivations) {
+  const Activations act = GetParam();
   RestoreIsa restore;
   std::mt19937 rng(23);
   MatmulWorkspace ws;
@@ -136,41 +154,45 @@ TEST(WeightOnlyKernels, Bf16ActivationsMatchTheReferenceOnTheRoundedActivations)
         const int64_t rows = 9;
         const std::vector<float> w = values(rng, rows * cols, kind);
         const std::vector<float> x = values(rng, cols, kind == 1 ? 0 : kind);
-        std::vector<float> xr(x.size());
-        for (size_t i = 0; i < x.size(); ++i) xr[i] = bf16_to_float(bf16_from_float(x[i]));
+        const std::vector<float> xa = activations_as(act, x);
         const QuantizedTensor q = quantize(TensorView{w.data(), rows, cols, "w"}, scheme);
         const std::vector<float> wd = dequantize(q);
         for (const std::string& isa : available_kernel_isas()) {
           set_kernel_isa(isa);
-          dedicated = dedicated || bf16_kernel_available(q);
+          dedicated = dedicated || dedicated_kernel_available(q, act);
           std::vector<float> y(static_cast<size_t>(rows), NAN);
-          matmul(q, x.data(), 1, y.data(), 1, ws, Activations::bf16);
+          matmul(q, x.data(), 1, y.data(), 1, ws, act);
           for (int64_t r = 0; r < rows; ++r) {
-            const float ref = reference_dot(q, r, x.data(), Activations::bf16);
-            ASSERT_EQ(ref, reference_dot(q, r, xr.data())) << name;
-            const float k = kernel_dot(q, r, x.data(), Activations::bf16);
-            ASSERT_NEAR(k, ref, budget(q, wd, r, xr.data(), 128)) << isa << " " << name << " cols " << cols << " kind " << kind;
+            const float ref = reference_dot(q, r, x.data(), act);
+            ASSERT_EQ(ref, reference_dot(q, r, xa.data())) << name;
+            const float k = kernel_dot(q, r, x.data(), act);
+            const double b = budget(q, wd, r, xa.data(), act == Activations::bf16 ? 128 : 0);
+            ASSERT_NEAR(k, ref, b) << isa << " " << name << " cols " << cols << " kind " << kind;
             ASSERT_EQ(y[static_cast<size_t>(r)], k) << isa << " " << name << " row " << r;
-            double mag = 0;
-            for (int64_t c = 0; c < cols; ++c) mag += std::fabs(static_cast<double>(wd[static_cast<size_t>(r * cols + c)]) * x[static_cast<size_t>(c)]);
-            ASSERT_NEAR(k, reference_dot(q, r, x.data()), std::ldexp(mag, -8) + budget(q, wd, r, x.data(), 128)) << name;
+            double moved = 0;
+            for (int64_t c = 0; c < cols; ++c) {
+              const auto i = static_cast<size_t>(c);
+              moved += std::fabs(static_cast<double>(wd[static_cast<size_t>(r * cols + c)])) * std::fabs(static_cast<double>(x[i]) - xa[i]);
+            }
+            ASSERT_NEAR(k, reference_dot(q, r, x.data()), moved + b + budget(q, wd, r, x.data())) << name;
           }
         }
       }
     }
   }
-  // rounding ties (to even, both ways), subnormals and values next to them: the same rounding as the codec
+  // rounding ties (to even, both ways), subnormals and values next to them: the same rounding as the
+  // codec (a block scale beyond FP16, as 1e30 would give Q8_0, is infinite in llama.cpp too)
   const QuantizedTensor q = quantize(TensorView{values(rng, 128, 0).data(), 1, 128, "w"}, parse_scheme("int4-asym-g128"));
   std::vector<float> x(128);
-  const float special[] = {1.00390625f, 1.01171875f, -1.00390625f, 1e-40f, -3e-39f, 1.2e-38f, 0.0f, -0.0f, 1.0e30f, 65504.5f};
+  const float big = act == Activations::bf16 ? 1.0e30f : 1.0e6f;
+  const float special[] = {1.00390625f, 1.01171875f, -1.00390625f, 1e-40f, -3e-39f, 1.2e-38f, 0.0f, -0.0f, big, 65504.5f};
   for (size_t i = 0; i < x.size(); ++i) x[i] = special[i % 10] * (i < 10 ? 1.0f : 0.5f);
-  std::vector<float> xr(x.size());
-  for (size_t i = 0; i < x.size(); ++i) xr[i] = bf16_to_float(bf16_from_float(x[i]));
-  EXPECT_EQ(reference_dot(q, 0, x.data(), Activations::bf16), reference_dot(q, 0, xr.data()));
-  if (!dedicated) std::printf("note: no AVX512-BF16 kernel on this CPU; the float32 kernels computed every bf16 product\n");
+  EXPECT_EQ(reference_dot(q, 0, x.data(), act), reference_dot(q, 0, activations_as(act, x).data()));
+  if (!dedicated) std::printf("note: no kernel of its own for %s activations on this CPU; the float32 kernels computed every product\n", activations_name(act));
 }
 
-TEST(WeightOnlyKernels, Bf16MatmulEqualsRowDotsForEveryShapeBatchAndThreadCount) {
+TEST_P(LowPrecisionActivations, MatmulEqualsRowDotsForEveryShapeBatchAndThreadCount) {
+  const Activations act = GetParam();
   std::mt19937 rng(29);
   MatmulWorkspace ws;
   for (const char* name : {"int4-asym-g128", "int4-sym-channel", "nf4-b64"}) {
@@ -183,14 +205,27 @@ TEST(WeightOnlyKernels, Bf16MatmulEqualsRowDotsForEveryShapeBatchAndThreadCount)
         const std::vector<float> x = values(rng, batch * cols, 0);
         for (int threads : {1, 2}) {
           std::vector<float> y(static_cast<size_t>(batch * rows), NAN);
-          matmul(q, x.data(), batch, y.data(), threads, ws, Activations::bf16);
+          matmul(q, x.data(), batch, y.data(), threads, ws, act);
           for (int64_t b = 0; b < batch; ++b)
             for (int64_t r = 0; r < rows; ++r)
-              ASSERT_EQ(y[static_cast<size_t>(b * rows + r)], kernel_dot(q, r, x.data() + b * cols, Activations::bf16)) << name << " rows " << rows;
+              ASSERT_EQ(y[static_cast<size_t>(b * rows + r)], kernel_dot(q, r, x.data() + b * cols, act)) << name << " rows " << rows;
         }
       }
     }
   }
+}
+
+INSTANTIATE_TEST_SUITE_P(WeightOnlyKernels, LowPrecisionActivations, ::testing::Values(Activations::bf16, Activations::q8_0),
+                         [](const auto& info) { return std::string(activations_name(info.param)); });
+
+TEST(WeightOnlyKernels, Q8_0ActivationsNeedWholeBlocks) {
+  const std::vector<float> w(2 * 48, 1.0f);
+  const QuantizedTensor q = quantize(TensorView{w.data(), 2, 48, "w"}, parse_scheme("int8-sym-channel"));
+  MatmulWorkspace ws;
+  float y[2];
+  EXPECT_THROW(matmul(q, w.data(), 1, y, 1, ws, Activations::q8_0), Error);
+  EXPECT_EQ(parse_activations("q8_0"), Activations::q8_0);
+  EXPECT_THROW(parse_activations("int8"), Error);
 }
 
 TEST(WeightOnlyKernels, PlainCastsHaveNoWeightOnlyKernel) {

@@ -19,7 +19,7 @@ struct BenchOptions {
   std::vector<uint32_t> types;                     // GGML weight types
   std::vector<std::string> schemes;                // vernier weight-only schemes ("int4-asym-g128", "nf4-b64", …)
   std::vector<Activations> scheme_activations = {Activations::f32};  // each scheme is measured with each
-  bool bf16_only_with_kernel = false;              // skip bf16 where no dedicated kernel exists (same work as f32)
+  bool dedicated_only = false;                     // bf16/q8_0 only where they have a kernel of their own
   std::vector<std::pair<int64_t, int64_t>> shapes = {{4096, 14336}, {4096, 4096}};  // rows m × columns k
   std::vector<int64_t> batches = {1, 8};
   std::vector<int> threads = {1, 2};
@@ -37,7 +37,7 @@ struct BandwidthResult {
 struct MatmulBenchResult {
   std::string name;                                // GGML type name or vernier scheme
   uint32_t type = 0;
-  std::string activations;                         // what the activations are multiplied as: "f32", "bf16", "Q8_K", …
+  std::string activations;                         // what the activations are multiplied as: "f32", "bf16", "q8_0", "Q8_K", …
   int64_t m = 0, k = 0, batch = 0;
   int threads = 0;
   double seconds = 0;                              // median per product

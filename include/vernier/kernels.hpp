@@ -65,14 +65,23 @@ void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, in
 // integer codes in groups of a multiple of 128 values (per channel or g128, g256, …) take a kernel
 // that multiplies two values per lane per instruction (vdpbf16ps) instead of one (an FMA); other
 // shapes and CPUs use the float32 kernels on the rounded activations.
-enum class Activations : uint8_t { f32, bf16 };
+//
+// Activations::q8_0 quantizes each activation row to Q8_0 (blocks of 32: int8 codes and an FP16
+// scale, llama.cpp's quantizer) and computes with the dequantized values d·q on every path, so a
+// weight-only format gets the integer products GGUF types use (W4A8). Where the CPU has
+// AVX512-VNNI, 4-bit integer codes in groups of a multiple of 128 values take a vpdpbusd kernel
+// (four products per int32 lane per instruction, exact integer block sums).
+enum class Activations : uint8_t { f32, bf16, q8_0 };
+const char* activations_name(Activations act);  // "f32", "bf16", "q8_0"
+Activations parse_activations(std::string_view name);  // throws a usage Error naming the choices
 bool kernel_supports(const Scheme& scheme);
 void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws,
             Activations act = Activations::f32);
 float kernel_dot(const QuantizedTensor& w, int64_t row, const float* x, Activations act = Activations::f32);
 float reference_dot(const QuantizedTensor& w, int64_t row, const float* x, Activations act = Activations::f32);
-// Whether Activations::bf16 has a dedicated kernel for these weights on the current path.
-bool bf16_kernel_available(const QuantizedTensor& w);
+// Whether `act` has a kernel of its own for these weights on the current path (otherwise the
+// float32 kernels run on the rounded or dequantized activations).
+bool dedicated_kernel_available(const QuantizedTensor& w, Activations act);
 
 // Quantizes one activation row to kernel_activation_type(weight_type) (n values) into `out` (at most
 // 4·n + 64 bytes). For Q4_0 weights each Q8_0 block also carries its int16 code sum (36 bytes).

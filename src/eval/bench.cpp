@@ -157,8 +157,9 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
       std::string label = describe(scheme);
       std::replace(label.begin(), label.end(), ' ', '-');
       for (const Activations act : opt.scheme_activations) {
-        if (act == Activations::bf16 && opt.bf16_only_with_kernel && !bf16_kernel_available(q0)) continue;
-        measure(label, act == Activations::bf16 ? "bf16" : "f32", 0, bytes, copies, [&](int64_t copy, int64_t batch, int t) {
+        if (act != Activations::f32 && opt.dedicated_only && !dedicated_kernel_available(q0, act)) continue;
+        if (act == Activations::q8_0 && k % 32 != 0) continue;
+        measure(label, activations_name(act), 0, bytes, copies, [&](int64_t copy, int64_t batch, int t) {
           matmul(qs[static_cast<size_t>(copy)], x.data(), batch, y.data(), t, ws, act);
         });
       }

@@ -78,15 +78,12 @@ void run_bench(const BenchCliOptions& o) {
     const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     opt.threads = hw > 1 ? std::vector<int>{1, hw} : std::vector<int>{1};
   }
-  if (o.activations.empty()) {  // bf16 only where it is a different kernel
-    opt.scheme_activations = {Activations::f32, Activations::bf16};
-    opt.bf16_only_with_kernel = true;
+  if (o.activations.empty()) {  // bf16 and q8_0 only where they are kernels of their own
+    opt.scheme_activations = {Activations::f32, Activations::bf16, Activations::q8_0};
+    opt.dedicated_only = true;
   } else {
     opt.scheme_activations.clear();
-    for (const auto& a : o.activations) {
-      if (a != "f32" && a != "bf16") throw_usage("--activations: '" + a + "' is not f32 or bf16");
-      opt.scheme_activations.push_back(a == "bf16" ? Activations::bf16 : Activations::f32);
-    }
+    for (const auto& a : o.activations) opt.scheme_activations.push_back(parse_activations(a));
   }
   opt.repetitions = o.repetitions;
   const bool tty = ::isatty(2);
@@ -136,8 +133,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--batches", opt->batches, "Activation rows per product")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "Thread counts (default: 1 and all cores)");
   cmd->add_option("--activations", opt->activations,
-                  "For vernier schemes: f32 and/or bf16 (activations rounded to bfloat16; default: f32, plus bf16 where "
-                  "the CPU has a dedicated AVX512-BF16 kernel for the scheme)");
+                  "For vernier schemes: f32, bf16 (activations rounded to bfloat16) and/or q8_0 (quantized to Q8_0, "
+                  "W4A8); default: f32, plus bf16 and q8_0 where the CPU has a kernel of their own for the scheme");
   cmd->add_option("--isa", opt->isa, "Kernel path: auto, scalar or a SIMD target (env VERNIER_ISA)")->capture_default_str();
   cmd->add_option("--reps", opt->repetitions, "Repetitions per measurement (median reported)")->capture_default_str();
   cmd->add_option("--bandwidth-mib", opt->bandwidth_mib, "Buffer for the read-bandwidth measurement, MiB")->capture_default_str();

@@ -53,6 +53,7 @@ void repack_q4_0x8(const void* w, int64_t row_bytes, int64_t group, int64_t bloc
 // AVX-512 VNNI (dot_vnni.cpp, outside Highway): whether the CPU has it, and its kernels over an
 // AVX-512 table (Q8_0, Q4_0 and the Q4_0x8 rows).
 bool vnni_supported();
+bool vnni_path();  // whether the path in use is avx3_vnni
 void vnni_dots(DotTable& table, PackedRowsFn& q4_0x8);
 
 // The Highway target of the kernel path in use (0: the scalar reference).

@@ -115,6 +115,7 @@ void set_kernel_isa(std::string_view name) {
 std::string kernel_isa() { return current().name; }
 
 int64_t kernels::current_target() { return current().target; }
+bool kernels::vnni_path() { return current().name == "avx3_vnni"; }
 
 bool kernel_supports(uint32_t type) {
   return type < kernels::kTypeSlots && kernels::reference_dots()[type] != nullptr;

@@ -12,6 +12,8 @@
 #include "vernier/error.hpp"
 #include "vernier/float_codecs.hpp"
 #include "vernier/format.hpp"
+#include "vernier/ggml_blocks.hpp"
+#include "vernier/ggml_types.hpp"
 #include "vernier/kernels.hpp"
 #include "vernier/nf4.hpp"
 
@@ -133,10 +135,10 @@ void group_sums(const kernels::WoDesc& d, const float* x, float* out) {
 kernels::WoKernels pick_kernels(const kernels::WoDesc& d, Activations act) {
   const int64_t target = kernels::current_target();
   if (target == HWY_AVX3 || target == HWY_AVX3_DL) {
-    if (act == Activations::bf16) {
-      const kernels::WoKernels k = kernels::wo_bf16_kernels(d);
-      if (k.one) return k;
-    }
+    kernels::WoKernels k;
+    if (act == Activations::bf16) k = kernels::wo_bf16_kernels(d);
+    if (act == Activations::q8_0 && kernels::vnni_path()) k = kernels::wo_q8_vnni_kernels(d);
+    if (k.one) return k;
   }
   if (target != 0) {
     const kernels::WoKernels k = kernels::wo_simd_kernels(target, d);
@@ -156,18 +158,54 @@ void round_to_bf16(const float* x, int64_t n, float* out) {
     std::memcpy(out + i, &r, 4);
   }
 }
-// One activation row as the picked kernels read it: rounded (bf16), X_g per group, and arranged in
-// the kernels' order where they need it; returns the x to pass.
+// Activations::q8_0: the row's Q8_0 blocks (llama.cpp's quantizer) and their values d·q, exact in
+// float32 (an 11-bit FP16 significand times a 7-bit code).
+void quantize_q8_0(const float* x, int64_t n, ggml::BlockQ8_0* blocks, float* values) {
+  quantize_activation_row(ggml_type::Q8_0, x, blocks, n);
+  for (int64_t b = 0; b < n / ggml::QK8_0; ++b) {
+    const float dq = fp16_to_float(blocks[b].d);
+    for (int i = 0; i < ggml::QK8_0; ++i) values[b * ggml::QK8_0 + i] = dq * static_cast<float>(blocks[b].qs[i]);
+  }
+}
+// XLayout::q8_split128 from the Q8_0 blocks
+void arrange_q8(const ggml::BlockQ8_0* blocks, int64_t n, uint8_t* out) {
+  for (int64_t c = 0; c < n / 128; ++c, out += kernels::kQ8SplitBytes) {
+    const ggml::BlockQ8_0* b = blocks + 4 * c;
+    for (int j = 0; j < 64; ++j) {
+      out[j] = static_cast<uint8_t>(b[j / 16].qs[2 * j % 32]);
+      out[64 + j] = static_cast<uint8_t>(b[j / 16].qs[(2 * j + 1) % 32]);
+    }
+    float scales[16];
+    for (int lane = 0; lane < 16; ++lane) scales[lane] = fp16_to_float(b[lane / 4].d);
+    std::memcpy(out + 128, scales, sizeof(scales));
+  }
+}
+// One activation row as the picked kernels read it: rounded (bf16) or quantized (q8_0), X_g per
+// group, and arranged in the kernels' order where they need it; returns the x to pass. scratch:
+// 2·cols floats.
 const float* prepare_row(const kernels::WoDesc& d, const kernels::WoKernels& k, Activations act, const float* x,
-                         float* rounded, float* xsum, float* arranged) {
+                         float* scratch, float* xsum, float* arranged) {
+  auto* blocks = reinterpret_cast<ggml::BlockQ8_0*>(scratch + d.cols);
   if (act == Activations::bf16) {
-    round_to_bf16(x, d.cols, rounded);
-    x = rounded;
+    round_to_bf16(x, d.cols, scratch);
+    x = scratch;
+  } else if (act == Activations::q8_0) {
+    quantize_q8_0(x, d.cols, blocks, scratch);
+    x = scratch;
   }
   group_sums(d, x, xsum);
   if (k.x_layout == kernels::XLayout::natural) return x;
-  kernels::arrange_activations(k.x_layout, x, d.cols, arranged);
+  if (k.x_layout == kernels::XLayout::q8_split128) {
+    arrange_q8(blocks, d.cols, reinterpret_cast<uint8_t*>(arranged));
+  } else {
+    kernels::arrange_activations(k.x_layout, x, d.cols, arranged);
+  }
   return arranged;
+}
+kernels::WoDesc describe_for(const QuantizedTensor& w, Activations act) {
+  if (act == Activations::q8_0 && w.cols % ggml::QK8_0 != 0)
+    throw_usage("q8_0 activations need a multiple of 32 columns; the weights have " + std::to_string(w.cols));
+  return kernels::describe_weights(w);
 }
 }  // namespace
 
@@ -178,36 +216,50 @@ bool kernel_supports(const Scheme& s) {
 }
 
 float kernel_dot(const QuantizedTensor& w, int64_t row, const float* x, Activations act) {
-  const kernels::WoDesc d = kernels::describe_weights(w);
+  const kernels::WoDesc d = describe_for(w, act);
   const kernels::WoKernels k = pick_kernels(d, act);
-  std::vector<float> xsum(static_cast<size_t>(d.groups_per_row)), rounded, arranged;
-  if (act == Activations::bf16) rounded.resize(static_cast<size_t>(w.cols));
-  if (k.x_layout != kernels::XLayout::natural) arranged.resize(static_cast<size_t>(w.cols));
-  const float* xk = prepare_row(d, k, act, x, rounded.data(), xsum.data(), arranged.data());
+  std::vector<float> xsum(static_cast<size_t>(d.groups_per_row)), scratch(static_cast<size_t>(2 * w.cols)),
+      arranged(static_cast<size_t>(w.cols));
+  const float* xk = prepare_row(d, k, act, x, scratch.data(), xsum.data(), arranged.data());
   return k.one(d, w.codes.data() + row * w.row_bytes, row, xk, xsum.data());
 }
 
 float reference_dot(const QuantizedTensor& w, int64_t row, const float* x, Activations act) {
-  const kernels::WoDesc d = kernels::describe_weights(w);
-  std::vector<float> xsum(static_cast<size_t>(d.groups_per_row)), rounded(static_cast<size_t>(w.cols));
-  const float* xk = prepare_row(d, {}, act, x, rounded.data(), xsum.data(), nullptr);
+  const kernels::WoDesc d = describe_for(w, act);
+  std::vector<float> xsum(static_cast<size_t>(d.groups_per_row)), scratch(static_cast<size_t>(2 * w.cols));
+  const float* xk = prepare_row(d, {}, act, x, scratch.data(), xsum.data(), nullptr);
   return kernels::wo_reference_dot(d, w.codes.data() + row * w.row_bytes, row, xk, xsum.data());
 }
 
-bool bf16_kernel_available(const QuantizedTensor& w) {
-  const kernels::WoDesc d = kernels::describe_weights(w);
-  return pick_kernels(d, Activations::bf16).x_layout == kernels::XLayout::bf16_words128;
+bool dedicated_kernel_available(const QuantizedTensor& w, Activations act) {
+  const kernels::XLayout l = pick_kernels(kernels::describe_weights(w), act).x_layout;
+  return (act == Activations::bf16 && l == kernels::XLayout::bf16_words128) ||
+         (act == Activations::q8_0 && l == kernels::XLayout::q8_split128);
+}
+
+const char* activations_name(Activations act) {
+  switch (act) {
+    case Activations::bf16: return "bf16";
+    case Activations::q8_0: return "q8_0";
+    default: return "f32";
+  }
+}
+
+Activations parse_activations(std::string_view name) {
+  for (const Activations a : {Activations::f32, Activations::bf16, Activations::q8_0})
+    if (name == activations_name(a)) return a;
+  throw_usage("unknown activations '" + std::string(name) + "' (choices: f32, bf16, q8_0)");
 }
 
 void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws,
             Activations act) {
-  const kernels::WoDesc d = kernels::describe_weights(w);
+  const kernels::WoDesc d = describe_for(w, act);
   const kernels::WoKernels k = pick_kernels(d, act);
   const int64_t gpr = d.groups_per_row;
-  const bool rewrite = act == Activations::bf16 || k.x_layout != kernels::XLayout::natural;
+  const bool rewrite = act != Activations::f32 || k.x_layout != kernels::XLayout::natural;
   // per activation row: X_g, then (where the kernels do not read x as it is) the rewritten row, and
-  // one rounding scratch row
-  const int64_t xsum_floats = batch * gpr, rows_floats = rewrite ? (batch + 1) * w.cols : 0;
+  // two scratch rows
+  const int64_t xsum_floats = batch * gpr, rows_floats = rewrite ? (batch + 2) * w.cols : 0;
   const auto need = static_cast<size_t>(xsum_floats + rows_floats) * sizeof(float);
   if (ws.activations.size() < need) ws.activations.resize(need);
   auto* xsum = reinterpret_cast<float*>(ws.activations.data());

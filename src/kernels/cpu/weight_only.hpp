@@ -40,7 +40,10 @@ float wo_reference_dot(const WoDesc& d, const uint8_t* codes, int64_t row, const
 // shuffles: per 32 values the even elements then the odd ones (the low nibbles of 16 bytes, then
 // the high ones), or per 128 values, element 8k + s at position 16s + k (nibble s of dword k).
 // bf16_words128: per 128 values, bfloat16 element 4k + s at position 32s + k (nibble s of word k).
-enum class XLayout : uint8_t { natural, split32, dwords128, bf16_words128 };
+// q8_split128: per 128 values (192 bytes), the Q8_0 codes of the even elements (64 int8), of the
+// odd ones (64 int8), then 16 floats: lane L's block scale, d of block L / 4.
+enum class XLayout : uint8_t { natural, split32, dwords128, bf16_words128, q8_split128 };
+inline constexpr int64_t kQ8SplitBytes = 192;  // per 128 values
 using WoRowsFn = void (*)(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out);
 struct WoKernels {
   WoDotFn one = nullptr;    // a single row
@@ -51,11 +54,13 @@ struct WoKernels {
 // x (cols values, a multiple of 32 or 128 as the layout needs) in `layout`'s order; for
 // bf16_words128 `out` receives cols bfloat16 words (x must hold bfloat16-exact values).
 void arrange_activations(XLayout layout, const float* x, int64_t cols, float* out);
-// AVX512-BF16 kernels (weight_only_bf16.cpp, outside Highway) for 4-bit integer codes in groups of a
-// multiple of 128 values, reading x as XLayout::bf16_words128; empty where the CPU lacks
-// AVX512-BF16 or the weights have another shape. Group sums X_g are of the bfloat16 values.
+// AVX-512 kernels outside Highway (weight_only_avx512.cpp) for 4-bit integer codes in groups of a
+// multiple of 128 values; empty where the CPU lacks the extension or the weights have another shape.
+// AVX512-BF16 reads x as XLayout::bf16_words128, group sums X_g of the bfloat16 values;
+// AVX512-VNNI reads XLayout::q8_split128, X_g of the dequantized Q8_0 values.
 bool bf16_supported();
 WoKernels wo_bf16_kernels(const WoDesc& d);
+WoKernels wo_q8_vnni_kernels(const WoDesc& d);
 // The SIMD kernels of a Highway target for these weights, or empty (no kernel for this target, or
 // a shape it does not take: groups not a multiple of 32 values, a ragged last group, 2/3/5/6/7-bit codes).
 WoKernels wo_simd_kernels(int64_t target, const WoDesc& d);

@@ -111,6 +111,14 @@ struct Lanes {
 using V = Lanes::V;
 constexpr int kPer32 = 32 / Lanes::N;  // vectors per 32 values
 
+// Kernels that take R rows at once read R streams a row apart, and the hardware prefetchers start
+// over on every row: from memory that streamed 12–25% slower than with a software prefetch of the
+// same cache line R rows further down (the rows this call's next step will take).
+template <int R>
+HWY_INLINE void PrefetchNextRows(const uint8_t* line, int64_t row_bytes) {
+  _mm_prefetch(reinterpret_cast<const char*>(line + R * row_bytes), _MM_HINT_T0);
+}
+
 template <WoKind K, int kBits>
 HWY_INLINE void Decode32(const uint8_t* c, __m128i flip, V* out) {
   if constexpr (kBits == 4) {  // byte j holds values 2j (low nibble) and 2j + 1 (high): unpack to order
@@ -155,8 +163,10 @@ HWY_INLINE void WoRows(const WoDesc& d, const uint8_t* codes, int64_t row, const
       V xv[kPer32];
       for (int v = 0; v < kPer32; ++v) xv[v] = Lanes::Load(xg + i + v * Lanes::N);
       for (int r = 0; r < R; ++r) {
+        const uint8_t* c = codes + r * d.row_bytes + (j * L + i) * kBits / 8;
+        if (R > 1 && (j * L + i) * kBits % 512 == 0) PrefetchNextRows<R>(c, d.row_bytes);
         V w[kPer32];
-        Decode32<K, kBits>(codes + r * d.row_bytes + (j * L + i) * kBits / 8, flip, w);
+        Decode32<K, kBits>(c, flip, w);
         for (int v = 0; v < kPer32; ++v) acc[r][v] = Lanes::Fma(w[v], xv[v], acc[r][v]);
       }
     }
@@ -216,6 +226,7 @@ HWY_INLINE void Lut4Rows(const WoDesc& d, const uint8_t* codes, int64_t row, con
     for (int64_t i = j * L; i < (j + 1) * L; i += 32) {
       const __m512 x0 = _mm512_loadu_ps(xs + i), x1 = _mm512_loadu_ps(xs + i + 16);
       for (int r = 0; r < R; ++r) {
+        if (i % 128 == 0) PrefetchNextRows<R>(codes + r * d.row_bytes + i / 2, d.row_bytes);
         const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + r * d.row_bytes + i / 2)));
         acc[r][0] = _mm512_fmadd_ps(_mm512_permutexvar_ps(b, lut[r]), x0, acc[r][0]);
         acc[r][1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), lut[r]), x1, acc[r][1]);
@@ -276,7 +287,10 @@ HWY_INLINE void Nib128Rows(const WoDesc& d, const uint8_t* codes, int64_t row, c
     }
     for (int64_t i = j * L; i < (j + 1) * L; i += 128) {
       __m512i c[R];
-      for (int r = 0; r < R; ++r) c[r] = _mm512_loadu_si512(codes + r * d.row_bytes + i / 2);
+      for (int r = 0; r < R; ++r) {
+        PrefetchNextRows<R>(codes + r * d.row_bytes + i / 2, d.row_bytes);
+        c[r] = _mm512_loadu_si512(codes + r * d.row_bytes + i / 2);
+      }
       Nib128Block<R>(c, lut, xs + i, acc, std::make_integer_sequence<int, 8>());
     }
   }
