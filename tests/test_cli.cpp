@@ -139,16 +139,24 @@ TEST(Cli, FormatsAndDemoRun) {
 }
 
 TEST(Cli, BenchReportsBandwidthAndKernelsAsJson) {
-  const CliResult r = run("bench --types Q4_0 F16 --shapes 64x512 --batches 1 3 --threads 1 2 --reps 3 --bandwidth-mib 64 --json --quiet");
+  const CliResult r = run(
+      "bench --types Q4_0 F16 int4-asym-g128 --activations f32 q8_0 --shapes 64x512 --batches 1 3 --threads 1 2 --reps 3 "
+      "--bandwidth-mib 64 --paired-mib 32 --json --quiet");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_GT(j["read_bandwidth_gbs"].get<double>(), 0.0);
-  ASSERT_EQ(j["matvec"].size(), 8u);  // 2 types × 2 batches × 2 thread counts
+  ASSERT_EQ(j["matvec"].size(), 16u);  // (2 types + 1 scheme × 2 activations) × 2 batches × 2 thread counts
   for (const auto& m : j["matvec"]) {
-    for (const char* k : {"type", "m", "k", "batch", "threads", "gbs", "gflops", "ratio_to_bandwidth"}) EXPECT_TRUE(m.contains(k)) << k;
+    for (const char* k : {"type", "activations", "m", "k", "batch", "threads", "gbs", "gflops", "ratio_to_bandwidth", "paired_bandwidth_gbs"})
+      EXPECT_TRUE(m.contains(k)) << k;
     EXPECT_GT(m["gbs"].get<double>(), 0.0);
+    EXPECT_GT(m["paired_bandwidth_gbs"].get<double>(), 0.0);
+    EXPECT_GT(m["ratio_to_bandwidth"].get<double>(), 0.0);
   }
+  EXPECT_EQ(j["matvec"][0]["activations"], "Q8_0");  // what Q4_0 weights multiply
+  EXPECT_EQ(j["matvec"].back()["activations"], "q8_0");
   EXPECT_EQ(run("bench --types Q8_K").code, 2);
+  EXPECT_EQ(run("bench --types int4-asym-g128 --activations int8").code, 2);
   EXPECT_EQ(run("bench --shapes 12by4").code, 2);
   EXPECT_EQ(run("bench --isa neon").code, 2);
 }

@@ -26,6 +26,10 @@ struct BenchOptions {
   int repetitions = 5;                             // at most; fewer once min_seconds has passed (at least 3)
   double min_seconds = 1.0;
   uint64_t bandwidth_buffer_bytes = 1ull << 30;
+  // After each timed product, one streaming read of a buffer this large (0: none): the ratio to the
+  // bandwidth is then the median of per-repetition ratios, each against the bandwidth of the moment
+  // (on a shared machine the bandwidth moves by ±30% within a minute).
+  uint64_t paired_bandwidth_bytes = 256ull << 20;
   std::function<void(const std::string&)> progress;
 };
 
@@ -43,7 +47,9 @@ struct MatmulBenchResult {
   double seconds = 0;                              // median per product
   double gbs = 0;                                  // weight bytes / seconds
   double gflops = 0;                               // 2·m·k·batch / seconds
-  double ratio_to_bandwidth = 0;                   // gbs / read bandwidth at the same thread count
+  double ratio_to_bandwidth = 0;                   // median of GB/s over the paired bandwidth (else over the
+                                                   // bandwidth measured first) at the same thread count
+  double paired_bandwidth_gbs = 0;                 // median of the read bandwidth sampled after each repetition
   uint64_t weight_bytes = 0;
 };
 

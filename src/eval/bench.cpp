@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <random>
 
 #include <unistd.h>
@@ -45,36 +46,46 @@ int64_t copies_needed(uint64_t bytes) {
 }
 }  // namespace
 
-std::vector<BandwidthResult> measure_read_bandwidth(const std::vector<int>& threads, uint64_t bytes, int repetitions) {
-  const size_t words = static_cast<size_t>(bytes / 4);
-  std::vector<float> buf(words);
-  ThreadPool& pool = ThreadPool::shared();
-  const int max_threads = *std::max_element(threads.begin(), threads.end());
-  {  // first touch (pages faulted in by the threads that will read them)
+namespace {
+// A buffer far larger than the last-level cache and one timed streaming read of it over t threads.
+class ReadProbe {
+ public:
+  ReadProbe(uint64_t bytes, int max_threads) : words_(static_cast<size_t>(bytes / 4)), buf_(words_) {
+    // first touch: pages faulted in by the threads that will read them
     auto touch = [&](int64_t t) {
-      const size_t b = words * static_cast<size_t>(t) / static_cast<size_t>(max_threads);
-      const size_t e = words * static_cast<size_t>(t + 1) / static_cast<size_t>(max_threads);
-      for (size_t i = b; i < e; ++i) buf[i] = static_cast<float>(i & 1023) * 1e-3f;
+      const size_t b = words_ * static_cast<size_t>(t) / static_cast<size_t>(max_threads);
+      const size_t e = words_ * static_cast<size_t>(t + 1) / static_cast<size_t>(max_threads);
+      for (size_t i = b; i < e; ++i) buf_[i] = static_cast<float>(i & 1023) * 1e-3f;
     };
-    pool.run(max_threads, max_threads, touch);
+    ThreadPool::shared().run(max_threads, max_threads, touch);
   }
+  double gbs(int t) {  // one pass, 1e9 bytes/s
+    std::vector<double> sums(static_cast<size_t>(t));
+    auto task = [&](int64_t i) {
+      const size_t b = words_ * static_cast<size_t>(i) / static_cast<size_t>(t);
+      const size_t e = words_ * static_cast<size_t>(i + 1) / static_cast<size_t>(t);
+      sums[static_cast<size_t>(i)] = read_floats(buf_.data() + b, e - b);
+    };
+    const auto t0 = Clock::now();
+    ThreadPool::shared().run(t, t, task);
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    for (double v : sums) sink_ = sink_ + v;
+    return static_cast<double>(words_ * 4) / s / 1e9;
+  }
+
+ private:
+  size_t words_;
+  std::vector<float> buf_;
+  volatile double sink_ = 0;
+};
+}  // namespace
+
+std::vector<BandwidthResult> measure_read_bandwidth(const std::vector<int>& threads, uint64_t bytes, int repetitions) {
+  ReadProbe probe(bytes, *std::max_element(threads.begin(), threads.end()));
   std::vector<BandwidthResult> out;
-  volatile double sink = 0;
   for (int t : threads) {
     std::vector<double> gbs;
-    for (int r = 0; r < std::max(repetitions, 3); ++r) {
-      std::vector<double> sums(static_cast<size_t>(t));
-      auto task = [&](int64_t i) {
-        const size_t b = words * static_cast<size_t>(i) / static_cast<size_t>(t);
-        const size_t e = words * static_cast<size_t>(i + 1) / static_cast<size_t>(t);
-        sums[static_cast<size_t>(i)] = read_floats(buf.data() + b, e - b);
-      };
-      const auto t0 = Clock::now();
-      pool.run(t, t, task);
-      const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-      for (double v : sums) sink = sink + v;
-      gbs.push_back(static_cast<double>(words * 4) / s / 1e9);
-    }
+    for (int r = 0; r < std::max(repetitions, 3); ++r) gbs.push_back(probe.gbs(t));
     out.push_back({t, median(gbs)});
   }
   return out;
@@ -86,6 +97,8 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
   std::normal_distribution<float> nd(0.0f, 0.02f);
   const int max_threads = *std::max_element(opt.threads.begin(), opt.threads.end());
   MatmulWorkspace ws;
+  std::unique_ptr<ReadProbe> probe;
+  if (opt.paired_bandwidth_bytes > 0) probe = std::make_unique<ReadProbe>(opt.paired_bandwidth_bytes, max_threads);
   for (const auto& [m, k] : opt.shapes) {
     std::vector<float> wf(static_cast<size_t>(m * k));
     for (auto& v : wf) v = nd(rng);
@@ -102,13 +115,18 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
                          std::to_string(t) + " thread(s)");
           }
           run(0, batch, t);  // warm-up
-          std::vector<double> times;
+          std::vector<double> times, ratios, paired;
           const auto start = Clock::now();
           int64_t copy = 1 % copies;
           for (int r = 0; r < opt.repetitions; ++r, copy = (copy + 1) % copies) {
             const auto t0 = Clock::now();
             run(copy, batch, t);
-            times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+            const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+            times.push_back(s);
+            if (probe) {  // the bandwidth right after this product, under the same load from neighbours
+              paired.push_back(probe->gbs(t));
+              ratios.push_back(static_cast<double>(bytes) / s / 1e9 / paired.back());
+            }
             if (r >= 2 && std::chrono::duration<double>(Clock::now() - start).count() > opt.min_seconds) break;
           }
           MatmulBenchResult res;
@@ -123,8 +141,13 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
           res.weight_bytes = bytes;
           res.gbs = static_cast<double>(bytes) / res.seconds / 1e9;
           res.gflops = 2.0 * static_cast<double>(m * k * batch) / res.seconds / 1e9;
-          for (const auto& b : bandwidth)
-            if (b.threads == t && b.gbs > 0) res.ratio_to_bandwidth = res.gbs / b.gbs;
+          if (probe) {
+            res.paired_bandwidth_gbs = median(paired);
+            res.ratio_to_bandwidth = median(ratios);
+          } else {
+            for (const auto& b : bandwidth)
+              if (b.threads == t && b.gbs > 0) res.ratio_to_bandwidth = res.gbs / b.gbs;
+          }
           out.push_back(res);
         }
       }
