@@ -332,37 +332,40 @@ TEST(Kernels, IntegerBlockSumsAreIdenticalOnEveryPath) {
 namespace vernier {
 namespace {
 
-TEST(Kernels, PreparedQ4_0MatchesTheReferenceOnEveryShapeBatchAndThreadCount) {
-  // Q4_0 on a SIMD path is repacked eight rows at a time; its results stay within the reference budget
-  // (same integer sums, per-row float accumulation with fused multiply-adds) and do not depend on threads
+TEST(Kernels, PreparedMatricesMatchTheReferenceOnEveryShapeBatchAndThreadCount) {
+  // Q4_0 and Q8_0 on a SIMD path are repacked eight rows at a time; their results stay within the
+  // reference budget (same integer sums, per-row float accumulation with fused multiply-adds) and do
+  // not depend on threads; other types are used as they are
   RestoreIsa restore;
   std::mt19937 rng(21);
   MatmulWorkspace ws;
   for (const std::string& isa : available_kernel_isas()) {
     set_kernel_isa(isa);
-    for (int64_t rows : kSizes) {
-      const int64_t cols = 32 * 9;
-      const std::vector<float> w = values(rng, rows * cols, 0);
-      std::vector<uint8_t> wq(static_cast<size_t>(rows * *ggml_row_bytes(*ggml_type_info(ggml_type::Q4_0), cols)));
-      ggml_quantize(ggml_type::Q4_0, w.data(), wq.data(), rows, cols, nullptr);
-      const int64_t row_bytes = static_cast<int64_t>(wq.size()) / rows;
-      const PreparedMatrix pm = prepare_matrix(ggml_type::Q4_0, wq.data(), rows, cols);
-      EXPECT_EQ(!pm.packed.empty(), isa != "scalar" && rows >= 8) << isa << " rows " << rows;
-      for (int64_t batch : {int64_t{1}, int64_t{3}}) {
-        const std::vector<float> x = values(rng, batch * cols, 0);
-        std::vector<float> y1(static_cast<size_t>(batch * rows)), y2(y1.size());
-        matmul(pm, x.data(), batch, y1.data(), 1, ws);
-        matmul(pm, x.data(), batch, y2.data(), 2, ws);
-        EXPECT_EQ(y1, y2) << isa << " rows " << rows;
-        for (int64_t b = 0; b < batch; ++b) {
-          std::vector<float> xs(x.begin() + b * cols, x.begin() + (b + 1) * cols);
-          for (int64_t r = 0; r < rows; ++r) {
-            std::vector<float> wr(w.begin() + r * cols, w.begin() + (r + 1) * cols);
-            const Row row = make_row(ggml_type::Q4_0, wr, xs);
-            ASSERT_EQ(std::memcmp(row.w.data(), wq.data() + r * row_bytes, static_cast<size_t>(row_bytes)), 0);
-            EXPECT_NEAR(y1[static_cast<size_t>(b * rows + r)], reference_dot(ggml_type::Q4_0, row.w.data(), row.xq.data(), cols),
-                        budget(ggml_type::Q4_0, row, false))
-                << isa << " rows " << rows << " batch " << b << " row " << r;
+    for (const uint32_t type : {ggml_type::Q4_0, ggml_type::Q8_0, ggml_type::Q4_K}) {
+      for (int64_t rows : kSizes) {
+        const int64_t cols = type == ggml_type::Q4_K ? 256 * 2 : 32 * 9;
+        const std::vector<float> w = values(rng, rows * cols, 0);
+        std::vector<uint8_t> wq(static_cast<size_t>(rows * *ggml_row_bytes(*ggml_type_info(type), cols)));
+        ggml_quantize(type, w.data(), wq.data(), rows, cols, nullptr);
+        const int64_t row_bytes = static_cast<int64_t>(wq.size()) / rows;
+        const PreparedMatrix pm = prepare_matrix(type, wq.data(), rows, cols);
+        EXPECT_EQ(!pm.packed.empty(), isa != "scalar" && rows >= 8 && type != ggml_type::Q4_K) << isa << " rows " << rows;
+        for (int64_t batch : {int64_t{1}, int64_t{3}}) {
+          const std::vector<float> x = values(rng, batch * cols, 0);
+          std::vector<float> y1(static_cast<size_t>(batch * rows)), y2(y1.size());
+          matmul(pm, x.data(), batch, y1.data(), 1, ws);
+          matmul(pm, x.data(), batch, y2.data(), 2, ws);
+          EXPECT_EQ(y1, y2) << isa << " rows " << rows;
+          for (int64_t b = 0; b < batch; ++b) {
+            std::vector<float> xs(x.begin() + b * cols, x.begin() + (b + 1) * cols);
+            for (int64_t r = 0; r < rows; ++r) {
+              std::vector<float> wr(w.begin() + r * cols, w.begin() + (r + 1) * cols);
+              const Row row = make_row(type, wr, xs);
+              ASSERT_EQ(std::memcmp(row.w.data(), wq.data() + r * row_bytes, static_cast<size_t>(row_bytes)), 0);
+              EXPECT_NEAR(y1[static_cast<size_t>(b * rows + r)], reference_dot(type, row.w.data(), row.xq.data(), cols),
+                          budget(type, row, false))
+                  << isa << " " << ggml_type_info(type)->name << " rows " << rows << " batch " << b << " row " << r;
+            }
           }
         }
       }

@@ -41,14 +41,15 @@ struct MatmulWorkspace {
 void matmul(uint32_t weight_type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t batch,
             float* y, int threads, MatmulWorkspace& ws);
 
-// A weight matrix prepared for the kernel path in use. Q4_0 on a SIMD path is repacked eight rows at
-// a time (their scales in one vector, one activation load for eight rows; the leftover rows and any
-// other path use the original bytes, which must outlive this). Other types are used as they are.
+// A weight matrix prepared for the kernel path in use. Q4_0 and Q8_0 on a SIMD path are repacked
+// eight rows at a time (their scales in one vector, one activation load for eight rows; the leftover
+// rows and any other path use the original bytes, which must outlive this). Other types are used as
+// they are.
 struct PreparedMatrix {
   uint32_t type = 0;
   const void* data = nullptr;
   int64_t rows = 0, cols = 0;
-  std::vector<uint8_t> packed;  // Q4_0x8 groups of the first rows / 8 · 8 rows
+  std::vector<uint8_t> packed;  // eight-row groups of the first rows / 8 · 8 rows
   int64_t packed_target = 0;    // the Highway target of the path that packed it (0: not packed)
 };
 PreparedMatrix prepare_matrix(uint32_t weight_type, const void* w, int64_t rows, int64_t cols);

@@ -1,7 +1,7 @@
 // AVX-512 VNNI kernels (vpdpbusd: four u8×i8 products summed into an int32 lane in one instruction,
 // where vpmaddubsw + vpmaddwd take two) for the types whose inner loop is that product: Q8_0, Q4_0
-// and the eight-row Q4_0x8. Raw intrinsics in a translation unit compiled for "avx512f, avx512bw,
-// avx512vl, avx512vnni" by pragma: Highway 1.0.3's AVX3_DL target names "avxvnni" (the VEX form,
+// and their eight-row kernels (Q4_0x8, Q8_0x8). Raw intrinsics in a translation unit compiled for
+// "avx512f, avx512bw, avx512vl, avx512vnni" by pragma: Highway 1.0.3's AVX3_DL target names "avxvnni" (the VEX form,
 // which Zen 4 lacks) instead, so it cannot be used here. Chosen at run time only where the CPU
 // reports AVX512-VNNI (matmul.cpp); the integer sums are the reference's exactly, as for the other
 // SIMD paths.
@@ -74,9 +74,10 @@ float DotQ4_0Vnni(const void* vw, const void* vx, int64_t n) {
   return HSum(_mm256_add_ps(acc0, acc1)) - 8.0f * corr;
 }
 
-#include "kernels/cpu/q4_0_x8-inl.h"
+#include "kernels/cpu/rows_x8-inl.h"
 
 void Q4_0x8RowsVnni(const uint8_t* group, const void* vx, int64_t nb, float* out) { Q4_0x8Body(group, vx, nb, out, Dp); }
+void Q8_0x8RowsVnni(const uint8_t* group, const void* vx, int64_t nb, float* out) { Q8_0x8Body(group, vx, nb, out, Dp); }
 }  // namespace
 
 bool vnni_supported() {
@@ -85,10 +86,10 @@ bool vnni_supported() {
          __builtin_cpu_supports("avx512vnni");
 }
 
-void vnni_dots(DotTable& t, PackedRowsFn& q4_0x8) {
+void vnni_dots(DotTable& t, X8Kernels& x8) {
   t[ggml_type::Q8_0] = DotQ8_0Vnni;
   t[ggml_type::Q4_0] = DotQ4_0Vnni;
-  q4_0x8 = Q4_0x8RowsVnni;
+  x8 = {Q4_0x8RowsVnni, Q8_0x8RowsVnni};
 }
 
 }  // namespace vernier::kernels

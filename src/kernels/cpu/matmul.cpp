@@ -25,7 +25,7 @@ struct Path {
   std::string name;
   DotTable table;
   int64_t target = 0;                        // Highway target bit; 0 for the scalar reference
-  kernels::PackedRowsFn q4_0x8 = nullptr;    // Q4_0 eight rows at a time, where the path has it
+  kernels::X8Kernels x8;                     // Q4_0 and Q8_0 eight rows at a time, where the path has them
 };
 
 // "scalar" first, then every compiled and supported SIMD target, best first.
@@ -43,14 +43,14 @@ const std::vector<Path>& paths() {
         if (simd[k]) t[k] = simd[k];
       std::string name = hwy::TargetName(targets[static_cast<size_t>(i)]);
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.push_back({name, t, targets[static_cast<size_t>(i)], kernels::q4_0x8_kernel(targets[static_cast<size_t>(i)])});
+      out.push_back({name, t, targets[static_cast<size_t>(i)], kernels::x8_kernels(targets[static_cast<size_t>(i)])});
     }
     // AVX-512 with VNNI: the AVX-512 path with vpdpbusd kernels where they exist, tried first
     for (size_t i = 1; i < out.size(); ++i) {
       if (out[i].target == HWY_AVX3 && kernels::vnni_supported()) {
         Path v = out[i];
         v.name = "avx3_vnni";
-        kernels::vnni_dots(v.table, v.q4_0x8);
+        kernels::vnni_dots(v.table, v.x8);
         out.insert(out.begin() + 1, v);
         break;
       }
@@ -247,12 +247,11 @@ PreparedMatrix prepare_matrix(uint32_t type, const void* w, int64_t rows, int64_
   m.rows = rows;
   m.cols = cols;
   const Path& path = current();
-  if (type == ggml_type::Q4_0 && path.q4_0x8 && rows >= 8 && cols % ti.block_size == 0) {
+  if (path.x8.get(type) && rows >= 8 && cols % ti.block_size == 0) {
     const int64_t nb = cols / 32, groups = rows / 8, row_bytes = *ggml_row_bytes(ti, cols);
-    m.packed.resize(static_cast<size_t>(groups * nb * kernels::kQ4_0x8BlockBytes));
-    for (int64_t g = 0; g < groups; ++g) {
-      kernels::repack_q4_0x8(w, row_bytes, g, nb, m.packed.data() + g * nb * kernels::kQ4_0x8BlockBytes);
-    }
+    const int64_t group_bytes = nb * kernels::x8_block_bytes(type);
+    m.packed.resize(static_cast<size_t>(groups * group_bytes));
+    for (int64_t g = 0; g < groups; ++g) kernels::repack_x8(type, w, row_bytes, g, nb, m.packed.data() + g * group_bytes);
     m.packed_target = path.target;
   }
   return m;
@@ -260,7 +259,7 @@ PreparedMatrix prepare_matrix(uint32_t type, const void* w, int64_t rows, int64_
 
 void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws) {
   // the layout is the same for every path that has an eight-row kernel
-  const kernels::PackedRowsFn packed = m.packed.empty() ? nullptr : current().q4_0x8;
+  const kernels::PackedRowsFn packed = m.packed.empty() ? nullptr : current().x8.get(m.type);
   if (!packed) return matmul(m.type, m.data, m.rows, m.cols, x, batch, y, threads, ws);
   const int64_t rows = m.rows, cols = m.cols, nb = cols / 32, groups = rows / 8;
   const int t = rows * cols * std::max<int64_t>(batch, 1) < kernels::kMinParallelWork ? 1 : std::max(threads, 1);
@@ -269,7 +268,7 @@ void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, in
   ThreadPool& pool = ThreadPool::shared();
   const DotFn dot = current().table[m.type];
   const int64_t row_bytes = *ggml_row_bytes(*ggml_type_info(m.type), cols);
-  const int64_t group_bytes = nb * kernels::kQ4_0x8BlockBytes;
+  const int64_t group_bytes = nb * kernels::x8_block_bytes(m.type);
   const int64_t btile = std::clamp<int64_t>((int64_t{256} << 10) / std::max<int64_t>(arb, 1), 1, std::max<int64_t>(batch, 1));
   // chunks of 8-row groups (the leftover rows, fewer than 8, go with the last chunk)
   const int64_t chunks = t == 1 ? 1 : std::min<int64_t>(std::max<int64_t>(groups / 2, 1), 4 * t);

@@ -1,0 +1,88 @@
+// Q4_0 and Q8_0 with eight rows interleaved ("x8"): for every 32-value block column, the eight rows'
+// FP16 scales (16 bytes) and then their codes (8 × 16 bytes of nibbles, or 8 × 32 int8). A mat-vec
+// then loads each activation block once for eight rows and does the scale conversion and
+// multiply-add (and Q4_0's −8·Σy correction) for eight rows at a time (rows_x8-inl.h). Per block and
+// row the integer sum is the reference's exactly; the float accumulation over blocks is per row in
+// order (a fused multiply-add instead of the reference's multiply then add). Also: the repacking, and
+// the kernels of each Highway target.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/rows_x8.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <cstring>
+
+#include "dot.hpp"
+
+#if HWY_ARCH_X86
+#include <immintrin.h>
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace vernier::kernels::HWY_NAMESPACE {
+using namespace vernier::ggml;
+
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+
+#include "kernels/cpu/x86-inl.h"
+
+#include "kernels/cpu/rows_x8-inl.h"
+
+void Q4_0x8Rows(const uint8_t* group, const void* vx, int64_t nb, float* out) {
+  Q4_0x8Body(group, vx, nb, out, [](__m256i u, __m256i v) { return DotU8I8(u, v); });
+}
+void Q8_0x8Rows(const uint8_t* group, const void* vx, int64_t nb, float* out) {
+  Q8_0x8Body(group, vx, nb, out, [](__m256i u, __m256i v) { return DotU8I8(u, v); });
+}
+
+X8Kernels GetX8() { return {Q4_0x8Rows, Q8_0x8Rows}; }
+
+#else
+
+X8Kernels GetX8() { return {}; }
+
+#endif
+
+}  // namespace vernier::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace vernier::kernels {
+X8Kernels x8_kernels(int64_t target) {
+  struct Entry {
+    int64_t target;
+    X8Kernels (*get)();
+  };
+  const Entry entries[] = {
+      {HWY_AVX3_DL, HWY_CHOOSE_AVX3_DL(GetX8)},
+      {HWY_AVX3, HWY_CHOOSE_AVX3(GetX8)},
+      {HWY_AVX2, HWY_CHOOSE_AVX2(GetX8)},
+  };
+  for (const Entry& e : entries) {
+    if (e.target == target && e.get) return e.get();
+  }
+  return {};
+}
+
+namespace {
+template <class Block>
+void repack(const void* w, int64_t row_bytes, int64_t group, int64_t nb, uint8_t* out) {
+  constexpr int64_t kCodes = sizeof(Block::qs);
+  const auto* base = static_cast<const uint8_t*>(w) + group * 8 * row_bytes;
+  for (int64_t b = 0; b < nb; ++b, out += 16 + 8 * kCodes) {
+    for (int r = 0; r < 8; ++r) {
+      Block blk;
+      std::memcpy(&blk, base + r * row_bytes + b * static_cast<int64_t>(sizeof blk), sizeof blk);
+      std::memcpy(out + 2 * r, &blk.d, 2);
+      std::memcpy(out + 16 + kCodes * r, blk.qs, kCodes);
+    }
+  }
+}
+}  // namespace
+
+void repack_x8(uint32_t type, const void* w, int64_t row_bytes, int64_t group, int64_t nb, uint8_t* out) {
+  if (type == ggml_type::Q4_0) return repack<ggml::BlockQ4_0>(w, row_bytes, group, nb, out);
+  repack<ggml::BlockQ8_0>(w, row_bytes, group, nb, out);
+}
+}  // namespace vernier::kernels
+#endif
