@@ -42,23 +42,33 @@ const DotTable& reference_dots();
 // Highway target bit; returns false if this build has no kernels for it.
 bool simd_dots(int64_t target, DotTable& out);
 bool simd_dots_k(int64_t target, DotTable& out);  // the K-quant half (dot_simd_k.cpp), called by simd_dots
-// Eight rows interleaved ("x8", rows_x8.cpp) per 32-value block column: the eight rows' FP16 scales
-// (16 bytes), then their codes — Q4_0: 16 bytes of nibbles each; Q8_0: 32 int8 each. A PackedRowsFn
-// computes the eight rows' dot products with one activation row (Q8_0S blocks for Q4_0, Q8_0 for
-// Q8_0) into out[0..8).
-inline constexpr bool x8_packable(uint32_t type) { return type == ggml_type::Q4_0 || type == ggml_type::Q8_0; }
-inline constexpr int64_t x8_block_bytes(uint32_t type) { return 16 + 8 * (type == ggml_type::Q4_0 ? 16 : 32); }
+// Eight rows interleaved ("x8", rows_x8.cpp) per block column: Q4_0 and Q8_0 (32-value blocks) hold
+// the eight rows' FP16 scales (16 bytes), then their codes (16 bytes of nibbles or 32 int8 each);
+// Q4_K (256-value super-blocks) holds the eight d (16 bytes), the eight dmin (16), the sub-block
+// scales unpacked to bytes [row][8] (64), the mins unpacked to bytes [pair of sub-blocks][row][2]
+// (64), then the eight rows' 128 bytes of nibbles. A PackedRowsFn computes the eight rows' dot
+// products with one activation row (Q8_0S blocks for Q4_0, Q8_0 for Q8_0, Q8_K for Q4_K) into
+// out[0..8).
+inline constexpr bool x8_packable(uint32_t type) {
+  return type == ggml_type::Q4_0 || type == ggml_type::Q8_0 || type == ggml_type::Q4_K;
+}
+inline constexpr int64_t x8_block_bytes(uint32_t type) {
+  return type == ggml_type::Q4_K ? 16 + 16 + 64 + 64 + 8 * 128 : 16 + 8 * (type == ggml_type::Q4_0 ? 16 : 32);
+}
 using PackedRowsFn = void (*)(const uint8_t* group, const void* x, int64_t blocks, float* out);
 struct X8Kernels {
-  PackedRowsFn q4_0 = nullptr, q8_0 = nullptr;
-  PackedRowsFn get(uint32_t type) const { return type == ggml_type::Q4_0 ? q4_0 : type == ggml_type::Q8_0 ? q8_0 : nullptr; }
+  PackedRowsFn q4_0 = nullptr, q8_0 = nullptr, q4_k = nullptr;
+  PackedRowsFn get(uint32_t type) const {
+    return type == ggml_type::Q4_0 ? q4_0 : type == ggml_type::Q8_0 ? q8_0 : type == ggml_type::Q4_K ? q4_k : nullptr;
+  }
 };
 X8Kernels x8_kernels(int64_t target);  // empty where the target has none
-// Rows 8·group … 8·group + 7 of a Q4_0 or Q8_0 matrix (row_bytes apart) into out (blocks × x8_block_bytes).
+// Rows 8·group … 8·group + 7 of a Q4_0, Q8_0 or Q4_K matrix (row_bytes apart) into out (blocks ×
+// x8_block_bytes).
 void repack_x8(uint32_t type, const void* w, int64_t row_bytes, int64_t group, int64_t blocks, uint8_t* out);
 
 // AVX-512 VNNI (dot_vnni.cpp, outside Highway): whether the CPU has it, and its kernels over an
-// AVX-512 table (Q8_0, Q4_0 and their eight-row kernels).
+// AVX-512 table (Q8_0, Q4_0 and their eight-row kernels; the other x8 kernels stay the AVX-512 ones).
 bool vnni_supported();
 bool vnni_path();  // whether the path in use is avx3_vnni
 void vnni_dots(DotTable& table, X8Kernels& x8);

@@ -89,7 +89,8 @@ bool vnni_supported() {
 void vnni_dots(DotTable& t, X8Kernels& x8) {
   t[ggml_type::Q8_0] = DotQ8_0Vnni;
   t[ggml_type::Q4_0] = DotQ4_0Vnni;
-  x8 = {Q4_0x8RowsVnni, Q8_0x8RowsVnni};
+  x8.q4_0 = Q4_0x8RowsVnni;
+  x8.q8_0 = Q8_0x8RowsVnni;
 }
 
 }  // namespace vernier::kernels

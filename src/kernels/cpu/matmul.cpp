@@ -248,7 +248,7 @@ PreparedMatrix prepare_matrix(uint32_t type, const void* w, int64_t rows, int64_
   m.cols = cols;
   const Path& path = current();
   if (path.x8.get(type) && rows >= 8 && cols % ti.block_size == 0) {
-    const int64_t nb = cols / 32, groups = rows / 8, row_bytes = *ggml_row_bytes(ti, cols);
+    const int64_t nb = cols / ti.block_size, groups = rows / 8, row_bytes = *ggml_row_bytes(ti, cols);
     const int64_t group_bytes = nb * kernels::x8_block_bytes(type);
     m.packed.resize(static_cast<size_t>(groups * group_bytes));
     for (int64_t g = 0; g < groups; ++g) kernels::repack_x8(type, w, row_bytes, g, nb, m.packed.data() + g * group_bytes);
@@ -261,7 +261,7 @@ void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, in
   // the layout is the same for every path that has an eight-row kernel
   const kernels::PackedRowsFn packed = m.packed.empty() ? nullptr : current().x8.get(m.type);
   if (!packed) return matmul(m.type, m.data, m.rows, m.cols, x, batch, y, threads, ws);
-  const int64_t rows = m.rows, cols = m.cols, nb = cols / 32, groups = rows / 8;
+  const int64_t rows = m.rows, cols = m.cols, nb = cols / ggml_type_info(m.type)->block_size, groups = rows / 8;
   const int t = rows * cols * std::max<int64_t>(batch, 1) < kernels::kMinParallelWork ? 1 : std::max(threads, 1);
   const int64_t arb = activation_row_bytes(m.type, cols);
   const uint8_t* xq = quantize_activations(m.type, x, batch, cols, t, ws);

@@ -3,7 +3,8 @@
 // sums of four u8 × i8 products. Per block column: one activation load, eight rows' code products, a
 // vphaddd tree that turns the eight rows' lane sums into one vector of eight row sums, then the eight
 // FP16 scales converted at once. Q4_0 takes the unsigned nibbles against Q8_0S codes and subtracts
-// 8·Σy per block (the −8 re-centering); Q8_0 takes |w| against sign(w)·y (the sign trick of DotI8I8).
+// 8·Σy per block (the −8 re-centering); Q8_0 takes |w| against sign(w)·y (the sign trick of DotI8I8);
+// Q4_K (vpmaddubsw only) is below.
 // The integer sum of each row and block is the reference's exactly.
 #if defined(VERNIER_KERNELS_ROWS_X8_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef VERNIER_KERNELS_ROWS_X8_INL_H_
@@ -12,6 +13,14 @@
 #define VERNIER_KERNELS_ROWS_X8_INL_H_
 #endif
 
+// Int16 lane i of each 128-bit half broadcast by a byte shuffle (a sub-block's scale).
+inline __m256i SubBlockScale(int i) { return _mm256_set1_epi16(static_cast<int16_t>((2 * i) | ((2 * i + 1) << 8))); }
+// The int16 pair (q8sum_2jp, q8sum_2jp+1) as one int32 (lane jp of the vector).
+inline int32_t Q8SumPair(__m128i q8sums, int jp) {
+  alignas(16) int32_t v[4];
+  _mm_store_si128(reinterpret_cast<__m128i*>(v), q8sums);
+  return v[jp];
+}
 // The eight rows' int32 lane sums → one vector of the eight row sums (row r in lane r).
 inline __m256i RowSums8(const __m256i* s) {
   const __m256i h0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
@@ -55,6 +64,49 @@ inline void Q8_0x8Body(const uint8_t* group, const void* vx, int64_t nb, float* 
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(RowSums8(s)), d, acc);
   }
   _mm256_storeu_ps(out, acc);
+}
+
+// Q4_K against Q8_K. Per super-block column: the eight activation vectors loaded once; per row the
+// sub-block products as DotQ45_K does them (vpmaddubsw of the nibbles, vpmaddwd with the sub-block
+// scale broadcast by a byte shuffle); the min term Σ_j m_j·(bsum_2j + bsum_2j+1) of all eight rows in
+// four vpmaddwd (mins stored as [pair][row][2]); d and dmin of the eight rows converted at once.
+inline void Q4_Kx8Body(const uint8_t* group, const void* vx, int64_t nb, float* out) {
+  const auto* x = static_cast<const BlockQ8_K*>(vx);
+  const __m256i m4 = _mm256_set1_epi8(15);
+  __m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b, group += x8_block_bytes(ggml_type::Q4_K)) {
+    const uint8_t* scales = group + 32;
+    const uint8_t* mins = group + 96;
+    const uint8_t* qs = group + 160;
+    const __m128i q8sums = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].bsums)),
+                                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].bsums + 8)));
+    __m256i msum = _mm256_setzero_si256();
+    for (int jp = 0; jp < 4; ++jp) {  // int32 lane jp of q8sums is the int16 pair (q8sum_2jp, q8sum_2jp+1)
+      const __m256i mv = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mins + 16 * jp)));
+      msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mv, _mm256_set1_epi32(Q8SumPair(q8sums, jp))));
+    }
+    __m256i xq[8];
+    for (int k = 0; k < 8; ++k) xq[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * k));
+    __m256i s[8];
+    for (int r = 0; r < 8; ++r) {
+      const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales + 8 * r))));
+      __m256i sumi = _mm256_setzero_si256();
+      for (int k = 0; k < 4; ++k) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 128 * r + 32 * k));
+        const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        const __m256i plo = _mm256_maddubs_epi16(lo, xq[2 * k]), phi = _mm256_maddubs_epi16(hi, xq[2 * k + 1]);
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(sc, SubBlockScale(2 * k))));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(sc, SubBlockScale(2 * k + 1))));
+      }
+      s[r] = sumi;
+    }
+    const __m256 xd = _mm256_set1_ps(x[b].d);
+    const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(group))), xd);
+    const __m256 dmin = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 16))), xd);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(RowSums8(s)), d, acc);
+    acc_m = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), dmin, acc_m);
+  }
+  _mm256_storeu_ps(out, _mm256_sub_ps(acc, acc_m));
 }
 
 #endif  // VERNIER_KERNELS_ROWS_X8_INL_H_

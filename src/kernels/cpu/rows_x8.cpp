@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "dot.hpp"
+#include "quant/ggml/search.hpp"
 
 #if HWY_ARCH_X86
 #include <immintrin.h>
@@ -34,8 +35,9 @@ void Q4_0x8Rows(const uint8_t* group, const void* vx, int64_t nb, float* out) {
 void Q8_0x8Rows(const uint8_t* group, const void* vx, int64_t nb, float* out) {
   Q8_0x8Body(group, vx, nb, out, [](__m256i u, __m256i v) { return DotU8I8(u, v); });
 }
+void Q4_Kx8Rows(const uint8_t* group, const void* vx, int64_t nb, float* out) { Q4_Kx8Body(group, vx, nb, out); }
 
-X8Kernels GetX8() { return {Q4_0x8Rows, Q8_0x8Rows}; }
+X8Kernels GetX8() { return {Q4_0x8Rows, Q8_0x8Rows, Q4_Kx8Rows}; }
 
 #else
 
@@ -78,10 +80,32 @@ void repack(const void* w, int64_t row_bytes, int64_t group, int64_t nb, uint8_t
     }
   }
 }
+
+// Q4_K: d and dmin of the eight rows, the 6-bit scales and mins unpacked (get_scale_min_k4) to
+// bytes — scales [row][8], mins [pair of sub-blocks][row][2] — then the nibbles.
+void repack_q4_k(const void* w, int64_t row_bytes, int64_t group, int64_t nb, uint8_t* out) {
+  const auto* base = static_cast<const uint8_t*>(w) + group * 8 * row_bytes;
+  for (int64_t b = 0; b < nb; ++b, out += x8_block_bytes(ggml_type::Q4_K)) {
+    for (int r = 0; r < 8; ++r) {
+      ggml::BlockQ4_K blk;
+      std::memcpy(&blk, base + r * row_bytes + b * static_cast<int64_t>(sizeof blk), sizeof blk);
+      std::memcpy(out + 2 * r, &blk.d, 2);
+      std::memcpy(out + 16 + 2 * r, &blk.dmin, 2);
+      for (int j = 0; j < 8; ++j) {
+        uint8_t sc, m;
+        ggml::get_scale_min_k4(j, blk.scales, &sc, &m);
+        out[32 + 8 * r + j] = sc;
+        out[96 + 16 * (j / 2) + 2 * r + j % 2] = m;
+      }
+      std::memcpy(out + 160 + 128 * r, blk.qs, 128);
+    }
+  }
+}
 }  // namespace
 
 void repack_x8(uint32_t type, const void* w, int64_t row_bytes, int64_t group, int64_t nb, uint8_t* out) {
   if (type == ggml_type::Q4_0) return repack<ggml::BlockQ4_0>(w, row_bytes, group, nb, out);
+  if (type == ggml_type::Q4_K) return repack_q4_k(w, row_bytes, group, nb, out);
   repack<ggml::BlockQ8_0>(w, row_bytes, group, nb, out);
 }
 }  // namespace vernier::kernels
