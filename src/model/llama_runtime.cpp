@@ -79,6 +79,10 @@ LlamaRuntime::Matrix LlamaRuntime::matrix(const Model& m, const std::string& nam
     mx.data = mx.owned.data();
   }
   mx.prepared = prepare_matrix(mx.type, mx.data, rows, cols);
+  // A repacked copy replaces the mapped bytes in the products: drop their pages (clean file pages,
+  // read again from the file if a leftover row, the embedding lookup or another kernel path needs
+  // them), so the model is not resident twice.
+  if (!mx.prepared.packed.empty() && t.view && t.release) t.release();
   return mx;
 }
 

@@ -1,9 +1,13 @@
 // matmul: activation quantization, the kernel path in use, and the split of rows over threads.
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <mutex>
+#include <new>
+#include <utility>
 
 #include <hwy/targets.h>
 
@@ -239,6 +243,31 @@ void matmul(uint32_t type, const void* w, int64_t rows, int64_t cols, const floa
   pool.run(t, chunks, row_task);
 }
 
+PackedBytes::PackedBytes(size_t n) {
+  if (n == 0) return;
+  // 2 MiB-aligned, but not rounded up to 2 MiB: the tail that is not a whole huge page stays in
+  // 4 KiB pages instead of taking (and counting in RSS) a whole huge page
+  constexpr size_t kHuge = size_t{2} << 20, kPage = 4096;
+  const size_t cap = (n + kPage - 1) / kPage * kPage;
+  void* p = std::aligned_alloc(kHuge, cap);
+  if (!p) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  ::madvise(p, cap, MADV_HUGEPAGE);  // advice only: without it (or without huge pages) 4 KiB pages serve
+#endif
+  p_ = static_cast<uint8_t*>(p);
+  n_ = n;
+}
+PackedBytes::PackedBytes(PackedBytes&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+PackedBytes& PackedBytes::operator=(PackedBytes&& o) noexcept {
+  if (this != &o) {
+    std::free(p_);
+    p_ = std::exchange(o.p_, nullptr);
+    n_ = std::exchange(o.n_, 0);
+  }
+  return *this;
+}
+PackedBytes::~PackedBytes() { std::free(p_); }
+
 PreparedMatrix prepare_matrix(uint32_t type, const void* w, int64_t rows, int64_t cols) {
   const GgmlTypeInfo& ti = info_or_throw(type);
   PreparedMatrix m;
@@ -250,7 +279,7 @@ PreparedMatrix prepare_matrix(uint32_t type, const void* w, int64_t rows, int64_
   if (path.x8.get(type) && rows >= 8 && cols % ti.block_size == 0) {
     const int64_t nb = cols / ti.block_size, groups = rows / 8, row_bytes = *ggml_row_bytes(ti, cols);
     const int64_t group_bytes = nb * kernels::x8_block_bytes(type);
-    m.packed.resize(static_cast<size_t>(groups * group_bytes));
+    m.packed = PackedBytes(static_cast<size_t>(groups * group_bytes));
     for (int64_t g = 0; g < groups; ++g) kernels::repack_x8(type, w, row_bytes, g, nb, m.packed.data() + g * group_bytes);
     m.packed_target = path.target;
   }
