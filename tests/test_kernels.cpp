@@ -333,17 +333,17 @@ namespace vernier {
 namespace {
 
 TEST(Kernels, PreparedMatricesMatchTheReferenceOnEveryShapeBatchAndThreadCount) {
-  // Q4_0, Q8_0 and Q4_K on a SIMD path are repacked eight rows at a time; their results stay within the
-  // reference budget (same integer sums, per-row float accumulation with fused multiply-adds) and do
-  // not depend on threads
+  // Q4_0, Q8_0, Q4_K and Q6_K on a SIMD path are repacked eight rows at a time; their results stay
+  // within the reference budget (same integer sums, per-row float accumulation with fused
+  // multiply-adds) and do not depend on threads
   RestoreIsa restore;
   std::mt19937 rng(21);
   MatmulWorkspace ws;
   for (const std::string& isa : available_kernel_isas()) {
     set_kernel_isa(isa);
-    for (const uint32_t type : {ggml_type::Q4_0, ggml_type::Q8_0, ggml_type::Q4_K}) {
+    for (const uint32_t type : {ggml_type::Q4_0, ggml_type::Q8_0, ggml_type::Q4_K, ggml_type::Q6_K}) {
       for (int64_t rows : kSizes) {
-        const int64_t cols = type == ggml_type::Q4_K ? 256 * 2 : 32 * 9;
+        const int64_t cols = type == ggml_type::Q4_K || type == ggml_type::Q6_K ? 256 * 2 : 32 * 9;
         const std::vector<float> w = values(rng, rows * cols, 0);
         std::vector<uint8_t> wq(static_cast<size_t>(rows * *ggml_row_bytes(*ggml_type_info(type), cols)));
         ggml_quantize(type, w.data(), wq.data(), rows, cols, nullptr);

@@ -47,24 +47,39 @@ bool simd_dots_k(int64_t target, DotTable& out);  // the K-quant half (dot_simd_
 // Q4_K (256-value super-blocks) holds the eight d (16 bytes), the eight dmin (16), the sub-block
 // scales unpacked to bytes [row][8] (64), the mins unpacked to bytes [pair of sub-blocks][row][2]
 // (64), then the eight rows' 128 bytes of nibbles. A PackedRowsFn computes the eight rows' dot
-// products with one activation row (Q8_0S blocks for Q4_0, Q8_0 for Q8_0, Q8_K for Q4_K) into
-// out[0..8).
+// products with one activation row (Q8_0S blocks for Q4_0, Q8_0 for Q8_0, Q8_K for the K-quants)
+// into out[0..8).
+// Q6_K holds the eight d (16 bytes), each row's 16 int8 sub-block scales widened to int16 with the
+// even-numbered ones in the low 128-bit half and the odd ones in the high half ([row][16], 256), then
+// each row's ql (128) and qh (64).
 inline constexpr bool x8_packable(uint32_t type) {
-  return type == ggml_type::Q4_0 || type == ggml_type::Q8_0 || type == ggml_type::Q4_K;
+  return type == ggml_type::Q4_0 || type == ggml_type::Q8_0 || type == ggml_type::Q4_K || type == ggml_type::Q6_K;
 }
 inline constexpr int64_t x8_block_bytes(uint32_t type) {
-  return type == ggml_type::Q4_K ? 16 + 16 + 64 + 64 + 8 * 128 : 16 + 8 * (type == ggml_type::Q4_0 ? 16 : 32);
+  switch (type) {
+    case ggml_type::Q4_0: return 16 + 8 * 16;
+    case ggml_type::Q8_0: return 16 + 8 * 32;
+    case ggml_type::Q4_K: return 16 + 16 + 64 + 64 + 8 * 128;
+    case ggml_type::Q6_K: return 16 + 8 * 32 + 8 * 192;
+    default: return 0;
+  }
 }
 using PackedRowsFn = void (*)(const uint8_t* group, const void* x, int64_t blocks, float* out);
 struct X8Kernels {
-  PackedRowsFn q4_0 = nullptr, q8_0 = nullptr, q4_k = nullptr;
+  PackedRowsFn q4_0 = nullptr, q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
   PackedRowsFn get(uint32_t type) const {
-    return type == ggml_type::Q4_0 ? q4_0 : type == ggml_type::Q8_0 ? q8_0 : type == ggml_type::Q4_K ? q4_k : nullptr;
+    switch (type) {
+      case ggml_type::Q4_0: return q4_0;
+      case ggml_type::Q8_0: return q8_0;
+      case ggml_type::Q4_K: return q4_k;
+      case ggml_type::Q6_K: return q6_k;
+      default: return nullptr;
+    }
   }
 };
 X8Kernels x8_kernels(int64_t target);  // empty where the target has none
-// Rows 8·group … 8·group + 7 of a Q4_0, Q8_0 or Q4_K matrix (row_bytes apart) into out (blocks ×
-// x8_block_bytes).
+// Rows 8·group … 8·group + 7 of a Q4_0, Q8_0, Q4_K or Q6_K matrix (row_bytes apart) into out
+// (blocks × x8_block_bytes).
 void repack_x8(uint32_t type, const void* w, int64_t row_bytes, int64_t group, int64_t blocks, uint8_t* out);
 
 // AVX-512 VNNI (dot_vnni.cpp, outside Highway): whether the CPU has it, and its kernels over an

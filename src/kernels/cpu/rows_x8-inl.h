@@ -109,4 +109,50 @@ inline void Q4_Kx8Body(const uint8_t* group, const void* vx, int64_t nb, float* 
   _mm256_storeu_ps(out, _mm256_sub_ps(acc, acc_m));
 }
 
+// Q6_K against Q8_K. Σ (q − 32)·y·s = Σ q·y·s − 32·Σ_j s_j·bsum_j (the Q8_K 16-value sums are Q6_K's
+// sub-blocks), so the codes go into vpmaddubsw as they are and the −32 costs one vpmaddwd per row and
+// super-block; each 32-value chunk's two scales (lane c of the even and of the odd half) come from
+// one byte shuffle. Integer sums stay below 2^31 (256·63·127·127 and 32·16·127·2032).
+inline void Q6_Kx8Body(const uint8_t* group, const void* vx, int64_t nb, float* out) {
+  const auto* x = static_cast<const BlockQ8_K*>(vx);
+  const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+  // int16 lanes 0, 2, …, 14 to the low half and 1, 3, …, 15 to the high half (after the 64-bit permute)
+  const __m256i eo = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
+                                      0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b, group += x8_block_bytes(ggml_type::Q6_K)) {
+    const __m256i bs = _mm256_permute4x64_epi64(
+        _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].bsums)), eo), 0xD8);
+    __m256i xq[8];
+    for (int k = 0; k < 8; ++k) xq[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * k));
+    __m256i s[8];
+    for (int r = 0; r < 8; ++r) {
+      const __m256i sc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 16 + 32 * r));
+      const uint8_t* q = group + 16 + 256 + 192 * r;
+      __m256i sumi = _mm256_slli_epi32(_mm256_madd_epi16(sc, bs), 5);  // 32·Σ s_j·bsum_j, subtracted below
+      sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
+      for (int half = 0; half < 2; ++half) {
+        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * half));
+        const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * half + 32));
+        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 128 + 32 * half));
+        __m256i v[4];
+        v[0] = _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+        v[1] = _mm256_or_si256(_mm256_and_si256(qb, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+        v[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+        v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+        for (int k = 0; k < 4; ++k) {
+          const __m256i p = _mm256_maddubs_epi16(v[k], xq[4 * half + k]);  // ≤ 2·63·127: no saturation
+          sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, SubBlockScale(4 * half + k))));
+        }
+      }
+      s[r] = sumi;
+    }
+    const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(group))), _mm256_set1_ps(x[b].d));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(RowSums8(s)), d, acc);
+  }
+  _mm256_storeu_ps(out, acc);
+}
+
 #endif  // VERNIER_KERNELS_ROWS_X8_INL_H_

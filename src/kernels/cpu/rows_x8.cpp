@@ -1,7 +1,7 @@
-// Q4_0 and Q8_0 with eight rows interleaved ("x8"): for every 32-value block column, the eight rows'
-// FP16 scales (16 bytes) and then their codes (8 × 16 bytes of nibbles, or 8 × 32 int8). A mat-vec
-// then loads each activation block once for eight rows and does the scale conversion and
-// multiply-add (and Q4_0's −8·Σy correction) for eight rows at a time (rows_x8-inl.h). Per block and
+// Q4_0, Q8_0, Q4_K and Q6_K with eight rows interleaved ("x8", layouts in dot.hpp): for every block
+// column, the eight rows' scales and then their codes. A mat-vec then loads each activation block
+// once for eight rows and does the scale conversion and multiply-add (and the offset or min terms)
+// for eight rows at a time (rows_x8-inl.h). Per block and
 // row the integer sum is the reference's exactly; the float accumulation over blocks is per row in
 // order (a fused multiply-add instead of the reference's multiply then add). Also: the repacking, and
 // the kernels of each Highway target.
@@ -36,8 +36,9 @@ void Q8_0x8Rows(const uint8_t* group, const void* vx, int64_t nb, float* out) {
   Q8_0x8Body(group, vx, nb, out, [](__m256i u, __m256i v) { return DotU8I8(u, v); });
 }
 void Q4_Kx8Rows(const uint8_t* group, const void* vx, int64_t nb, float* out) { Q4_Kx8Body(group, vx, nb, out); }
+void Q6_Kx8Rows(const uint8_t* group, const void* vx, int64_t nb, float* out) { Q6_Kx8Body(group, vx, nb, out); }
 
-X8Kernels GetX8() { return {Q4_0x8Rows, Q8_0x8Rows, Q4_Kx8Rows}; }
+X8Kernels GetX8() { return {Q4_0x8Rows, Q8_0x8Rows, Q4_Kx8Rows, Q6_Kx8Rows}; }
 
 #else
 
@@ -101,11 +102,29 @@ void repack_q4_k(const void* w, int64_t row_bytes, int64_t group, int64_t nb, ui
     }
   }
 }
+// Q6_K: the eight d, each row's scales as int16 (even-numbered sub-blocks in lanes 0..7, odd ones in
+// 8..15), then each row's ql and qh.
+void repack_q6_k(const void* w, int64_t row_bytes, int64_t group, int64_t nb, uint8_t* out) {
+  const auto* base = static_cast<const uint8_t*>(w) + group * 8 * row_bytes;
+  for (int64_t b = 0; b < nb; ++b, out += x8_block_bytes(ggml_type::Q6_K)) {
+    for (int r = 0; r < 8; ++r) {
+      ggml::BlockQ6_K blk;
+      std::memcpy(&blk, base + r * row_bytes + b * static_cast<int64_t>(sizeof blk), sizeof blk);
+      std::memcpy(out + 2 * r, &blk.d, 2);
+      int16_t sc[16];
+      for (int j = 0; j < 16; ++j) sc[(j % 2) * 8 + j / 2] = blk.scales[j];
+      std::memcpy(out + 16 + 32 * r, sc, 32);
+      std::memcpy(out + 16 + 256 + 192 * r, blk.ql, 128);
+      std::memcpy(out + 16 + 256 + 192 * r + 128, blk.qh, 64);
+    }
+  }
+}
 }  // namespace
 
 void repack_x8(uint32_t type, const void* w, int64_t row_bytes, int64_t group, int64_t nb, uint8_t* out) {
   if (type == ggml_type::Q4_0) return repack<ggml::BlockQ4_0>(w, row_bytes, group, nb, out);
   if (type == ggml_type::Q4_K) return repack_q4_k(w, row_bytes, group, nb, out);
+  if (type == ggml_type::Q6_K) return repack_q6_k(w, row_bytes, group, nb, out);
   repack<ggml::BlockQ8_0>(w, row_bytes, group, nb, out);
 }
 }  // namespace vernier::kernels
