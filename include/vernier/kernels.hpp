@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,15 @@ struct PreparedMatrix {
 };
 PreparedMatrix prepare_matrix(uint32_t weight_type, const void* w, int64_t rows, int64_t cols);
 void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws);
+// Several matrices with the same number of columns times the same activations (attention's Q, K
+// and V; the FFN's gate and up): the activations quantized once where the types share a format,
+// and one pass of the threads over all the rows — one wake-up and one barrier instead of one per
+// matrix, which is what a small model's decode step pays most for. Each y gets batch × rows.
+struct MatmulJob {
+  const PreparedMatrix* m = nullptr;
+  float* y = nullptr;
+};
+void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t batch, int threads, MatmulWorkspace& ws);
 
 // vernier's own weight-only formats (a QuantizedTensor): integer codes of any width in either mode
 // and at any granularity, NF4 and FP8 — decoded to float32 in registers and multiplied with

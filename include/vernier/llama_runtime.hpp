@@ -13,6 +13,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
+#include <utility>
 #include <span>
 #include <string>
 #include <vector>
@@ -61,6 +63,8 @@ class LlamaRuntime {
   };
   Matrix matrix(const Model& m, const std::string& name, int64_t rows, int64_t cols);
   void mul(const Matrix& m, const float* x, int64_t n, float* out);
+  // Matrices that read the same input, in one product (one activation quantization, one barrier)
+  void mul(std::initializer_list<std::pair<const Matrix*, float*>> ms, const float* x, int64_t n);
   void attention(int64_t layer, int64_t n, int64_t pos0);
 
   LlamaConfig c_;

@@ -1,6 +1,7 @@
 #include "vernier/llama_runtime.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <thread>
@@ -43,12 +44,29 @@ void rmsnorm(float* o, const float* x, const float* w, int64_t n, float eps) {
 
 void apply_rope(float* v, int64_t n, int64_t head_dim, int64_t rope_dim, float theta, int64_t pos) {
   const auto p = static_cast<float>(pos);
+  // each head rotates by the same angles: cos and sin once per pair of a head (the same float
+  // operations as per element, so the same values), not once per head
+  constexpr int64_t kMaxPairs = 512;
+  const int64_t pairs = std::min(head_dim, rope_dim) / 2;
+  float cs[kMaxPairs], sn[kMaxPairs];
+  const bool table = pairs <= kMaxPairs;
+  for (int64_t i = 0; table && i < pairs; ++i) {
+    const float freq = 1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(rope_dim));
+    cs[i] = std::cos(p * freq);
+    sn[i] = std::sin(p * freq);
+  }
   for (int64_t j = 0; j < n; j += 2) {
     const int64_t hi = j % head_dim;
     if (hi >= rope_dim) continue;
-    const float freq = 1.0f / std::pow(theta, static_cast<float>(hi) / static_cast<float>(rope_dim));
-    const float val = p * freq;
-    const float fcr = std::cos(val), fci = std::sin(val);
+    float fcr, fci;
+    if (table) {
+      fcr = cs[hi / 2];
+      fci = sn[hi / 2];
+    } else {
+      const float val = p * (1.0f / std::pow(theta, static_cast<float>(hi) / static_cast<float>(rope_dim)));
+      fcr = std::cos(val);
+      fci = std::sin(val);
+    }
     const float v0 = v[j], v1 = v[j + 1];
     v[j] = v0 * fcr - v1 * fci;
     v[j + 1] = v0 * fci + v1 * fcr;
@@ -146,6 +164,18 @@ void LlamaRuntime::mul(const Matrix& m, const float* x, int64_t n, float* out) {
   vernier::matmul(m.prepared, x, n, out, threads_, ws_);
 }
 
+void LlamaRuntime::mul(std::initializer_list<std::pair<const Matrix*, float*>> ms, const float* x, int64_t n) {
+  std::array<MatmulJob, 4> jobs{};
+  size_t count = 0;
+  for (const auto& [m, out] : ms) {
+    if (on_matrix_input) {
+      for (int64_t i = 0; i < n; ++i) on_matrix_input(m->name, x + i * m->cols, m->cols);
+    }
+    jobs.at(count++) = {&m->prepared, out};
+  }
+  vernier::matmul(std::span<const MatmulJob>(jobs.data(), count), x, n, threads_, ws_);
+}
+
 uint64_t LlamaRuntime::kv_bytes_per_token() const {
   return keys_.empty() ? 0 : 2 * static_cast<uint64_t>(c_.layers) * keys_[0].bytes_per_row();
 }
@@ -177,10 +207,7 @@ void LlamaRuntime::attention(int64_t l, int64_t n, int64_t pos0) {
     const int64_t kvh = h / group;
     float maxv = -INFINITY;
     for (int64_t t = 0; t <= pos; ++t) {
-      const float* k = kc + t * KV + kvh * hd;
-      float s = 0.0f;
-      for (int64_t e = 0; e < hd; ++e) s += q[e] * k[e];
-      att[t] = s * inv_sqrt;
+      att[t] = kernel_dot(ggml_type::F32, kc + t * KV + kvh * hd, q, hd) * inv_sqrt;  // the SIMD F32 dot
       maxv = std::max(maxv, att[t]);
     }
     float sum = 0.0f;
@@ -217,9 +244,7 @@ std::span<const float> LlamaRuntime::forward(std::span<const int32_t> tokens, in
   for (int64_t l = 0; l < c_.layers; ++l) {
     Layer& L = layers_[static_cast<size_t>(l)];
     for (int64_t i = 0; i < n; ++i) rmsnorm(xb_.data() + i * D, x_.data() + i * D, L.attn_norm.data(), D, eps);
-    mul(L.wq, xb_.data(), n, q_.data());
-    mul(L.wk, xb_.data(), n, k_.data());
-    mul(L.wv, xb_.data(), n, v_.data());
+    mul({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, xb_.data(), n);
     for (int64_t i = 0; i < n; ++i) {
       float* q = q_.data() + i * D;
       float* k = k_.data() + i * KV;
@@ -232,8 +257,7 @@ std::span<const float> LlamaRuntime::forward(std::span<const int32_t> tokens, in
     mul(L.wo, xb_.data(), n, xb2_.data());
     for (int64_t e = 0; e < n * D; ++e) x_[static_cast<size_t>(e)] += xb2_[static_cast<size_t>(e)];
     for (int64_t i = 0; i < n; ++i) rmsnorm(xb_.data() + i * D, x_.data() + i * D, L.ffn_norm.data(), D, eps);
-    mul(L.w_gate, xb_.data(), n, hb_.data());
-    mul(L.w_up, xb_.data(), n, hb2_.data());
+    mul({{&L.w_gate, hb_.data()}, {&L.w_up, hb2_.data()}}, xb_.data(), n);
     for (int64_t e = 0; e < n * F; ++e) {
       float g = hb_[static_cast<size_t>(e)];
       g *= 1.0f / (1.0f + std::exp(-g));  // SiLU

@@ -2,6 +2,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
@@ -201,48 +202,6 @@ float reference_dot(uint32_t type, const void* w, const void* xq, int64_t n) {
   return kernels::reference_dots()[type](w, xq, n);
 }
 
-void matmul(uint32_t type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t batch, float* y,
-            int threads, MatmulWorkspace& ws) {
-  const GgmlTypeInfo& ti = info_or_throw(type);
-  if (cols % ti.block_size != 0) {
-    throw_bad_input("a " + std::string(ti.name) + " matrix needs rows of a multiple of " + std::to_string(ti.block_size) +
-                    " values, not " + std::to_string(cols));
-  }
-  const uint32_t act = kernel_activation_type(type);
-  if ((act == ggml_type::Q8_0 || act == ggml_type::Q8_1) && cols % 32 != 0) throw_bad_input("activation rows must be whole Q8 blocks");
-  const int t = rows * cols * std::max<int64_t>(batch, 1) < kernels::kMinParallelWork ? 1 : std::max(threads, 1);
-  const int64_t arb = activation_row_bytes(type, cols);
-  const uint8_t* xq = quantize_activations(type, x, batch, cols, t, ws);
-  ThreadPool& pool = ThreadPool::shared();
-
-  const DotFn dot = current().table[type];
-  const int64_t row_bytes = *ggml_row_bytes(ti, cols);
-  const auto* wb = static_cast<const uint8_t*>(w);
-  // Chunks of rows taken dynamically (several per thread, so a slow core does not hold the rest up);
-  // within a chunk, tiles of rows stay in cache while every activation row passes over them.
-  constexpr int64_t kTile = 16;
-  const int64_t chunks = t == 1 ? 1 : std::min<int64_t>((rows + kTile - 1) / kTile, 4 * t);
-  // Activation rows are taken a tile at a time (about 256 KiB of them, so they stay in L2 while every
-  // weight tile of the chunk passes over them): a batch of 512 rows re-read from L3 for each weight
-  // tile was what kept a second thread from helping.
-  const int64_t btile = std::clamp<int64_t>((int64_t{256} << 10) / std::max<int64_t>(arb, 1), 1, std::max<int64_t>(batch, 1));
-  auto row_task = [&](int64_t c) {
-    const int64_t r0 = rows * c / chunks, r1 = rows * (c + 1) / chunks;
-    for (int64_t b0 = 0; b0 < batch; b0 += btile) {
-      const int64_t b1 = std::min(batch, b0 + btile);
-      for (int64_t rt = r0; rt < r1; rt += kTile) {
-        const int64_t re = std::min(r1, rt + kTile);
-        for (int64_t b = b0; b < b1; ++b) {
-          const uint8_t* xb = xq + b * arb;
-          float* yb = y + b * rows;
-          for (int64_t r = rt; r < re; ++r) yb[r] = dot(wb + r * row_bytes, xb, cols);
-        }
-      }
-    }
-  };
-  pool.run(t, chunks, row_task);
-}
-
 PackedBytes::PackedBytes(size_t n) {
   if (n == 0) return;
   // 2 MiB-aligned, but not rounded up to 2 MiB: the tail that is not a whole huge page stays in
@@ -286,38 +245,129 @@ PreparedMatrix prepare_matrix(uint32_t type, const void* w, int64_t rows, int64_
   return m;
 }
 
-void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws) {
-  // the layout is the same for every path that has an eight-row kernel
-  const kernels::PackedRowsFn packed = m.packed.empty() ? nullptr : current().x8.get(m.type);
-  if (!packed) return matmul(m.type, m.data, m.rows, m.cols, x, batch, y, threads, ws);
-  const int64_t rows = m.rows, cols = m.cols, nb = cols / ggml_type_info(m.type)->block_size, groups = rows / 8;
-  const int t = rows * cols * std::max<int64_t>(batch, 1) < kernels::kMinParallelWork ? 1 : std::max(threads, 1);
-  const int64_t arb = activation_row_bytes(m.type, cols);
-  const uint8_t* xq = quantize_activations(m.type, x, batch, cols, t, ws);
-  ThreadPool& pool = ThreadPool::shared();
-  const DotFn dot = current().table[m.type];
-  const int64_t row_bytes = *ggml_row_bytes(*ggml_type_info(m.type), cols);
-  const int64_t group_bytes = nb * kernels::x8_block_bytes(m.type);
-  const int64_t btile = std::clamp<int64_t>((int64_t{256} << 10) / std::max<int64_t>(arb, 1), 1, std::max<int64_t>(batch, 1));
-  // chunks of 8-row groups (the leftover rows, fewer than 8, go with the last chunk)
-  const int64_t chunks = t == 1 ? 1 : std::min<int64_t>(std::max<int64_t>(groups / 2, 1), 4 * t);
-  auto task = [&](int64_t c) {
-    const int64_t g0 = groups * c / chunks, g1 = groups * (c + 1) / chunks;
+namespace {
+// The activation format a type's kernels read (Q4_0 reads Q8_0 blocks with their code sums).
+uint32_t activation_key(uint32_t type) { return type == ggml_type::Q4_0 ? 0x10000u : kernel_activation_type(type); }
+
+// One matrix's share of a product: its chunks of rows (or of eight-row groups where it is repacked),
+// taken dynamically by the threads, and how to compute one.
+struct Part {
+  const PreparedMatrix* m = nullptr;
+  float* y = nullptr;
+  DotFn dot = nullptr;
+  kernels::PackedRowsFn packed = nullptr;
+  int64_t row_bytes = 0, nb = 0, groups = 0, group_bytes = 0, chunks = 1;
+};
+constexpr int64_t kTile = 16;  // rows per tile: a tile stays in cache while every activation row passes
+
+Part make_part(const PreparedMatrix& m, float* y, int t) {
+  const GgmlTypeInfo& ti = info_or_throw(m.type);
+  if (m.cols % ti.block_size != 0) {
+    throw_bad_input("a " + std::string(ti.name) + " matrix needs rows of a multiple of " + std::to_string(ti.block_size) +
+                    " values, not " + std::to_string(m.cols));
+  }
+  const uint32_t act = kernel_activation_type(m.type);
+  if ((act == ggml_type::Q8_0 || act == ggml_type::Q8_1) && m.cols % 32 != 0) throw_bad_input("activation rows must be whole Q8 blocks");
+  Part p;
+  p.m = &m;
+  p.y = y;
+  p.dot = current().table[m.type];
+  p.packed = m.packed.empty() ? nullptr : current().x8.get(m.type);  // the layout is the same on every path that has one
+  p.row_bytes = *ggml_row_bytes(ti, m.cols);
+  p.nb = m.cols / ti.block_size;
+  if (p.packed) {
+    p.groups = m.rows / 8;
+    p.group_bytes = p.nb * kernels::x8_block_bytes(m.type);
+    p.chunks = t == 1 ? 1 : std::min<int64_t>(std::max<int64_t>(p.groups / 2, 1), 4 * t);
+  } else {
+    p.chunks = t == 1 ? 1 : std::min<int64_t>((m.rows + kTile - 1) / kTile, 4 * t);
+  }
+  return p;
+}
+
+// Chunk c of a part: its weight tiles against the batch's activation rows, btile rows at a time (about
+// 256 KiB, so they stay in L2 while the chunk's tiles pass over them: a 512-row batch re-read from L3
+// for every weight tile had kept a second thread from helping).
+void run_chunk(const Part& p, int64_t c, const uint8_t* xq, int64_t arb, int64_t batch, int64_t btile) {
+  const PreparedMatrix& m = *p.m;
+  const auto* wb = static_cast<const uint8_t*>(m.data);
+  if (p.packed) {
+    const int64_t g0 = p.groups * c / p.chunks, g1 = p.groups * (c + 1) / p.chunks;
     for (int64_t b0 = 0; b0 < batch; b0 += btile) {
       const int64_t b1 = std::min(batch, b0 + btile);
       for (int64_t gt = g0; gt < g1; gt += 2) {  // two groups (16 rows) per tile
         const int64_t ge = std::min(g1, gt + 2);
-        for (int64_t b = b0; b < b1; ++b) {
-          for (int64_t g = gt; g < ge; ++g) packed(m.packed.data() + g * group_bytes, xq + b * arb, nb, y + b * rows + 8 * g);
-        }
-      }
-      if (c == chunks - 1) {
         for (int64_t b = b0; b < b1; ++b)
-          for (int64_t r = 8 * groups; r < rows; ++r) y[b * rows + r] = dot(static_cast<const uint8_t*>(m.data) + r * row_bytes, xq + b * arb, cols);
+          for (int64_t g = gt; g < ge; ++g) p.packed(m.packed.data() + g * p.group_bytes, xq + b * arb, p.nb, p.y + b * m.rows + 8 * g);
+      }
+      if (c == p.chunks - 1) {  // the leftover rows (fewer than 8) from the original bytes
+        for (int64_t b = b0; b < b1; ++b)
+          for (int64_t r = 8 * p.groups; r < m.rows; ++r) p.y[b * m.rows + r] = p.dot(wb + r * p.row_bytes, xq + b * arb, m.cols);
       }
     }
+    return;
+  }
+  const int64_t r0 = m.rows * c / p.chunks, r1 = m.rows * (c + 1) / p.chunks;
+  for (int64_t b0 = 0; b0 < batch; b0 += btile) {
+    const int64_t b1 = std::min(batch, b0 + btile);
+    for (int64_t rt = r0; rt < r1; rt += kTile) {
+      const int64_t re = std::min(r1, rt + kTile);
+      for (int64_t b = b0; b < b1; ++b)
+        for (int64_t r = rt; r < re; ++r) p.y[b * m.rows + r] = p.dot(wb + r * p.row_bytes, xq + b * arb, m.cols);
+    }
+  }
+}
+}  // namespace
+
+void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t batch, int threads, MatmulWorkspace& ws) {
+  if (jobs.empty()) return;
+  const PreparedMatrix& first = *jobs[0].m;
+  for (const MatmulJob& j : jobs) {
+    if (j.m->cols != first.cols) throw_usage("matmul: matrices of one product need the same number of columns");
+    if (activation_key(j.m->type) != activation_key(first.type)) {  // different activation formats: one at a time
+      for (const MatmulJob& k : jobs) matmul(std::span<const MatmulJob>(&k, 1), x, batch, threads, ws);
+      return;
+    }
+  }
+  int64_t work = 0;
+  for (const MatmulJob& j : jobs) work += j.m->rows * j.m->cols * std::max<int64_t>(batch, 1);
+  const int t = work < kernels::kMinParallelWork ? 1 : std::max(threads, 1);
+  std::array<Part, 8> parts_small;
+  std::vector<Part> parts_big;
+  Part* parts = parts_small.data();
+  if (jobs.size() > parts_small.size()) {
+    parts_big.resize(jobs.size());
+    parts = parts_big.data();
+  }
+  int64_t total = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    parts[i] = make_part(*jobs[i].m, jobs[i].y, t);
+    total += parts[i].chunks;
+  }
+  const int64_t cols = first.cols, arb = activation_row_bytes(first.type, cols);
+  const uint8_t* xq = quantize_activations(first.type, x, batch, cols, t, ws);
+  const int64_t btile = std::clamp<int64_t>((int64_t{256} << 10) / std::max<int64_t>(arb, 1), 1, std::max<int64_t>(batch, 1));
+  auto task = [&](int64_t c) {
+    size_t i = 0;
+    while (c >= parts[i].chunks) c -= parts[i++].chunks;
+    run_chunk(parts[i], c, xq, arb, batch, btile);
   };
-  pool.run(t, chunks, task);
+  ThreadPool::shared().run(t, total, task);
+}
+
+void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws) {
+  const MatmulJob job{&m, y};
+  matmul(std::span<const MatmulJob>(&job, 1), x, batch, threads, ws);
+}
+
+void matmul(uint32_t type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t batch, float* y,
+            int threads, MatmulWorkspace& ws) {
+  PreparedMatrix m;  // the bytes as they are
+  m.type = type;
+  m.data = w;
+  m.rows = rows;
+  m.cols = cols;
+  matmul(m, x, batch, y, threads, ws);
 }
 
 }  // namespace vernier
