@@ -28,9 +28,6 @@ using namespace vernier::ggml;
 // bytes of utmp are then sc0..sc7, m0..m7), widen to 16 int16 lanes, and are broadcast per sub-block
 // with one byte shuffle each; the min term Σ m_j·(bsum_2j + bsum_2j+1) is one pairwise add and one
 // multiply-add of int16 vectors.
-HWY_INLINE __m256i ScaleShuffleK4(int i) {  // broadcasts int16 lane i of each 128-bit half
-  return _mm256_set1_epi16(static_cast<int16_t>((2 * i) | ((2 * i + 1) << 8)));
-}
 template <bool kFive>
 float DotQ45_K(const void* vw, const void* vx, int64_t n) {
   using B = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
@@ -82,21 +79,15 @@ float DotQ6_K(const void* vw, const void* vx, int64_t n) {
   const auto* w = static_cast<const BlockQ6_K*>(vw);
   const auto* x = static_cast<const BlockQ8_K*>(vx);
   __m256 acc = _mm256_setzero_ps();
-  const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3), c32 = _mm256_set1_epi8(32);
+  const __m256i c32 = _mm256_set1_epi8(32);
   for (int64_t i = 0; i < n / QK_K; ++i) {
     __m256i sumi = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {
       const uint8_t* ql = w[i].ql + 64 * half;
       const int8_t* q8 = x[i].qs + 128 * half;
       const int8_t* scales = w[i].scales + 8 * half;
-      const __m256i qa = Load32(ql), qb = Load32(ql + 32), hb = Load32(w[i].qh + 32 * half);
       __m256i v[4];
-      v[0] = _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-      v[1] = _mm256_or_si256(_mm256_and_si256(qb, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-      v[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-      v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+      DecodeQ6K(Load32(ql), Load32(ql + 32), Load32(w[i].qh + 32 * half), v);
       for (int k = 0; k < 4; ++k) {
         const __m256i y = Load32(q8 + 32 * k);
         // (q − 32)·y pair sums: |63·127·2| and |32·127·2| both fit int16, and so does their difference

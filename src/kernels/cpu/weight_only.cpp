@@ -101,6 +101,8 @@ void arrange_activations(XLayout layout, const float* x, int64_t cols, float* ou
         for (int64_t s = 0; s < 8; ++s)
           for (int64_t k = 0; k < 16; ++k) out[b + 16 * s + k] = x[b + 8 * k + s];
       break;
+    case XLayout::q8_split128:  // made from the Q8_0 blocks, not from floats (see arrange_q8)
+      throw_usage("arrange_activations: q8_split128 is built from Q8_0 blocks");
     case XLayout::bf16_words128: {
       auto* words = reinterpret_cast<uint16_t*>(out);
       for (int64_t b = 0; b < cols; b += 128)

@@ -51,6 +51,23 @@ struct WoKernels {
   int rows_at_once = 1;
   XLayout x_layout = XLayout::natural;  // the order the kernels read x in (arrange_activations)
 };
+// The one-row and kRows-row entry points of a kernel family K (`static constexpr int kRows` and
+// `template <int R> static void Rows(d, codes, row, x, xsum, out)`), so that one row gets exactly the
+// operations it gets among several.
+template <class K>
+float OneRow(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum) {
+  float out;
+  K::template Rows<1>(d, codes, row, x, xsum, &out);
+  return out;
+}
+template <class K>
+void ManyRows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out) {
+  K::template Rows<K::kRows>(d, codes, row, x, xsum, out);
+}
+template <class K>
+WoKernels EntryPoints(XLayout layout = XLayout::natural) {
+  return {OneRow<K>, ManyRows<K>, K::kRows, layout};
+}
 // x (cols values, a multiple of 32 or 128 as the layout needs) in `layout`'s order; for
 // bf16_words128 `out` receives cols bfloat16 words (x must hold bfloat16-exact values).
 void arrange_activations(XLayout layout, const float* x, int64_t cols, float* out);

@@ -35,6 +35,39 @@
 
 #include "weight_only.hpp"
 
+// What both kernels share (plain AVX-512, so that either extension's code may inline it).
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512dq,avx512vl")
+namespace vernier::kernels {
+namespace {
+// Each row's running total: per group the scale times the group's integer-offset sum, and the
+// zero-point term s·(offset + z)·X_g kept apart and taken off once at the end.
+template <int R>
+struct RowTotals {
+  __m512 total[R];
+  float zero_term[R];
+  RowTotals() {
+    for (int r = 0; r < R; ++r) {
+      total[r] = _mm512_setzero_ps();
+      zero_term[r] = 0.0f;
+    }
+  }
+  inline void add_group(const WoDesc& d, int64_t row, int64_t j, const __m512* group_sum, float offset, float xsum_j) {
+    for (int r = 0; r < R; ++r) {
+      const int64_t g = d.group_of(row + r, j);
+      const float z = static_cast<float>(d.zeros ? d.zeros[g] : d.fixed_zero);
+      total[r] = _mm512_fmadd_ps(_mm512_set1_ps(d.scales[g]), group_sum[r], total[r]);
+      zero_term[r] += d.scales[g] * ((offset + z) * xsum_j);
+    }
+  }
+  inline void finish(float* out) const {
+    for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(total[r]) - zero_term[r];
+  }
+};
+}  // namespace
+}  // namespace vernier::kernels
+#pragma GCC pop_options
+
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")
 namespace vernier::kernels {
@@ -61,47 +94,33 @@ inline void Block(const __m512i* c, __m512i base, const uint16_t* xw, __m512 (*a
   (Step<S, R>(c, base, xw, acc), ...);
 }
 
-template <int R>
-inline void Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out) {
-  const auto* xw = reinterpret_cast<const uint16_t*>(x);
-  const int64_t L = d.group_len;
-  const __m512i base = _mm512_set1_epi16(static_cast<int16_t>(0x4300 | d.flip));
-  __m512 total[R];
-  float zero_term[R];
-  for (int r = 0; r < R; ++r) {
-    total[r] = _mm512_setzero_ps();
-    zero_term[r] = 0.0f;
-  }
-  for (int64_t j = 0; j < d.groups_per_row; ++j) {
-    __m512 acc[R][2];
-    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    for (int64_t i = j * L; i < (j + 1) * L; i += 128) {
-      __m512i c[R];
-      for (int r = 0; r < R; ++r) {
-        _mm_prefetch(reinterpret_cast<const char*>(codes + (r + R) * d.row_bytes + i / 2), _MM_HINT_T0);  // see Q8Rows
-        c[r] = _mm512_loadu_si512(codes + r * d.row_bytes + i / 2);
+struct Bf16Kernel {
+  static constexpr int kRows = 4;
+  template <int R>
+  static void Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out) {
+    const auto* xw = reinterpret_cast<const uint16_t*>(x);
+    const int64_t L = d.group_len;
+    const __m512i base = _mm512_set1_epi16(static_cast<int16_t>(0x4300 | d.flip));
+    RowTotals<R> totals;
+    for (int64_t j = 0; j < d.groups_per_row; ++j) {
+      __m512 acc[R][2];
+      for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+      for (int64_t i = j * L; i < (j + 1) * L; i += 128) {
+        __m512i c[R];
+        for (int r = 0; r < R; ++r) {
+          // the next R rows' line at this column (see PrefetchNextRows in weight_only_simd.cpp)
+          _mm_prefetch(reinterpret_cast<const char*>(codes + (r + R) * d.row_bytes + i / 2), _MM_HINT_T0);
+          c[r] = _mm512_loadu_si512(codes + r * d.row_bytes + i / 2);
+        }
+        Block<R>(c, base, xw + i, acc, std::make_integer_sequence<int, 4>());
       }
-      Block<R>(c, base, xw + i, acc, std::make_integer_sequence<int, 4>());
+      __m512 sum[R];
+      for (int r = 0; r < R; ++r) sum[r] = _mm512_add_ps(acc[r][0], acc[r][1]);
+      totals.add_group(d, row, j, sum, 128.0f, xsum[j]);
     }
-    for (int r = 0; r < R; ++r) {
-      const int64_t g = d.group_of(row + r, j);
-      const float z = static_cast<float>(d.zeros ? d.zeros[g] : d.fixed_zero);
-      total[r] = _mm512_fmadd_ps(_mm512_set1_ps(d.scales[g]), _mm512_add_ps(acc[r][0], acc[r][1]), total[r]);
-      zero_term[r] += d.scales[g] * ((128.0f + z) * xsum[j]);
-    }
+    totals.finish(out);
   }
-  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(total[r]) - zero_term[r];
-}
-
-constexpr int kRows = 4;
-float Dot(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum) {
-  float out;
-  Rows<1>(d, codes, row, x, xsum, &out);
-  return out;
-}
-void DotRows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out) {
-  Rows<kRows>(d, codes, row, x, xsum, out);
-}
+};
 
 }  // namespace
 
@@ -113,7 +132,7 @@ bool bf16_supported() {
 WoKernels wo_bf16_kernels(const WoDesc& d) {
   static const bool supported = bf16_supported();
   if (!supported || d.kind != WoKind::integer || d.bits != 4 || d.group_len % 128 != 0 || d.cols % d.group_len != 0) return {};
-  return {Dot, DotRows, kRows, XLayout::bf16_words128};
+  return EntryPoints<Bf16Kernel>(XLayout::bf16_words128);
 }
 
 }  // namespace vernier::kernels
@@ -124,57 +143,40 @@ WoKernels wo_bf16_kernels(const WoDesc& d) {
 namespace vernier::kernels {
 namespace {
 
-template <int R>
-inline void Q8Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out) {
-  const auto* a = reinterpret_cast<const uint8_t*>(x);
-  const int64_t L = d.group_len;
-  const __m512i m = _mm512_set1_epi8(15), flip = _mm512_set1_epi8(static_cast<char>(d.flip * 0x11));
-  __m512 total[R];
-  float zero_term[R];
-  for (int r = 0; r < R; ++r) {
-    total[r] = _mm512_setzero_ps();
-    zero_term[r] = 0.0f;
-  }
-  for (int64_t j = 0; j < d.groups_per_row; ++j) {
-    __m512 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-    for (int64_t i = j * L; i < (j + 1) * L; i += 128) {
-      const uint8_t* blk = a + i / 128 * kQ8SplitBytes;
-      const __m512i xe = _mm512_loadu_si512(blk), xo = _mm512_loadu_si512(blk + 64);
-      const __m512 dv = _mm512_loadu_ps(reinterpret_cast<const float*>(blk + 128));
-      for (int r = 0; r < R; ++r) {
-        // the next R rows' line at this column (see PrefetchNextRows in weight_only_simd.cpp)
-        _mm_prefetch(reinterpret_cast<const char*>(codes + (r + R) * d.row_bytes + i / 2), _MM_HINT_T0);
-        const __m512i c = _mm512_xor_si512(_mm512_loadu_si512(codes + r * d.row_bytes + i / 2), flip);
-        const __m512i lo = _mm512_and_si512(c, m), hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), m);
-        const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, xe), hi, xo);
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), dv, acc[r]);
+struct Q8Kernel {
+  static constexpr int kRows = 4;
+  template <int R>
+  static void Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out) {
+    const auto* a = reinterpret_cast<const uint8_t*>(x);
+    const int64_t L = d.group_len;
+    const __m512i m = _mm512_set1_epi8(15), flip = _mm512_set1_epi8(static_cast<char>(d.flip * 0x11));
+    RowTotals<R> totals;
+    for (int64_t j = 0; j < d.groups_per_row; ++j) {
+      __m512 acc[R];
+      for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+      for (int64_t i = j * L; i < (j + 1) * L; i += 128) {
+        const uint8_t* blk = a + i / 128 * kQ8SplitBytes;
+        const __m512i xe = _mm512_loadu_si512(blk), xo = _mm512_loadu_si512(blk + 64);
+        const __m512 dv = _mm512_loadu_ps(reinterpret_cast<const float*>(blk + 128));
+        for (int r = 0; r < R; ++r) {
+          _mm_prefetch(reinterpret_cast<const char*>(codes + (r + R) * d.row_bytes + i / 2), _MM_HINT_T0);
+          const __m512i c = _mm512_xor_si512(_mm512_loadu_si512(codes + r * d.row_bytes + i / 2), flip);
+          const __m512i lo = _mm512_and_si512(c, m), hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), m);
+          const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, xe), hi, xo);
+          acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), dv, acc[r]);
+        }
       }
+      totals.add_group(d, row, j, acc, 0.0f, xsum[j]);
     }
-    for (int r = 0; r < R; ++r) {
-      const int64_t g = d.group_of(row + r, j);
-      total[r] = _mm512_fmadd_ps(_mm512_set1_ps(d.scales[g]), acc[r], total[r]);
-      zero_term[r] += d.scales[g] * (static_cast<float>(d.zeros ? d.zeros[g] : d.fixed_zero) * xsum[j]);
-    }
+    totals.finish(out);
   }
-  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(total[r]) - zero_term[r];
-}
-
-constexpr int kQ8Rows = 4;
-float Q8Dot(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum) {
-  float out;
-  Q8Rows<1>(d, codes, row, x, xsum, &out);
-  return out;
-}
-void Q8DotRows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out) {
-  Q8Rows<kQ8Rows>(d, codes, row, x, xsum, out);
-}
+};
 
 }  // namespace
 
 WoKernels wo_q8_vnni_kernels(const WoDesc& d) {
   if (d.kind != WoKind::integer || d.bits != 4 || d.group_len % 128 != 0 || d.cols % d.group_len != 0) return {};
-  return {Q8Dot, Q8DotRows, kQ8Rows, XLayout::q8_split128};
+  return EntryPoints<Q8Kernel>(XLayout::q8_split128);
 }
 
 }  // namespace vernier::kernels

@@ -184,21 +184,37 @@ HWY_INLINE void WoRows(const WoDesc& d, const uint8_t* codes, int64_t row, const
 }
 
 template <WoKind K, int kBits>
-float WoDot(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum) {
-  float out;
-  WoRows<K, kBits, 1>(d, codes, row, x, xsum, &out);
-  return out;
-}
-template <WoKind K, int kBits>
-void WoDotRows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out) {
-  WoRows<K, kBits, Lanes::kRows>(d, codes, row, x, xsum, out);
-}
+struct Decoded {
+  static constexpr int kRows = Lanes::kRows;
+  template <int R>
+  static void Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out) {
+    WoRows<K, kBits, R>(d, codes, row, x, xsum, out);
+  }
+};
 template <WoKind K, int kBits>
 WoKernels Kernels() {
-  return {WoDot<K, kBits>, WoDotRows<K, kBits>, Lanes::kRows};
+  return EntryPoints<Decoded<K, kBits>>();
 }
 
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+// The 16 values t[u] a 4-bit code u stands for before scale and zero point: u XOR flip for integers,
+// NF4's levels.
+template <WoKind K>
+HWY_INLINE __m512 CodeValues(const WoDesc& d) {
+  if constexpr (K == WoKind::nf4) return _mm512_loadu_ps(kNf4Levels.data());
+  return _mm512_cvtepi32_ps(_mm512_xor_si512(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                             _mm512_set1_epi32(static_cast<int>(d.flip))));
+}
+// Group j's table s·(t − z) for each of R rows from `row`.
+template <WoKind K, int R>
+HWY_INLINE void GroupTables(const WoDesc& d, int64_t row, int64_t j, __m512 values, __m512* lut) {
+  for (int r = 0; r < R; ++r) {
+    const int64_t g = d.group_of(row + r, j);
+    const float z = K == WoKind::integer ? static_cast<float>(d.zeros ? d.zeros[g] : d.fixed_zero) : 0.0f;
+    lut[r] = _mm512_mul_ps(_mm512_sub_ps(values, _mm512_set1_ps(z)), _mm512_set1_ps(d.scales[g]));
+  }
+}
+
 // AVX-512, 4-bit codes (integer and NF4): a group's 16 possible weights s·(t[u] − z) fit one zmm,
 // and vpermps looks each code up in it, reading only bits 0..3 of its index lane — so 16 bytes
 // widened to dwords (vpmovzxbd) index the low nibbles as they are and, shifted right by 4, the high
@@ -210,19 +226,12 @@ WoKernels Kernels() {
 template <WoKind K, int R>
 HWY_INLINE void Lut4Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float*, float* out) {
   const int64_t L = d.group_len;
-  const __m512 table = K == WoKind::nf4 ? _mm512_loadu_ps(kNf4Levels.data())
-                                        : _mm512_cvtepi32_ps(_mm512_xor_si512(
-                                              _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                              _mm512_set1_epi32(static_cast<int>(d.flip))));
+  const __m512 table = CodeValues<K>(d);
   __m512 acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t j = 0; j < d.groups_per_row; ++j) {
     __m512 lut[R];
-    for (int r = 0; r < R; ++r) {
-      const int64_t g = d.group_of(row + r, j);
-      const float z = K == WoKind::integer ? static_cast<float>(d.zeros ? d.zeros[g] : d.fixed_zero) : 0.0f;
-      lut[r] = _mm512_mul_ps(_mm512_sub_ps(table, _mm512_set1_ps(z)), _mm512_set1_ps(d.scales[g]));
-    }
+    GroupTables<K, R>(d, row, j, table, lut);
     for (int64_t i = j * L; i < (j + 1) * L; i += 32) {
       const __m512 x0 = _mm512_loadu_ps(xs + i), x1 = _mm512_loadu_ps(xs + i + 16);
       for (int r = 0; r < R; ++r) {
@@ -235,20 +244,17 @@ HWY_INLINE void Lut4Rows(const WoDesc& d, const uint8_t* codes, int64_t row, con
   }
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
 }
-constexpr int kLutRows = 8;  // 16 accumulators + 8 tables + 2 activations of the 32 zmm registers
 template <WoKind K>
-float Lut4Dot(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float* xsum) {
-  float out;
-  Lut4Rows<K, 1>(d, codes, row, xs, xsum, &out);
-  return out;
-}
-template <WoKind K>
-void Lut4DotRows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float* xsum, float* out) {
-  Lut4Rows<K, kLutRows>(d, codes, row, xs, xsum, out);
-}
+struct Lut4 {
+  static constexpr int kRows = 8;  // 16 accumulators + 8 tables + 2 activations of the 32 zmm registers
+  template <int R>
+  static void Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float* xsum, float* out) {
+    Lut4Rows<K, R>(d, codes, row, xs, xsum, out);
+  }
+};
 template <WoKind K>
 WoKernels Lut4Kernels() {
-  return {Lut4Dot<K>, Lut4DotRows<K>, kLutRows, XLayout::split32};
+  return EntryPoints<Lut4<K>>(XLayout::split32);
 }
 
 // AVX-512, 4-bit codes in groups of a multiple of 128 values: 64 bytes are 16 dwords of 8 nibbles
@@ -272,19 +278,12 @@ HWY_INLINE void Nib128Block(const __m512i* c, const __m512* lut, const float* xs
 template <WoKind K, int R>
 HWY_INLINE void Nib128Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float*, float* out) {
   const int64_t L = d.group_len;
-  const __m512 table = K == WoKind::nf4 ? _mm512_loadu_ps(kNf4Levels.data())
-                                        : _mm512_cvtepi32_ps(_mm512_xor_si512(
-                                              _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                              _mm512_set1_epi32(static_cast<int>(d.flip))));
+  const __m512 table = CodeValues<K>(d);
   __m512 acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t j = 0; j < d.groups_per_row; ++j) {
     __m512 lut[R];
-    for (int r = 0; r < R; ++r) {
-      const int64_t g = d.group_of(row + r, j);
-      const float z = K == WoKind::integer ? static_cast<float>(d.zeros ? d.zeros[g] : d.fixed_zero) : 0.0f;
-      lut[r] = _mm512_mul_ps(_mm512_sub_ps(table, _mm512_set1_ps(z)), _mm512_set1_ps(d.scales[g]));
-    }
+    GroupTables<K, R>(d, row, j, table, lut);
     for (int64_t i = j * L; i < (j + 1) * L; i += 128) {
       __m512i c[R];
       for (int r = 0; r < R; ++r) {
@@ -296,20 +295,17 @@ HWY_INLINE void Nib128Rows(const WoDesc& d, const uint8_t* codes, int64_t row, c
   }
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
 }
-constexpr int kNibRows = 6;  // 12 accumulators, 6 tables, 6 code vectors
 template <WoKind K>
-float Nib128Dot(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float* xsum) {
-  float out;
-  Nib128Rows<K, 1>(d, codes, row, xs, xsum, &out);
-  return out;
-}
-template <WoKind K>
-void Nib128DotRows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float* xsum, float* out) {
-  Nib128Rows<K, kNibRows>(d, codes, row, xs, xsum, out);
-}
+struct Nib128 {
+  static constexpr int kRows = 6;  // 12 accumulators, 6 tables, 6 code vectors
+  template <int R>
+  static void Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float* xsum, float* out) {
+    Nib128Rows<K, R>(d, codes, row, xs, xsum, out);
+  }
+};
 template <WoKind K>
 WoKernels Int4Kernels(const WoDesc& d) {
-  if (d.group_len % 128 == 0) return {Nib128Dot<K>, Nib128DotRows<K>, kNibRows, XLayout::dwords128};
+  if (d.group_len % 128 == 0) return EntryPoints<Nib128<K>>(XLayout::dwords128);
   return Lut4Kernels<K>();
 }
 #else

@@ -68,4 +68,21 @@ HWY_INLINE float Blocks32(const BW* w, const BX* x, int64_t nb, BlockDot block_d
   return HSum(_mm256_add_ps(acc0, acc1));
 }
 
+// Broadcasts int16 lane i of each 128-bit half (a K-quant sub-block's scale) by one byte shuffle.
+HWY_INLINE __m256i ScaleShuffleK4(int i) {
+  return _mm256_set1_epi16(static_cast<int16_t>((2 * i) | ((2 * i + 1) << 8)));
+}
+
+// Q6_K's 6-bit codes of one 128-value half: low nibbles from ql (qa = bytes 0..31, qb = 32..63), top
+// two bits from qh (hb); v[k] holds the 32 codes of values 32k … 32k + 31 of the half.
+HWY_INLINE void DecodeQ6K(__m256i qa, __m256i qb, __m256i hb, __m256i* v) {
+  const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+  v[0] = _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+  v[1] = _mm256_or_si256(_mm256_and_si256(qb, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+  v[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4),
+                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+  v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
+                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+}
+
 #endif  // VERNIER_KERNELS_X86_INL_H_
