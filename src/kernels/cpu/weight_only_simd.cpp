@@ -223,8 +223,10 @@ HWY_INLINE void GroupTables(const WoDesc& d, int64_t row, int64_t j, __m512 valu
 // give each 32 values' even elements, then the odd ones, so x comes de-interleaved the same way
 // (XLayout::split32). Against the reference the weight is rounded once (s·(t − z)) and the
 // sum is reordered across groups; the test's budget covers both.
-template <WoKind K, int R>
-HWY_INLINE void Lut4Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float*, float* out) {
+// The frame both table kernels share: per group, each row's table; per kStep values, `step` (which
+// adds into acc[r][0..1]); at the end, each row's two accumulators summed.
+template <WoKind K, int R, int kStep, class Step>
+HWY_INLINE void TableRows(const WoDesc& d, int64_t row, float* out, Step step) {
   const int64_t L = d.group_len;
   const __m512 table = CodeValues<K>(d);
   __m512 acc[R][2];
@@ -232,17 +234,21 @@ HWY_INLINE void Lut4Rows(const WoDesc& d, const uint8_t* codes, int64_t row, con
   for (int64_t j = 0; j < d.groups_per_row; ++j) {
     __m512 lut[R];
     GroupTables<K, R>(d, row, j, table, lut);
-    for (int64_t i = j * L; i < (j + 1) * L; i += 32) {
-      const __m512 x0 = _mm512_loadu_ps(xs + i), x1 = _mm512_loadu_ps(xs + i + 16);
-      for (int r = 0; r < R; ++r) {
-        if (i % 128 == 0) PrefetchNextRows<R>(codes + r * d.row_bytes + i / 2, d.row_bytes);
-        const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + r * d.row_bytes + i / 2)));
-        acc[r][0] = _mm512_fmadd_ps(_mm512_permutexvar_ps(b, lut[r]), x0, acc[r][0]);
-        acc[r][1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), lut[r]), x1, acc[r][1]);
-      }
-    }
+    for (int64_t i = j * L; i < (j + 1) * L; i += kStep) step(i, lut, acc);
   }
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+}
+template <WoKind K, int R>
+HWY_INLINE void Lut4Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float*, float* out) {
+  TableRows<K, R, 32>(d, row, out, [&](int64_t i, const __m512* lut, __m512 (*acc)[2]) HWY_ATTR {
+    const __m512 x0 = _mm512_loadu_ps(xs + i), x1 = _mm512_loadu_ps(xs + i + 16);
+    for (int r = 0; r < R; ++r) {
+      if (i % 128 == 0) PrefetchNextRows<R>(codes + r * d.row_bytes + i / 2, d.row_bytes);
+      const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + r * d.row_bytes + i / 2)));
+      acc[r][0] = _mm512_fmadd_ps(_mm512_permutexvar_ps(b, lut[r]), x0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), lut[r]), x1, acc[r][1]);
+    }
+  });
 }
 template <WoKind K>
 struct Lut4 {
@@ -277,23 +283,14 @@ HWY_INLINE void Nib128Block(const __m512i* c, const __m512* lut, const float* xs
 }
 template <WoKind K, int R>
 HWY_INLINE void Nib128Rows(const WoDesc& d, const uint8_t* codes, int64_t row, const float* xs, const float*, float* out) {
-  const int64_t L = d.group_len;
-  const __m512 table = CodeValues<K>(d);
-  __m512 acc[R][2];
-  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  for (int64_t j = 0; j < d.groups_per_row; ++j) {
-    __m512 lut[R];
-    GroupTables<K, R>(d, row, j, table, lut);
-    for (int64_t i = j * L; i < (j + 1) * L; i += 128) {
-      __m512i c[R];
-      for (int r = 0; r < R; ++r) {
-        PrefetchNextRows<R>(codes + r * d.row_bytes + i / 2, d.row_bytes);
-        c[r] = _mm512_loadu_si512(codes + r * d.row_bytes + i / 2);
-      }
-      Nib128Block<R>(c, lut, xs + i, acc, std::make_integer_sequence<int, 8>());
+  TableRows<K, R, 128>(d, row, out, [&](int64_t i, const __m512* lut, __m512 (*acc)[2]) HWY_ATTR {
+    __m512i c[R];
+    for (int r = 0; r < R; ++r) {
+      PrefetchNextRows<R>(codes + r * d.row_bytes + i / 2, d.row_bytes);
+      c[r] = _mm512_loadu_si512(codes + r * d.row_bytes + i / 2);
     }
-  }
-  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+    Nib128Block<R>(c, lut, xs + i, acc, std::make_integer_sequence<int, 8>());
+  });
 }
 template <WoKind K>
 struct Nib128 {
