@@ -37,7 +37,7 @@ struct Path {
 const std::vector<Path>& paths() {
   static const std::vector<Path> list = [] {
     std::vector<Path> out;
-    out.push_back({"scalar", kernels::reference_dots()});
+    out.push_back({"scalar", kernels::reference_dots(), 0, {}});
     int count = 0;
     const auto targets = kernels::simd_targets(count);
     for (int i = 0; i < count; ++i) {
@@ -208,8 +208,8 @@ PackedBytes::PackedBytes(size_t n) {
   // 4 KiB pages instead of taking (and counting in RSS) a whole huge page
   constexpr size_t kHuge = size_t{2} << 20, kPage = 4096;
   const size_t cap = (n + kPage - 1) / kPage * kPage;
-  void* p = std::aligned_alloc(kHuge, cap);
-  if (!p) throw std::bad_alloc();
+  void* p = nullptr;  // posix_memalign: aligned_alloc wants the size a multiple of the alignment
+  if (::posix_memalign(&p, kHuge, cap) != 0) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
   ::madvise(p, cap, MADV_HUGEPAGE);  // advice only: without it (or without huge pages) 4 KiB pages serve
 #endif
