@@ -204,14 +204,17 @@ float reference_dot(uint32_t type, const void* w, const void* xq, int64_t n) {
 
 PackedBytes::PackedBytes(size_t n) {
   if (n == 0) return;
-  // 2 MiB-aligned, but not rounded up to 2 MiB: the tail that is not a whole huge page stays in
-  // 4 KiB pages instead of taking (and counting in RSS) a whole huge page
+  // From 2 MiB up: 2 MiB-aligned, but not rounded up to 2 MiB (the tail that is not a whole huge
+  // page stays in 4 KiB pages instead of taking, and counting in RSS, a whole huge page). Smaller
+  // copies gain nothing from huge pages and are only cache-line aligned (a 2 MiB alignment each
+  // reserved gigabytes of address space for a benchmark's thousands of small copies).
   constexpr size_t kHuge = size_t{2} << 20, kPage = 4096;
+  const bool huge = n >= kHuge;
   const size_t cap = (n + kPage - 1) / kPage * kPage;
   void* p = nullptr;  // posix_memalign: aligned_alloc wants the size a multiple of the alignment
-  if (::posix_memalign(&p, kHuge, cap) != 0) throw std::bad_alloc();
+  if (::posix_memalign(&p, huge ? kHuge : 64, cap) != 0) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
-  ::madvise(p, cap, MADV_HUGEPAGE);  // advice only: without it (or without huge pages) 4 KiB pages serve
+  if (huge) ::madvise(p, cap, MADV_HUGEPAGE);  // advice only: without it (or without huge pages) 4 KiB pages serve
 #endif
   p_ = static_cast<uint8_t*>(p);
   n_ = n;
