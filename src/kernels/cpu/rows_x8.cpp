@@ -159,64 +159,60 @@ X8Kernels x8_kernels(int64_t target) {
 }
 
 namespace {
-template <class Block>
-void repack(const void* w, int64_t row_bytes, int64_t group, int64_t nb, uint8_t* out) {
-  constexpr int64_t kCodes = sizeof(Block::qs);
+// Rows 8·group … 8·group + 7, block column by block column: `place(block, r, out)` writes row r's block
+// into the column's x8 bytes.
+template <class Block, class Place>
+void repack_rows(const void* w, int64_t row_bytes, int64_t group, int64_t nb, int64_t block_bytes, uint8_t* out, Place place) {
   const auto* base = static_cast<const uint8_t*>(w) + group * 8 * row_bytes;
-  for (int64_t b = 0; b < nb; ++b, out += 16 + 8 * kCodes) {
+  for (int64_t b = 0; b < nb; ++b, out += block_bytes) {
     for (int r = 0; r < 8; ++r) {
       Block blk;
       std::memcpy(&blk, base + r * row_bytes + b * static_cast<int64_t>(sizeof blk), sizeof blk);
-      std::memcpy(out + 2 * r, &blk.d, 2);
-      std::memcpy(out + 16 + kCodes * r, blk.qs, kCodes);
-    }
-  }
-}
-
-// Q4_K: d and dmin of the eight rows, the 6-bit scales and mins unpacked (get_scale_min_k4) to
-// bytes — scales [row][8], mins [pair of sub-blocks][row][2] — then the nibbles.
-void repack_q4_k(const void* w, int64_t row_bytes, int64_t group, int64_t nb, uint8_t* out) {
-  const auto* base = static_cast<const uint8_t*>(w) + group * 8 * row_bytes;
-  for (int64_t b = 0; b < nb; ++b, out += x8_block_bytes(ggml_type::Q4_K)) {
-    for (int r = 0; r < 8; ++r) {
-      ggml::BlockQ4_K blk;
-      std::memcpy(&blk, base + r * row_bytes + b * static_cast<int64_t>(sizeof blk), sizeof blk);
-      std::memcpy(out + 2 * r, &blk.d, 2);
-      std::memcpy(out + 16 + 2 * r, &blk.dmin, 2);
-      for (int j = 0; j < 8; ++j) {
-        uint8_t sc, m;
-        ggml::get_scale_min_k4(j, blk.scales, &sc, &m);
-        out[32 + 8 * r + j] = sc;
-        out[96 + 16 * (j / 2) + 2 * r + j % 2] = m;
-      }
-      std::memcpy(out + 160 + 128 * r, blk.qs, 128);
-    }
-  }
-}
-// Q6_K: the eight d, each row's scales as int16 (even-numbered sub-blocks in lanes 0..7, odd ones in
-// 8..15), then each row's ql and qh.
-void repack_q6_k(const void* w, int64_t row_bytes, int64_t group, int64_t nb, uint8_t* out) {
-  const auto* base = static_cast<const uint8_t*>(w) + group * 8 * row_bytes;
-  for (int64_t b = 0; b < nb; ++b, out += x8_block_bytes(ggml_type::Q6_K)) {
-    for (int r = 0; r < 8; ++r) {
-      ggml::BlockQ6_K blk;
-      std::memcpy(&blk, base + r * row_bytes + b * static_cast<int64_t>(sizeof blk), sizeof blk);
-      std::memcpy(out + 2 * r, &blk.d, 2);
-      int16_t sc[16];
-      for (int j = 0; j < 16; ++j) sc[(j % 2) * 8 + j / 2] = blk.scales[j];
-      std::memcpy(out + 16 + 32 * r, sc, 32);
-      std::memcpy(out + 16 + 256 + 192 * r, blk.ql, 128);
-      std::memcpy(out + 16 + 256 + 192 * r + 128, blk.qh, 64);
+      place(blk, r, out);
     }
   }
 }
 }  // namespace
 
 void repack_x8(uint32_t type, const void* w, int64_t row_bytes, int64_t group, int64_t nb, uint8_t* out) {
-  if (type == ggml_type::Q4_0) return repack<ggml::BlockQ4_0>(w, row_bytes, group, nb, out);
-  if (type == ggml_type::Q4_K) return repack_q4_k(w, row_bytes, group, nb, out);
-  if (type == ggml_type::Q6_K) return repack_q6_k(w, row_bytes, group, nb, out);
-  repack<ggml::BlockQ8_0>(w, row_bytes, group, nb, out);
+  const int64_t bytes = x8_block_bytes(type);
+  switch (type) {
+    case ggml_type::Q4_0:  // the eight FP16 scales, then each row's 16 bytes of nibbles
+      return repack_rows<ggml::BlockQ4_0>(w, row_bytes, group, nb, bytes, out, [](const ggml::BlockQ4_0& b, int r, uint8_t* o) {
+        std::memcpy(o + 2 * r, &b.d, 2);
+        std::memcpy(o + 16 + 16 * r, b.qs, 16);
+      });
+    case ggml_type::Q8_0:  // the eight FP16 scales, then each row's 32 int8
+      return repack_rows<ggml::BlockQ8_0>(w, row_bytes, group, nb, bytes, out, [](const ggml::BlockQ8_0& b, int r, uint8_t* o) {
+        std::memcpy(o + 2 * r, &b.d, 2);
+        std::memcpy(o + 16 + 32 * r, b.qs, 32);
+      });
+    case ggml_type::Q4_K:  // d, dmin, the 6-bit scales and mins unpacked (get_scale_min_k4) to bytes —
+                           // scales [row][8], mins [pair of sub-blocks][row][2] — then the nibbles
+      return repack_rows<ggml::BlockQ4_K>(w, row_bytes, group, nb, bytes, out, [](const ggml::BlockQ4_K& b, int r, uint8_t* o) {
+        std::memcpy(o + 2 * r, &b.d, 2);
+        std::memcpy(o + 16 + 2 * r, &b.dmin, 2);
+        for (int j = 0; j < 8; ++j) {
+          uint8_t sc, m;
+          ggml::get_scale_min_k4(j, b.scales, &sc, &m);
+          o[32 + 8 * r + j] = sc;
+          o[96 + 16 * (j / 2) + 2 * r + j % 2] = m;
+        }
+        std::memcpy(o + 160 + 128 * r, b.qs, 128);
+      });
+    case ggml_type::Q6_K:  // d, each row's scales as int16 (even-numbered sub-blocks in lanes 0..7, odd
+                           // ones in 8..15), then each row's ql and qh
+      return repack_rows<ggml::BlockQ6_K>(w, row_bytes, group, nb, bytes, out, [](const ggml::BlockQ6_K& b, int r, uint8_t* o) {
+        std::memcpy(o + 2 * r, &b.d, 2);
+        int16_t sc[16];
+        for (int j = 0; j < 16; ++j) sc[(j % 2) * 8 + j / 2] = b.scales[j];
+        std::memcpy(o + 16 + 32 * r, sc, 32);
+        std::memcpy(o + 16 + 256 + 192 * r, b.ql, 128);
+        std::memcpy(o + 16 + 256 + 192 * r + 128, b.qh, 64);
+      });
+    default:
+      break;
+  }
 }
 }  // namespace vernier::kernels
 #endif
