@@ -43,7 +43,7 @@ void BM_Quantize(benchmark::State& state, std::string type, bool with_imatrix) {
   std::vector<uint8_t> out(static_cast<size_t>(*vernier::ggml_row_bytes(*ti, kCols) * kRows));
   const int threads = static_cast<int>(state.range(0));
   for (auto _ : state) {
-    vernier::ggml_quantize_threads(ti->id, w.data(), out.data(), kRows, kCols, with_imatrix ? importance().data() : nullptr, threads);
+    vernier::ggml_quantize_threads(ti->type, w.data(), out.data(), kRows, kCols, with_imatrix ? importance().data() : nullptr, threads);
     benchmark::DoNotOptimize(out.data());
   }
   state.counters["Mweights/s"] = benchmark::Counter(static_cast<double>(kRows * kCols) * static_cast<double>(state.iterations()) / 1e6,

@@ -19,8 +19,8 @@ namespace {
 
 constexpr int64_t kCols = 14336;
 
-void BM_Dot(benchmark::State& state, uint32_t type, std::string isa) {
-  vernier::set_kernel_isa(isa);
+void BM_Dot(benchmark::State& state, vernier::GgmlType type, std::string isa) {
+  const vernier::KernelContext ctx = vernier::make_kernel_context(isa, 1);
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<float> w(kCols), x(kCols);
@@ -31,48 +31,46 @@ void BM_Dot(benchmark::State& state, uint32_t type, std::string isa) {
   vernier::ggml_quantize(type, w.data(), wq.data(), 1, kCols, nullptr);
   std::vector<uint8_t> xq(static_cast<size_t>(kCols) * 4);
   vernier::quantize_activation_row(type, x.data(), xq.data(), kCols);
-  for (auto _ : state) benchmark::DoNotOptimize(vernier::kernel_dot(type, wq.data(), xq.data(), kCols));
+  for (auto _ : state) benchmark::DoNotOptimize(vernier::kernel_dot(ctx, type, wq.data(), xq.data(), kCols));
   state.counters["weight_GB/s"] =
       benchmark::Counter(static_cast<double>(wq.size()) * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-  vernier::set_kernel_isa("auto");
 }
 
 // vernier's weight-only formats: 64 rows of codes (L2-resident) against float32 activations (or
 // bfloat16-rounded or Q8_0-quantized ones), through matmul so that the per-call preparation (group sums of x, the
 // kernels' activation order) is shared as it is in a real product.
-void BM_WeightOnlyDot(benchmark::State& state, std::string scheme, std::string isa, vernier::Activations act) {
-  vernier::set_kernel_isa(isa);
+void BM_WeightOnlyDot(benchmark::State& state, vernier::Scheme scheme, std::string isa, vernier::Activations act) {
+  const vernier::KernelContext ctx = vernier::make_kernel_context(isa, 1);
   constexpr int64_t kRows = 64;
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<float> w(kRows * kCols), x(kCols), y(kRows);
   for (auto& v : w) v = nd(rng);
   for (auto& v : x) v = nd(rng);
-  const vernier::QuantizedTensor q = vernier::quantize(vernier::TensorView{w.data(), kRows, kCols, "w"}, vernier::parse_scheme(scheme));
+  const vernier::QuantizedTensor q = vernier::quantize(vernier::TensorView{w.data(), kRows, kCols, "w"}, scheme);
   vernier::MatmulWorkspace ws;
   for (auto _ : state) {
-    vernier::matmul(q, x.data(), 1, y.data(), 1, ws, act);
+    vernier::matmul(ctx, q, x.data(), 1, y.data(), ws, act);
     benchmark::DoNotOptimize(y.data());
   }
   const double bytes = static_cast<double>(q.codes.size() + 4 * (q.scales.size() + q.zero_points.size()));
   state.counters["weight_GB/s"] = benchmark::Counter(bytes * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-  vernier::set_kernel_isa("auto");
 }
 
 const int registered = [] {
   for (const std::string& isa : vernier::available_kernel_isas()) {
     if (isa == "auto") continue;
-    for (uint32_t t = 0; t < 31; ++t) {
-      if (!vernier::kernel_supports(t) || !vernier::ggml_can_quantize(t)) continue;
-      const std::string name = "Dot/" + std::string(vernier::ggml_type_info(t)->name) + "/" + isa;
-      benchmark::RegisterBenchmark(name.c_str(), BM_Dot, t, isa);
-    }
-    for (const char* scheme : {"int8-sym-channel", "int4-asym-g128", "int4-sym-g128", "nf4-b64", "fp8_e4m3-channel", "fp8_e5m2-channel"}) {
-      const std::string name = std::string("WeightOnlyDot/") + scheme + "/" + isa;
-      benchmark::RegisterBenchmark(name.c_str(), BM_WeightOnlyDot, std::string(scheme), isa, vernier::Activations::f32);
+    for (const vernier::WeightType& wt : vernier::weight_types()) {  // every type the registry lists
+      const std::string name = (wt.is_ggml() ? "Dot/" : "WeightOnlyDot/") + wt.name() + "/" + isa;
+      if (wt.is_ggml()) {
+        if (!vernier::kernel_supports(wt.ggml())) continue;
+        benchmark::RegisterBenchmark(name.c_str(), BM_Dot, wt.ggml(), isa);
+        continue;
+      }
+      benchmark::RegisterBenchmark(name.c_str(), BM_WeightOnlyDot, wt.as_scheme(), isa, vernier::Activations::f32);
       for (const auto act : {vernier::Activations::bf16, vernier::Activations::q8_0}) {
         const std::string n = name + "/" + vernier::activations_name(act);
-        benchmark::RegisterBenchmark(n.c_str(), BM_WeightOnlyDot, std::string(scheme), isa, act);
+        benchmark::RegisterBenchmark(n.c_str(), BM_WeightOnlyDot, wt.as_scheme(), isa, act);
       }
     }
   }

@@ -296,7 +296,7 @@ TEST(CliFiles, InterruptedQuantizeLeavesNoFileBehind) {
     kv.emplace_back("general.architecture", vernier::GgufValue::string("llama"));
     kv.emplace_back("llama.block_count", vernier::GgufValue::u32(1));
     w.set_metadata(kv);
-    for (int i = 0; i < 3; ++i) w.add_tensor("blk.0.t" + std::to_string(i) + ".weight", {4096, 1024}, 0);
+    for (int i = 0; i < 3; ++i) w.add_tensor("blk.0.t" + std::to_string(i) + ".weight", {4096, 1024}, vernier::GgmlType::F32);
     w.write_header();
     std::vector<float> data(1024 * 4096);
     for (size_t i = 0; i < data.size(); ++i) data[i] = 0.02f * std::sin(0.001f * static_cast<float>(i));

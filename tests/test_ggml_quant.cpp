@@ -126,9 +126,9 @@ TEST(GgmlProperties, RandomRowsStayWithinTheTypesErrorBudget) {
   for (const Budget& b : kBudgets) {
     const GgmlTypeInfo* ti = ggml_type_by_name(b.type);
     std::vector<uint8_t> q(static_cast<size_t>(*ggml_row_bytes(*ti, cols) * rows));
-    ggml_quantize(ti->id, x.data(), q.data(), rows, cols, nullptr);
+    ggml_quantize(ti->type, x.data(), q.data(), rows, cols, nullptr);
     std::vector<float> y(x.size());
-    ggml_dequantize(ti->id, q.data(), y.data(), rows * cols);
+    ggml_dequantize(ti->type, q.data(), y.data(), rows * cols);
     const ErrorStats s = error_stats(x, y);
     EXPECT_GE(s.sqnr_db, b.min_sqnr_db) << b.type;
     EXPECT_LT(std::fabs(s.mean_signed), 0.01) << b.type << ": biased";
@@ -151,9 +151,9 @@ TEST(GgmlProperties, DegenerateBlocksDecodeToFiniteValues) {
     const GgmlTypeInfo* ti = ggml_type_by_name(type);
     for (const auto& [what, x] : cases) {
       std::vector<uint8_t> q(static_cast<size_t>(*ggml_row_bytes(*ti, n)));
-      ggml_quantize(ti->id, x.data(), q.data(), 1, n, nullptr);
+      ggml_quantize(ti->type, x.data(), q.data(), 1, n, nullptr);
       std::vector<float> y(x.size());
-      ggml_dequantize(ti->id, q.data(), y.data(), n);
+      ggml_dequantize(ti->type, q.data(), y.data(), n);
       for (size_t i = 0; i < y.size(); ++i) ASSERT_TRUE(std::isfinite(y[i])) << type << " " << what << " " << i;
       if (std::string(what) == "all zero") {
         for (float v : y) ASSERT_EQ(v, 0.0f) << type;

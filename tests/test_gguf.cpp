@@ -215,7 +215,7 @@ TEST(GgufCorrupt, DimensionsTypesAndOffsets) {
   put<uint32_t>(b, tensor_a(b).type, 77);
   expect_refused(b, "unknown type id 77", "type id");
   b = small_gguf();
-  put<uint32_t>(b, tensor_b(b).type, ggml_type::Q4_K);  // 32 elements: not a multiple of 256
+  put<uint32_t>(b, tensor_b(b).type, id_of(GgmlType::Q4_K));  // 32 elements: not a multiple of 256
   expect_refused(b, "block size", "row length");
   b = small_gguf();
   put<uint64_t>(b, tensor_b(b).offset, 33);

@@ -26,20 +26,24 @@
 namespace vernier {
 namespace {
 
-const uint32_t kTypes[] = {ggml_type::F32,  ggml_type::F16,  ggml_type::BF16, ggml_type::Q4_0,   ggml_type::Q4_1,
-                           ggml_type::Q5_0, ggml_type::Q5_1, ggml_type::Q8_0, ggml_type::Q2_K,   ggml_type::Q3_K,
-                           ggml_type::Q4_K, ggml_type::Q5_K, ggml_type::Q6_K, ggml_type::IQ4_NL, ggml_type::IQ4_XS};
+// Every GGML type with a product, from the registry.
+const std::vector<GgmlType> kTypes = [] {
+  std::vector<GgmlType> out;
+  for (const GgmlTypeInfo& t : ggml_types())
+    if (t.reference_dot) out.push_back(t.type);
+  return out;
+}();
 
 struct RestoreIsa {
   ~RestoreIsa() { set_kernel_isa("auto"); }
 };
 
-std::string type_name(uint32_t t) { return std::string(ggml_type_info(t)->name); }
+std::string type_name(GgmlType t) { return std::string(ggml_type_info(t)->name); }
 
 // Dequantized activation row, as the kernels see it.
-std::vector<float> activation_values(uint32_t wtype, const std::vector<uint8_t>& q, int64_t n) {
+std::vector<float> activation_values(GgmlType wtype, const std::vector<uint8_t>& q, int64_t n) {
   std::vector<float> out(static_cast<size_t>(n));
-  const uint32_t act = kernel_activation_type(wtype);
+  const GgmlType act = kernel_activation_type(wtype);
   if (wtype == ggml_type::Q4_0) {
     const auto* b = reinterpret_cast<const kernels::BlockQ8_0S*>(q.data());
     for (int64_t i = 0; i < n; ++i) {
@@ -66,7 +70,7 @@ struct Row {
   std::vector<float> wd, xd;
 };
 
-Row make_row(uint32_t type, const std::vector<float>& w, const std::vector<float>& x) {
+Row make_row(GgmlType type, const std::vector<float>& w, const std::vector<float>& x) {
   const auto n = static_cast<int64_t>(w.size());
   Row r;
   r.w.resize(static_cast<size_t>(*ggml_row_bytes(*ggml_type_info(type), n)));
@@ -79,7 +83,7 @@ Row make_row(uint32_t type, const std::vector<float>& w, const std::vector<float
   return r;
 }
 
-double budget(uint32_t type, const Row& r, bool vs_float) {
+double budget(GgmlType type, const Row& r, bool vs_float) {
   const auto n = static_cast<int64_t>(r.wd.size());
   double s = 0, sx = 0, mw = 0;
   for (size_t i = 0; i < r.wd.size(); ++i) {
@@ -126,7 +130,7 @@ const int64_t kSizes[] = {1, 7, 8, 9, 31, 32, 33, 255, 256, 257};
 
 TEST(Kernels, ReferenceEqualsTheProductOfDequantizedValues) {
   std::mt19937 rng(7);
-  for (uint32_t type : kTypes) {
+  for (GgmlType type : kTypes) {
     const int64_t bs = ggml_type_info(type)->block_size;
     for (int64_t blocks : {int64_t{1}, int64_t{3}, int64_t{9}}) {
       const int64_t n = bs == 1 ? blocks * 33 : blocks * bs;
@@ -146,7 +150,7 @@ TEST(Kernels, EveryPathMatchesTheReference) {
   std::mt19937 rng(11);
   for (const std::string& isa : available_kernel_isas()) {
     set_kernel_isa(isa);
-    for (uint32_t type : kTypes) {
+    for (GgmlType type : kTypes) {
       const int64_t bs = ggml_type_info(type)->block_size;
       for (int64_t k : kSizes) {
         const int64_t n = bs == 1 ? k : bs * std::min<int64_t>(k, 33);
@@ -168,7 +172,7 @@ TEST(Kernels, MatmulMatchesRowByRowReferenceForEveryShapeBatchAndThreadCount) {
   MatmulWorkspace ws;
   for (const std::string& isa : available_kernel_isas()) {
     set_kernel_isa(isa);
-    for (uint32_t type : {ggml_type::F32, ggml_type::F16, ggml_type::Q4_0, ggml_type::Q8_0, ggml_type::Q4_K, ggml_type::Q6_K,
+    for (GgmlType type : {ggml_type::F32, ggml_type::F16, ggml_type::Q4_0, ggml_type::Q8_0, ggml_type::Q4_K, ggml_type::Q6_K,
                           ggml_type::Q3_K}) {
       const int64_t bs = ggml_type_info(type)->block_size;
       const int64_t cols = bs == 1 ? 257 : bs * 3;
@@ -235,7 +239,7 @@ void random_blocks(std::mt19937& rng, std::vector<uint8_t>& bytes, int64_t nb) {
 }
 constexpr uint16_t kOne = 0x3C00, kHalf = 0x3800;  // FP16 1.0 and 0.5
 
-std::vector<uint8_t> exact_weights(uint32_t type, std::mt19937& rng, int64_t n) {
+std::vector<uint8_t> exact_weights(GgmlType type, std::mt19937& rng, int64_t n) {
   using namespace ggml;
   std::vector<uint8_t> w;
   const int64_t bs = ggml_type_info(type)->block_size, nb = n / bs;
@@ -262,10 +266,10 @@ std::vector<uint8_t> exact_weights(uint32_t type, std::mt19937& rng, int64_t n) 
 
 // Activation blocks with scale 1 and codes in −127..127, with their sums, in the layout the type's
 // kernels read.
-std::vector<uint8_t> exact_activations(uint32_t type, std::mt19937& rng, int64_t n, int range) {
+std::vector<uint8_t> exact_activations(GgmlType type, std::mt19937& rng, int64_t n, int range) {
   std::uniform_int_distribution<int> code(-range, range);
   std::vector<uint8_t> x(static_cast<size_t>(n) * 4 + 64);
-  const uint32_t act = kernel_activation_type(type);
+  const GgmlType act = kernel_activation_type(type);
   if (act == ggml_type::Q8_K) {
     auto* b = reinterpret_cast<ggml::BlockQ8_K*>(x.data());
     for (int64_t i = 0; i < n / 256; ++i) {
@@ -306,7 +310,7 @@ std::vector<uint8_t> exact_activations(uint32_t type, std::mt19937& rng, int64_t
 TEST(Kernels, IntegerBlockSumsAreIdenticalOnEveryPath) {
   RestoreIsa restore;
   std::mt19937 rng(99);
-  for (uint32_t type : kTypes) {
+  for (GgmlType type : kTypes) {
     const int64_t bs = ggml_type_info(type)->block_size;
     if (bs == 1) continue;  // float rows: covered by the budget test
     const bool k_quant = bs == 256;
@@ -341,7 +345,7 @@ TEST(Kernels, PreparedMatricesMatchTheReferenceOnEveryShapeBatchAndThreadCount) 
   MatmulWorkspace ws;
   for (const std::string& isa : available_kernel_isas()) {
     set_kernel_isa(isa);
-    for (const uint32_t type : {ggml_type::Q4_0, ggml_type::Q8_0, ggml_type::Q4_K, ggml_type::Q6_K}) {
+    for (const GgmlType type : {ggml_type::Q4_0, ggml_type::Q8_0, ggml_type::Q4_K, ggml_type::Q6_K}) {
       for (int64_t rows : kSizes) {
         const int64_t cols = type == ggml_type::Q4_K || type == ggml_type::Q6_K ? 256 * 2 : 32 * 9;
         const std::vector<float> w = values(rng, rows * cols, 0);

@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "vernier/kernels.hpp"
+#include "vernier/weight_type.hpp"
 
 namespace vernier {
 
 struct BenchOptions {
-  std::vector<uint32_t> types;                     // GGML weight types
-  std::vector<std::string> schemes;                // vernier weight-only schemes ("int4-asym-g128", "nf4-b64", …)
+  std::vector<WeightType> types;                   // GGML types and vernier schemes, measured in this order
   std::vector<Activations> scheme_activations = {Activations::f32};  // each scheme is measured with each
   bool dedicated_only = false;                     // bf16/q8_0 only where they have a kernel of their own
   std::vector<std::pair<int64_t, int64_t>> shapes = {{4096, 14336}, {4096, 4096}};  // rows m × columns k
@@ -39,8 +39,8 @@ struct BandwidthResult {
 };
 
 struct MatmulBenchResult {
-  std::string name;                                // GGML type name or vernier scheme
-  uint32_t type = 0;
+  std::string name;                                // the weight type's canonical name
+  WeightType type;
   std::string activations;                         // what the activations are multiplied as: "f32", "bf16", "q8_0", "Q8_K", …
   int64_t m = 0, k = 0, batch = 0;
   int threads = 0;

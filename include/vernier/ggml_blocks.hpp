@@ -47,6 +47,13 @@ struct BlockIQ4_NL { uint16_t d; uint8_t qs[QK4_NL / 2]; };
 // scales_h); x = d × (scale − 32) × kvalues_iq4nl[q]; nibble order per 32 as Q4_0.
 struct BlockIQ4_XS { uint16_t d; uint16_t scales_h; uint8_t scales_l[QK_K / 64]; uint8_t qs[QK_K / 2]; };
 
+// Q8_1 (activation format of Q4_1 and Q5_1 products): Q8_0 plus s = d × Σq (FP16), the min term.
+struct BlockQ8_1 { uint16_t d; uint16_t s; int8_t qs[32]; };
+// Q8_0S (vernier's activation format of Q4_0 products; not a GGUF type): exactly Q8_0's codes and
+// scale, plus the block's int16 code sum, so that a kernel multiplies the unsigned nibbles 0..15
+// and subtracts 8·Σq once per block instead of re-centering every byte.
+struct BlockQ8_0S { uint16_t d; int16_t sum; int8_t qs[32]; };
+
 #define VERNIER_BLOCK(T, size) \
   static_assert(sizeof(T) == (size) && std::is_trivially_copyable_v<T>, #T " must be " #size " bytes")
 VERNIER_BLOCK(BlockQ4_0, 18);
@@ -60,9 +67,24 @@ VERNIER_BLOCK(BlockQ4_K, 144);
 VERNIER_BLOCK(BlockQ5_K, 176);
 VERNIER_BLOCK(BlockQ6_K, 210);
 VERNIER_BLOCK(BlockQ8_K, 292);
+VERNIER_BLOCK(BlockQ8_1, 36);
+VERNIER_BLOCK(BlockQ8_0S, 36);
 VERNIER_BLOCK(BlockIQ4_NL, 18);
 VERNIER_BLOCK(BlockIQ4_XS, 136);
 #undef VERNIER_BLOCK
+
+// Scale and min of sub-block j (0..7) of a Q4_K/Q5_K block's 12 packed bytes: j < 4 in the low six
+// bits of bytes j (scale) and j + 4 (min); j >= 4 in the nibbles of byte j + 4, with their top two
+// bits in the high bits of bytes j − 4 (scale) and j (min). As llama.cpp's get_scale_min_k4.
+inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
+  if (j < 4) {
+    *d = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+  }
+}
 
 inline constexpr int8_t kValuesIQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 

@@ -16,12 +16,14 @@
 #include <string_view>
 #include <vector>
 
+#include "vernier/ggml_types.hpp"
+
 namespace vernier {
 
 struct GgufFileType {
   std::string_view name;   // "Q4_K_M"
   uint32_t ftype;          // llama_ftype, written as general.file_type
-  uint32_t default_type;   // GGML type of most tensors
+  GgmlType default_type;   // GGML type of most tensors
 };
 const std::vector<GgufFileType>& gguf_file_types();
 const GgufFileType* find_gguf_file_type(std::string_view name);  // case-insensitive
@@ -29,9 +31,9 @@ std::string gguf_file_type_names();
 
 struct MixtureOptions {
   bool pure = false;                                 // every quantizable tensor in the default type
-  std::vector<std::pair<std::string, uint32_t>> tensor_types;  // --tensor-type REGEX=TYPE, first match wins
-  std::optional<uint32_t> output_tensor_type;
-  std::optional<uint32_t> token_embedding_type;
+  std::vector<std::pair<std::string, GgmlType>> tensor_types;  // --tensor-type REGEX=TYPE, first match wins
+  std::optional<GgmlType> output_tensor_type;
+  std::optional<GgmlType> token_embedding_type;
   bool leave_output_tensor = false;                  // do not quantize output.weight
   bool has_imatrix = false;
 };
@@ -43,12 +45,12 @@ struct MixtureHparams {
 struct MixtureTensor {
   std::string name;
   std::vector<int64_t> ne;
-  uint32_t source_type = 0;
+  GgmlType source_type = GgmlType::F32;
 };
 
 struct MixtureChoice {
   std::string name;
-  uint32_t type = 0;
+  GgmlType type = GgmlType::F32;
   bool quantized = false;  // false: copied as it is
   std::string reason;      // why this type, for the report
 };

@@ -1,36 +1,22 @@
-// vernier/ggml_types.hpp — the tensor type ids of GGUF/GGML: block size and bytes per block.
+// vernier/ggml_types.hpp — the GGML tensor types: their ids, block sizes and bytes (weight_type.hpp
+// holds the registry), and short names for the enumerators.
 //
 // The ids and sizes are those of ggml's type_traits (ggml.h enum ggml_type). vernier can read and
 // copy every type listed, and knows the row arithmetic of each; which types it can quantize or
-// compute with is a separate question answered by src/quant and src/kernels.
+// compute with is in each type's registry row (quantize, reference_dot) and in a backend's kernels.
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
+#include "vernier/weight_type.hpp"
 
 namespace vernier {
 
-struct GgmlTypeInfo {
-  uint32_t id;
-  std::string_view name;
-  int64_t block_size;   // elements per block (1 for plain types)
-  int64_t block_bytes;  // bytes per block
-  bool is_float;        // F32, F16, BF16, F64: plain IEEE-style elements
-};
-
-// nullptr for an id ggml does not define (or that was removed, e.g. 4 and 5).
-const GgmlTypeInfo* ggml_type_info(uint32_t id);
-const GgmlTypeInfo* ggml_type_by_name(std::string_view name);  // case-insensitive "Q4_K", "f16"
-
 namespace ggml_type {
-inline constexpr uint32_t F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
-                          Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15, IQ4_NL = 20,
-                          IQ4_XS = 23, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, BF16 = 30;
-}
-
-// Bytes of a row of n elements; nullopt if n is not a multiple of the block size.
-std::optional<int64_t> ggml_row_bytes(const GgmlTypeInfo& t, int64_t n);
+inline constexpr GgmlType F32 = GgmlType::F32, F16 = GgmlType::F16, Q4_0 = GgmlType::Q4_0, Q4_1 = GgmlType::Q4_1,
+                          Q5_0 = GgmlType::Q5_0, Q5_1 = GgmlType::Q5_1, Q8_0 = GgmlType::Q8_0, Q8_1 = GgmlType::Q8_1,
+                          Q2_K = GgmlType::Q2_K, Q3_K = GgmlType::Q3_K, Q4_K = GgmlType::Q4_K, Q5_K = GgmlType::Q5_K,
+                          Q6_K = GgmlType::Q6_K, Q8_K = GgmlType::Q8_K, IQ4_NL = GgmlType::IQ4_NL,
+                          IQ4_XS = GgmlType::IQ4_XS, I8 = GgmlType::I8, I16 = GgmlType::I16, I32 = GgmlType::I32,
+                          I64 = GgmlType::I64, F64 = GgmlType::F64, BF16 = GgmlType::BF16;
+}  // namespace ggml_type
 
 }  // namespace vernier

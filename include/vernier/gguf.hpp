@@ -63,7 +63,7 @@ struct GgufValue {
 struct GgufTensorInfo {
   std::string name;
   std::vector<int64_t> ne;  // ne[0] = row length
-  uint32_t type = 0;
+  GgmlType type = GgmlType::F32;
   uint64_t offset = 0;      // from the start of the data section
   uint64_t nbytes = 0;
   int64_t elements() const;
@@ -112,7 +112,7 @@ class GgufWriter {
  public:
   GgufWriter(const std::string& path, bool overwrite);
   void set_metadata(GgufMetadata kv);  // general.alignment, if present, must be a u32 power of two
-  void add_tensor(std::string name, std::vector<int64_t> ne, uint32_t type);
+  void add_tensor(std::string name, std::vector<int64_t> ne, GgmlType type);
   void write_header();
   void write_tensor(std::span<const uint8_t> data);  // the next declared tensor, exactly nbytes
   void finish();                                      // all tensors written: rename into place

@@ -8,9 +8,11 @@
 // integer dot product scaled by the two block scales. Results therefore agree with llama.cpp's
 // numerics, not with a float32 product of the dequantized matrix.
 //
-// Every type has a scalar reference kernel (always built); SIMD kernels compiled by Google Highway
-// for each x86 target are picked at run time. `set_kernel_isa` (or VERNIER_ISA in the environment)
-// pins a path for tests and benchmarks.
+// Every type has a scalar reference kernel (always built: the registry's reference_dot); SIMD kernels
+// compiled by Google Highway for each x86 target are picked at run time. A KernelContext names the
+// path and the threads a product runs with; the runtime and the pipelines pass one in. The entry
+// points without a context (tests, benchmarks, single products) use the process default path:
+// VERNIER_ISA in the environment, or `set_kernel_isa`.
 #pragma once
 
 #include <cstdint>
@@ -19,19 +21,39 @@
 #include <string_view>
 #include <vector>
 
+#include "vernier/ggml_types.hpp"
 #include "vernier/quantize.hpp"
 
 namespace vernier {
+
+class ThreadPool;
+namespace kernels {
+struct Path;
+}
+
+// What products run with: a kernel path and threads from a pool. Cheap to copy; two contexts can
+// name different paths in one process (a test per path, a runtime beside a benchmark).
+struct KernelContext {
+  const kernels::Path* path = nullptr;  // nullptr: the process default (VERNIER_ISA / set_kernel_isa)
+  ThreadPool* pool = nullptr;           // nullptr: the shared pool
+  int threads = 1;
+  std::string isa() const;              // the path's name
+  ThreadPool& workers() const;
+};
+// isa: "auto", "scalar", a target name, or "" for the process default; threads 0: every hardware
+// thread. Throws a usage Error naming the choices.
+KernelContext make_kernel_context(std::string_view isa = "auto", int threads = 0);
+KernelContext default_kernel_context(int threads);
 
 // Kernel paths: "scalar", "auto" (the best this CPU runs) or a Highway target name ("avx2", "avx3")
 // this build compiled and this CPU supports, and "avx3_vnni" (AVX-512 plus vpdpbusd kernels) where
 // the CPU has AVX512-VNNI.
 std::vector<std::string> available_kernel_isas();
-void set_kernel_isa(std::string_view name);  // throws a usage Error naming the choices
-std::string kernel_isa();                    // the path in use ("scalar" or a target name)
+void set_kernel_isa(std::string_view name);  // the process default path; throws a usage Error naming the choices
+std::string kernel_isa();                    // the process default path ("scalar" or a target name)
 
-bool kernel_supports(uint32_t weight_type);
-uint32_t kernel_activation_type(uint32_t weight_type);  // the GGML type activations are quantized to
+bool kernel_supports(GgmlType weight_type);
+GgmlType kernel_activation_type(GgmlType weight_type);  // the GGML type activations are quantized to
 
 struct MatmulWorkspace {
   std::vector<uint8_t> activations;  // reused between calls: no allocation once it has grown
@@ -39,7 +61,7 @@ struct MatmulWorkspace {
 
 // w: rows × row_bytes(weight_type, cols) bytes. x: batch × cols floats. y: batch × rows floats.
 // Rows are split over `threads` threads (tiled over the batch when batch > 1).
-void matmul(uint32_t weight_type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t batch,
+void matmul(GgmlType weight_type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t batch,
             float* y, int threads, MatmulWorkspace& ws);
 
 // A weight matrix prepared for the kernel path in use. Q4_0 and Q8_0 on a SIMD path are repacked
@@ -68,14 +90,20 @@ class PackedBytes {
   size_t n_ = 0;
 };
 
+// A matrix of any WeightType: GGML bytes (data, maybe repacked) or a vernier scheme's codes
+// (`scheme`, multiplied by the weight-only kernels below with float32 activations).
 struct PreparedMatrix {
-  uint32_t type = 0;
+  GgmlType type = GgmlType::F32;
   const void* data = nullptr;
   int64_t rows = 0, cols = 0;
   PackedBytes packed;           // eight-row groups of the first rows / 8 · 8 rows
   int64_t packed_target = 0;    // the Highway target of the path that packed it (0: not packed)
+  const QuantizedTensor* scheme = nullptr;  // set: the weights are this scheme's (type and data unused)
+  uint64_t resident_bytes() const;          // what the kernels read: bytes, repacked copy or codes + scales
 };
-PreparedMatrix prepare_matrix(uint32_t weight_type, const void* w, int64_t rows, int64_t cols);
+PreparedMatrix prepare_matrix(GgmlType weight_type, const void* w, int64_t rows, int64_t cols);
+PreparedMatrix prepare_matrix(const KernelContext& ctx, GgmlType weight_type, const void* w, int64_t rows, int64_t cols);
+PreparedMatrix prepare_matrix(const QuantizedTensor& w);  // must outlive the result
 void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws);
 // Several matrices with the same number of columns times the same activations (attention's Q, K
 // and V; the FFN's gate and up): the activations quantized once where the types share a format,
@@ -86,6 +114,7 @@ struct MatmulJob {
   float* y = nullptr;
 };
 void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t batch, int threads, MatmulWorkspace& ws);
+void matmul(const KernelContext& ctx, std::span<const MatmulJob> jobs, const float* x, int64_t batch, MatmulWorkspace& ws);
 
 // vernier's own weight-only formats (a QuantizedTensor): integer codes of any width in either mode
 // and at any granularity, NF4 and FP8 — decoded to float32 in registers and multiplied with
@@ -110,6 +139,8 @@ Activations parse_activations(std::string_view name);  // throws a usage Error n
 bool kernel_supports(const Scheme& scheme);
 void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws,
             Activations act = Activations::f32);
+void matmul(const KernelContext& ctx, const QuantizedTensor& w, const float* x, int64_t batch, float* y, MatmulWorkspace& ws,
+            Activations act = Activations::f32);
 float kernel_dot(const QuantizedTensor& w, int64_t row, const float* x, Activations act = Activations::f32);
 float reference_dot(const QuantizedTensor& w, int64_t row, const float* x, Activations act = Activations::f32);
 // Whether `act` has a kernel of its own for these weights on the current path (otherwise the
@@ -118,10 +149,11 @@ bool dedicated_kernel_available(const QuantizedTensor& w, Activations act);
 
 // Quantizes one activation row to kernel_activation_type(weight_type) (n values) into `out` (at most
 // 4·n + 64 bytes). For Q4_0 weights each Q8_0 block also carries its int16 code sum (36 bytes).
-void quantize_activation_row(uint32_t weight_type, const float* x, void* out, int64_t n);
+void quantize_activation_row(GgmlType weight_type, const float* x, void* out, int64_t n);
 // One row's dot product with the current path: weight row `w` against a quantized activation row.
-float kernel_dot(uint32_t weight_type, const void* w, const void* xq, int64_t n);
+float kernel_dot(GgmlType weight_type, const void* w, const void* xq, int64_t n);
+float kernel_dot(const KernelContext& ctx, GgmlType weight_type, const void* w, const void* xq, int64_t n);
 // The same with the scalar reference kernel, whatever the current path.
-float reference_dot(uint32_t weight_type, const void* w, const void* xq, int64_t n);
+float reference_dot(GgmlType weight_type, const void* w, const void* xq, int64_t n);
 
 }  // namespace vernier

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "vernier/gguf.hpp"
+#include "vernier/weight_type.hpp"
 
 namespace vernier {
 
@@ -44,8 +45,12 @@ struct TokenizerSpec {
 struct ModelTensor {
   std::string name;
   std::vector<int64_t> ne;
-  uint32_t type = 0;                  // GGML type of the bytes read() produces
+  GgmlType type = GgmlType::F32;      // GGML type of the bytes read() produces
   uint64_t nbytes = 0;
+  // A vernier scheme's codes held in memory (quantize_in_memory): the runtime multiplies these; read()
+  // gives their dequantized float32 values (type F32) for every other consumer.
+  std::shared_ptr<const QuantizedTensor> scheme;
+  WeightType weight_type() const { return scheme ? WeightType::scheme(scheme->scheme) : WeightType(type); }
   std::function<void(std::span<uint8_t>)> read;  // fills exactly nbytes
   // Where the stored bytes can be used in place (no permutation or narrowing needed): the mapped
   // bytes, and a call that lets the pages go once they are written out. Empty otherwise.

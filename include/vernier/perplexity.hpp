@@ -49,6 +49,8 @@ struct PerplexityResult {
   double seconds = 0;
   double tokens_per_second = 0;  // every evaluated position
   uint64_t kv_bytes_per_token = 0;
+  uint64_t weight_bytes = 0;           // the model's weights as stored (packed codes, scales, norms)
+  uint64_t resident_weight_bytes = 0;  // what the runtime holds and the kernels read
 };
 
 // KL(base ‖ model) of the two next-token distributions given by their logits (log-softmax in double,

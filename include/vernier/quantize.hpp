@@ -110,5 +110,6 @@ std::vector<float> dequantize(const QuantizedTensor& q);
 
 // Bits per weight of a scheme on a rows × cols matrix, without quantizing it.
 double scheme_bits_per_weight(const Scheme& scheme, int64_t rows, int64_t cols);
+uint64_t scheme_storage_bytes(const Scheme& scheme, int64_t rows, int64_t cols);  // QuantizedTensor::storage_bytes()
 
 }  // namespace vernier

@@ -15,6 +15,7 @@
 #include "vernier/ggml_mixture.hpp"
 #include "vernier/imatrix.hpp"
 #include "vernier/model.hpp"
+#include "vernier/quant_method.hpp"
 
 namespace vernier {
 
@@ -23,6 +24,7 @@ struct QuantizeModelOptions {
   MixtureOptions mixture;
   const ImportanceMatrix* imatrix = nullptr;
   std::string imatrix_path;        // written as quantize.imatrix.file
+  const QuantMethod* method = nullptr;  // nullptr: imatrix with an importance matrix, else rtn
   int threads = 0;                 // 0: all hardware threads
   bool allow_requantize = false;   // accept already-quantized input tensors
   bool allow_nonfinite = false;    // accept NaN/Inf weights
@@ -33,7 +35,7 @@ struct QuantizeModelOptions {
 
 struct QuantizedTensorReport {
   std::string name;
-  uint32_t type = 0;
+  GgmlType type = GgmlType::F32;
   std::string reason;
   int64_t elements = 0;
   uint64_t bytes = 0;

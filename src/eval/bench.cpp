@@ -106,7 +106,7 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
     std::vector<float> x(static_cast<size_t>(max_batch * k)), y(static_cast<size_t>(max_batch * m));
     for (auto& v : x) v = nd(rng) * 50.0f;
     // Times one product per (batch, threads), rotating over the copies; median of the repetitions.
-    const auto measure = [&](const std::string& name, const std::string& act, uint32_t type, uint64_t bytes, int64_t copies,
+    const auto measure = [&](const std::string& name, const std::string& act, const WeightType& type, uint64_t bytes, int64_t copies,
                              const auto& run) {
       for (int64_t batch : opt.batches) {
         for (int t : opt.threads) {
@@ -152,12 +152,31 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
         }
       }
     };
-    for (uint32_t type : opt.types) {
-      const GgmlTypeInfo* ti = ggml_type_info(type);
-      if (!ti || !kernel_supports(type) || !ggml_can_quantize(type)) throw_usage("no kernel to benchmark for type " + std::to_string(type));
-      if (k % ti->block_size != 0) continue;
-      if (opt.progress) opt.progress("quantizing " + std::to_string(m) + "x" + std::to_string(k) + " to " + std::string(ti->name));
-      const int64_t row_bytes = *ggml_row_bytes(*ti, k);
+    for (const WeightType& wt : opt.types) {
+      if (wt.is_scheme()) {
+        const Scheme& scheme = wt.as_scheme();
+        const std::string name = wt.name();
+        if (!kernel_supports(scheme)) throw_usage("no weight-only kernel to benchmark for " + name);
+        if (opt.progress) opt.progress("quantizing " + std::to_string(m) + "x" + std::to_string(k) + " to " + name);
+        const QuantizedTensor q0 = quantize(TensorView{wf.data(), m, k, "bench"}, scheme);
+        const uint64_t bytes = q0.codes.size() + 4 * (q0.scales.size() + q0.zero_points.size());
+        const int64_t copies = copies_needed(bytes);
+        std::vector<QuantizedTensor> qs(static_cast<size_t>(copies), q0);
+        for (const Activations act : opt.scheme_activations) {
+          if (act != Activations::f32 && opt.dedicated_only && !dedicated_kernel_available(q0, act)) continue;
+          if (act == Activations::q8_0 && k % 32 != 0) continue;
+          measure(name, activations_name(act), wt, bytes, copies, [&](int64_t copy, int64_t batch, int t) {
+            matmul(qs[static_cast<size_t>(copy)], x.data(), batch, y.data(), t, ws, act);
+          });
+        }
+        continue;
+      }
+      const GgmlType type = wt.ggml();
+      const GgmlTypeInfo& ti = wt.ggml_info();
+      if (!kernel_supports(type) || !ggml_can_quantize(type)) throw_usage("no kernel to benchmark for type " + std::string(ti.name));
+      if (k % ti.block_size != 0) continue;
+      if (opt.progress) opt.progress("quantizing " + std::to_string(m) + "x" + std::to_string(k) + " to " + std::string(ti.name));
+      const int64_t row_bytes = *ggml_row_bytes(ti, k);
       const auto bytes = static_cast<size_t>(row_bytes * m);
       const int64_t copies = copies_needed(bytes);
       std::vector<uint8_t> w(bytes * static_cast<size_t>(copies));
@@ -165,27 +184,9 @@ std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::
       for (int64_t c = 1; c < copies; ++c) std::memcpy(w.data() + c * bytes, w.data(), bytes);
       std::vector<PreparedMatrix> prepared;  // as the runtime holds them (Q4_0 repacked eight rows at a time)
       for (int64_t c = 0; c < copies; ++c) prepared.push_back(prepare_matrix(type, w.data() + c * bytes, m, k));
-      measure(std::string(ti->name), std::string(ggml_type_info(kernel_activation_type(type))->name), type, bytes, copies, [&](int64_t copy, int64_t batch, int t) {
+      measure(std::string(ti.name), wt.activations(), wt, bytes, copies, [&](int64_t copy, int64_t batch, int t) {
         matmul(prepared[static_cast<size_t>(copy)], x.data(), batch, y.data(), t, ws);
       });
-    }
-    for (const std::string& name : opt.schemes) {
-      const Scheme scheme = parse_scheme(name);
-      if (!kernel_supports(scheme)) throw_usage("no weight-only kernel to benchmark for " + name);
-      if (opt.progress) opt.progress("quantizing " + std::to_string(m) + "x" + std::to_string(k) + " to " + name);
-      const QuantizedTensor q0 = quantize(TensorView{wf.data(), m, k, "bench"}, scheme);
-      const uint64_t bytes = q0.codes.size() + 4 * (q0.scales.size() + q0.zero_points.size());
-      const int64_t copies = copies_needed(bytes);
-      std::vector<QuantizedTensor> qs(static_cast<size_t>(copies), q0);
-      std::string label = describe(scheme);
-      std::replace(label.begin(), label.end(), ' ', '-');
-      for (const Activations act : opt.scheme_activations) {
-        if (act != Activations::f32 && opt.dedicated_only && !dedicated_kernel_available(q0, act)) continue;
-        if (act == Activations::q8_0 && k % 32 != 0) continue;
-        measure(label, activations_name(act), 0, bytes, copies, [&](int64_t copy, int64_t batch, int t) {
-          matmul(qs[static_cast<size_t>(copy)], x.data(), batch, y.data(), t, ws, act);
-        });
-      }
     }
   }
   return out;

@@ -23,13 +23,26 @@ ImatrixStats collect_imatrix(const Model& m, const std::string& text, int64_t ct
     throw_usage("the text has " + std::to_string(tokens.size()) + " tokens, fewer than one chunk of " + std::to_string(ctx));
   }
   LlamaRuntime rt(m, ctx, threads, kv);
-  rt.on_matrix_input = [&s](const std::string& name, const float* x, int64_t n) {
-    if (name == "output.weight") return;  // llama-imatrix leaves the output matrix out
-    std::vector<float>& v = s.sum2[name];
-    if (v.empty()) v.assign(static_cast<size_t>(n), 0.0f);
-    for (int64_t j = 0; j < n; ++j) v[static_cast<size_t>(j)] += x[j] * x[j];
-    ++s.counts[name];
-  };
+  // The block inputs, summed per column in token order for each matrix the group feeds (the output
+  // matrix is no block input: llama-imatrix leaves it out too).
+  struct Sums final : LayerObserver {
+    ImatrixStats& s;
+    explicit Sums(ImatrixStats& st) : s(st) {}
+    void observe(int64_t layer, InputGroup group, const float* x, int64_t n, int64_t d) override {
+      const std::string prefix = "blk." + std::to_string(layer) + ".";
+      for (std::string_view t : input_group_tensors(group)) {
+        const std::string name = prefix + std::string(t);
+        std::vector<float>& v = s.sum2[name];
+        if (v.empty()) v.assign(static_cast<size_t>(d), 0.0f);
+        for (int64_t i = 0; i < n; ++i) {
+          const float* xi = x + i * d;
+          for (int64_t j = 0; j < d; ++j) v[static_cast<size_t>(j)] += xi[j] * xi[j];
+        }
+        s.counts[name] += n;
+      }
+    }
+  } sums(s);
+  rt.set_observer(&sums);
   std::vector<int32_t> chunk(static_cast<size_t>(ctx));
   for (int64_t c = 0; c < s.chunks; ++c) {
     for (int64_t i = 0; i < ctx; ++i) chunk[static_cast<size_t>(i)] = i == 0 && tok.adds_bos() ? tok.bos() : tokens[static_cast<size_t>(c * ctx + i)];

@@ -129,6 +129,8 @@ PerplexityResult perplexity(const Model& m, const std::string& text, const Perpl
   LlamaRuntime rt(m, opt.ctx, opt.threads, opt.kv, batch);
   const int64_t V = rt.config().vocab;
   r.kv_bytes_per_token = rt.kv_bytes_per_token();
+  r.weight_bytes = rt.weight_bytes();
+  r.resident_weight_bytes = rt.resident_weight_bytes();
   std::unique_ptr<LlamaRuntime> base_rt;
   if (base) {
     base_rt = std::make_unique<LlamaRuntime>(*base, opt.ctx, opt.threads, KvType::f32, batch);

@@ -181,9 +181,10 @@ GgufFile GgufFile::open(const std::string& path) {
       }
       t.ne.push_back(static_cast<int64_t>(ne));
     }
-    t.type = c.read<uint32_t>("tensor type");
-    const GgmlTypeInfo* ti = ggml_type_info(t.type);
-    if (!ti) c.fail("tensor '" + t.name + "' has unknown type id " + std::to_string(t.type));
+    const uint32_t type_id = c.read<uint32_t>("tensor type");
+    const GgmlTypeInfo* ti = ggml_type_info(type_id);
+    if (!ti) c.fail("tensor '" + t.name + "' has unknown type id " + std::to_string(type_id));
+    t.type = ti->type;
     if (t.ne[0] % ti->block_size != 0) {
       c.fail("tensor '" + t.name + "': row length " + std::to_string(t.ne[0]) + " is not a multiple of " +
              std::string(ti->name) + "'s block size " + std::to_string(ti->block_size));

@@ -48,9 +48,9 @@ void GgufWriter::set_metadata(GgufMetadata kv) {
   }
 }
 
-void GgufWriter::add_tensor(std::string name, std::vector<int64_t> ne, uint32_t type) {
-  const GgmlTypeInfo* ti = ggml_type_info(type);
-  if (!ti) throw_usage("tensor '" + name + "': unknown GGML type " + std::to_string(type));
+void GgufWriter::add_tensor(std::string name, std::vector<int64_t> ne, GgmlType type) {
+  const GgmlTypeInfo* ti = ggml_type_info(id_of(type));
+  if (!ti) throw_usage("tensor '" + name + "': unknown GGML type " + std::to_string(id_of(type)));
   if (ne.empty() || ne.size() > 4) throw_usage("tensor '" + name + "': expected 1 to 4 dimensions");
   GgufTensorInfo t;
   t.name = std::move(name);
@@ -80,7 +80,7 @@ void GgufWriter::write_header() {
     put_string(out_, t.name);
     put_u32(out_, static_cast<uint32_t>(t.ne.size()));
     for (int64_t d : t.ne) put_u64(out_, static_cast<uint64_t>(d));
-    put_u32(out_, t.type);
+    put_u32(out_, id_of(t.type));
     put_u64(out_, t.offset);
   }
   out_.write_zeros(static_cast<size_t>(align_up(out_.position(), alignment_) - out_.position()));

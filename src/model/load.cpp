@@ -16,7 +16,7 @@ namespace vernier {
 
 namespace {
 
-uint64_t nbytes_of(uint32_t type, const std::vector<int64_t>& ne, const std::string& name) {
+uint64_t nbytes_of(GgmlType type, const std::vector<int64_t>& ne, const std::string& name) {
   const GgmlTypeInfo* ti = ggml_type_info(type);
   const auto row = ti ? ggml_row_bytes(*ti, ne.empty() ? 0 : ne[0]) : std::nullopt;
   if (!row) throw_bad_input("tensor '" + name + "': row length does not fit its type");

@@ -45,23 +45,23 @@ void read_f32(const ModelTensor& t, std::span<float> out) {
 
 namespace {
 
-uint32_t parse_out_type(const std::string& s) {
+GgmlType parse_out_type(const std::string& s) {
   if (s == "f32") return ggml_type::F32;
   if (s == "f16") return ggml_type::F16;
   if (s == "bf16") return ggml_type::BF16;
   throw_usage("unknown output type '" + s + "' (expected f32, f16 or bf16)");
 }
 
-uint32_t target_type(const ModelTensor& t, const ConvertOptions& opt) {
+GgmlType target_type(const ModelTensor& t, const ConvertOptions& opt) {
   if (opt.out_type.empty()) return t.type;
   if (t.ne.size() < 2) return ggml_type::F32;  // norms stay float32, as llama.cpp's converter keeps them
   return parse_out_type(opt.out_type);
 }
 
-uint32_t file_type_of(const std::vector<uint32_t>& types) {
+uint32_t file_type_of(const std::vector<GgmlType>& types) {
   // llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q8_0 7, MOSTLY_BF16 32; the most common 2-D type decides
   uint32_t f16 = 0, bf16 = 0, q8 = 0, other = 0;
-  for (uint32_t t : types) {
+  for (GgmlType t : types) {
     if (t == ggml_type::F16) ++f16;
     else if (t == ggml_type::BF16) ++bf16;
     else if (t == ggml_type::Q8_0) ++q8;
@@ -75,7 +75,7 @@ uint32_t file_type_of(const std::vector<uint32_t>& types) {
 
 // Converts `in` (source type) into `out` (target type), element by element: both are float formats
 // here, and no third buffer is needed.
-void convert_bytes(const ModelTensor& t, uint32_t to, std::span<const uint8_t> in, std::span<uint8_t> out) {
+void convert_bytes(const ModelTensor& t, GgmlType to, std::span<const uint8_t> in, std::span<uint8_t> out) {
   const int64_t n = t.elements();
   std::vector<float> decoded;
   if (t.type != ggml_type::F32 && t.type != ggml_type::F16 && t.type != ggml_type::BF16) {
@@ -106,7 +106,7 @@ void convert_bytes(const ModelTensor& t, uint32_t to, std::span<const uint8_t> i
   }
 }
 
-uint64_t bytes_for(uint32_t type, const std::vector<int64_t>& ne) {
+uint64_t bytes_for(GgmlType type, const std::vector<int64_t>& ne) {
   const GgmlTypeInfo* ti = ggml_type_info(type);
   int64_t rows = 1;
   for (size_t i = 1; i < ne.size(); ++i) rows *= ne[i];
@@ -143,7 +143,7 @@ GgufMetadata build_gguf_metadata(const Model& m, uint32_t file_type) {
 
 ConvertReport write_gguf(const Model& m, const std::string& path, const ConvertOptions& opt) {
   refuse_overwriting_input(m, path);
-  std::vector<uint32_t> types;
+  std::vector<GgmlType> types;
   for (const auto& t : m.tensors) types.push_back(target_type(t, opt));
   for (size_t i = 0; i < m.tensors.size(); ++i) {
     if (types[i] != m.tensors[i].type && !ggml_type_info(m.tensors[i].type)->is_float && !ggml_can_dequantize(m.tensors[i].type)) {
@@ -201,9 +201,9 @@ ConvertReport write_safetensors(const Model& m, const std::string& path, const C
   refuse_overwriting_input(m, path);
   SafetensorsWriter w(path, opt.overwrite);
   w.set_metadata({{"format", "pt"}});
-  std::vector<uint32_t> types;
+  std::vector<GgmlType> types;
   for (const auto& t : m.tensors) {
-    const uint32_t to = opt.out_type.empty() ? t.type : parse_out_type(opt.out_type);
+    const GgmlType to = opt.out_type.empty() ? t.type : parse_out_type(opt.out_type);
     if (to != ggml_type::F32 && to != ggml_type::F16 && to != ggml_type::BF16) {
       throw_bad_input(m.path + ": tensor '" + t.name + "' is " + std::string(ggml_type_info(t.type)->name) +
                       "; safetensors output needs F32, F16 or BF16 (pass --type)");

@@ -158,6 +158,10 @@ double QuantizedTensor::bits_per_weight() const {
   return scheme_bits_per_weight(scheme, rows, cols);
 }
 
+uint64_t scheme_storage_bytes(const Scheme& scheme, int64_t rows, int64_t cols) {
+  return rows <= 0 || cols <= 0 ? 0 : storage_bytes_of(scheme, rows, cols);
+}
+
 double scheme_bits_per_weight(const Scheme& scheme, int64_t rows, int64_t cols) {
   if (rows <= 0 || cols <= 0) return 0.0;
   return static_cast<double>(storage_bytes_of(scheme, rows, cols)) * 8.0 /

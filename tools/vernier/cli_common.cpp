@@ -2,9 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
+
+#include "vernier/kernels.hpp"
+#include "vernier/quantize_in_memory.hpp"
 
 namespace vernier::cli {
 
@@ -70,5 +76,62 @@ std::string format_bytes_short(uint64_t b) {
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << '\n'; }
+
+void add_threads_option(CLI::App* cmd, int& threads, const std::string& help) {
+  cmd->add_option("--threads", threads, help)->check(CLI::NonNegativeNumber);
+}
+
+void add_isa_option(CLI::App* cmd, std::string& isa) {
+  std::string names;
+  for (const auto& n : available_kernel_isas()) names += (names.empty() ? "" : ", ") + n;
+  cmd->add_option("--isa", isa, "Kernel path: " + names + " (env VERNIER_ISA)")->capture_default_str();
+}
+
+void add_quiet_flag(CLI::App* cmd, bool& quiet) { cmd->add_flag("--quiet", quiet, "No progress on stderr"); }
+
+void add_json_flag(CLI::App* cmd, bool& json, const std::string& what) { cmd->add_flag("--json", json, "Print " + what + " as JSON"); }
+
+void apply_isa(const std::string& isa) {
+  if (isa != "auto" || !std::getenv("VERNIER_ISA")) set_kernel_isa(isa);
+}
+
+Model apply_scheme(const Model& m, const std::string& scheme, int threads, bool quiet, InMemoryReport* report) {
+  if (scheme.empty()) return m;
+  InMemoryOptions o;
+  o.type = parse_weight_type(scheme);
+  o.threads = threads;
+  Progress progress(quiet);
+  o.progress = [&](size_t i, size_t n, const std::string& name) {
+    progress.update(static_cast<int64_t>(i), static_cast<int64_t>(n), fmt::format("[{}/{}] {} to {}", i + 1, n, name, o.type.name()));
+  };
+  InMemoryReport r;
+  Model out = quantize_in_memory(m, o, &r);
+  progress.clear();
+  if (!quiet) {
+    std::cerr << fmt::format("{}: {} block matrices quantized in memory (rtn), {} bytes, {:.3f} bits/weight\n", o.type.name(),
+                             r.tensors.size(), grouped(r.bytes), r.bits_per_weight());
+  }
+  if (report) *report = std::move(r);
+  return out;
+}
+
+Progress::Progress(bool quiet, int64_t every) : quiet_(quiet), tty_(::isatty(2) != 0), every_(every) {}
+
+Progress::~Progress() { clear(); }
+
+void Progress::update(int64_t index, int64_t count, const std::string& line) {
+  if (quiet_) return;
+  if (tty_) {
+    std::cerr << "\r\033[K" << line << std::flush;
+    shown_ = true;
+  } else if (every_ > 0 && ((index + 1) % every_ == 0 || index + 1 == count)) {
+    std::cerr << line << '\n';
+  }
+}
+
+void Progress::clear() {
+  if (shown_) std::cerr << "\r\033[K" << std::flush;
+  shown_ = false;
+}
 
 }  // namespace vernier::cli

@@ -8,7 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "vernier/model.hpp"
 #include "vernier/plan.hpp"
+
+namespace vernier {
+struct InMemoryReport;
+}
 
 namespace vernier::cli {
 
@@ -28,6 +33,36 @@ std::string format_bytes_short(uint64_t bytes);  // "12.3 MiB"
 
 // Prints JSON to stdout with 2-space indentation and a newline.
 void print_json(const nlohmann::json& j);
+
+// Flags every subcommand spells and means the same way.
+void add_threads_option(CLI::App* cmd, int& threads, const std::string& help = "Threads (default: all)");
+void add_isa_option(CLI::App* cmd, std::string& isa);  // --isa auto|scalar|avx2|avx3|avx3_vnni (env VERNIER_ISA)
+void add_quiet_flag(CLI::App* cmd, bool& quiet);
+void add_json_flag(CLI::App* cmd, bool& json, const std::string& what = "the result");
+// The process default kernel path from --isa (VERNIER_ISA wins over the default "auto").
+void apply_isa(const std::string& isa);
+
+// --scheme TYPE: the model's block matrices quantized in memory (RTN) to any weight type `vernier
+// formats` lists, for run and eval. Returns the model unchanged when `scheme` is empty; prints what
+// it did to stderr unless quiet. `report` receives the figures.
+Model apply_scheme(const Model& m, const std::string& scheme, int threads, bool quiet, InMemoryReport* report);
+
+// Progress on stderr: on a terminal one line rewritten in place; in a log every `every`-th step and
+// the last (every = 0: nothing in a log). Nothing with quiet. The line is cleared when done.
+class Progress {
+ public:
+  explicit Progress(bool quiet, int64_t every = 1);
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+  void update(int64_t index, int64_t count, const std::string& line);  // step index of count (0-based)
+  void clear();
+  bool active() const { return !quiet_; }
+
+ private:
+  bool quiet_, tty_, shown_ = false;
+  int64_t every_;
+};
 
 // Subcommands, one file each.
 void add_formats_command(CLI::App& app);

@@ -28,36 +28,17 @@ struct BenchCliOptions {
   bool json = false, quiet = false;
 };
 
-const uint32_t kAllTypes[] = {ggml_type::F32,  ggml_type::F16,  ggml_type::BF16, ggml_type::Q4_0,   ggml_type::Q4_1,
-                              ggml_type::Q5_0, ggml_type::Q5_1, ggml_type::Q8_0, ggml_type::Q2_K,   ggml_type::Q3_K,
-                              ggml_type::Q4_K, ggml_type::Q5_K, ggml_type::Q6_K, ggml_type::IQ4_NL, ggml_type::IQ4_XS};
-
-// vernier's weight-only formats benchmarked by default (decoded in registers; float32 activations,
-// and bfloat16 ones where a dedicated kernel exists).
-const char* kAllSchemes[] = {"int8-sym-channel", "int8-asym-channel", "int4-asym-g128", "int4-sym-g128",
-                             "int4-asym-channel", "nf4-b64", "fp8_e4m3-channel", "fp8_e5m2-channel"};
-
 void run_bench(const BenchCliOptions& o) {
   if (o.isa != "auto" || !std::getenv("VERNIER_ISA")) set_kernel_isa(o.isa);
   BenchOptions opt;
   if (o.types.empty()) {
-    opt.types.assign(std::begin(kAllTypes), std::end(kAllTypes));
-    opt.schemes.assign(std::begin(kAllSchemes), std::end(kAllSchemes));
+    opt.types = weight_types();  // every type the registry lists
   } else {
     for (const auto& name : o.types) {
-      if (const GgmlTypeInfo* ti = ggml_type_by_name(name)) {
-        if (!kernel_supports(ti->id)) throw_usage("--types: no kernel for GGML type '" + name + "'");
-        opt.types.push_back(ti->id);
-        continue;
-      }
-      Scheme s;
-      try {
-        s = parse_scheme(name);
-      } catch (const Error&) {
-        throw_usage("--types: '" + name + "' is neither a GGML type (Q4_K, F16, …) nor a vernier scheme (int4-asym-g128, nf4-b64, …)");
-      }
-      if (!kernel_supports(s)) throw_usage("--types: no kernel for '" + name + "'");
-      opt.schemes.push_back(name);
+      const WeightType wt = parse_weight_type(name);
+      if (wt.is_ggml() ? !kernel_supports(wt.ggml()) : !kernel_supports(wt.as_scheme()))
+        throw_usage("--types: no kernel for '" + name + "'");
+      opt.types.push_back(wt);
     }
   }
   if (!o.shapes.empty()) {
@@ -134,7 +115,7 @@ void add_bench_command(CLI::App& app) {
   auto opt = std::make_shared<BenchCliOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "Memory read bandwidth, and each weight type's matrix kernel against it");
   cmd->add_option("--types", opt->types,
-                  "GGML types or vernier schemes (default: every GGML type and 8 schemes), e.g. Q4_K Q8_0 int4-asym-g128");
+                  "Weight types: GGML types or vernier schemes (default: every type `vernier formats` lists), e.g. Q4_K Q8_0 int4-asym-g128");
   cmd->add_option("--shapes", opt->shapes, "Shapes MxK (default: 4096x14336 4096x4096)");
   cmd->add_option("--batches", opt->batches, "Activation rows per product")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "Thread counts (default: 1 and all cores)");

@@ -15,12 +15,13 @@
 #include "vernier/file.hpp"
 #include "vernier/kernels.hpp"
 #include "vernier/perplexity.hpp"
+#include "vernier/quantize_in_memory.hpp"
 
 namespace vernier::cli {
 
 namespace {
 struct EvalOptions {
-  std::string model, text_file, tokenizer, base, kv = "f32", isa = "auto", save_logits, base_logits;
+  std::string model, text_file, tokenizer, base, kv = "f32", isa = "auto", save_logits, base_logits, scheme;
   int64_t ctx = 512, chunks = 0, batch = 512;
   int threads = 0;
   bool json = false, quiet = false, force = false;
@@ -31,8 +32,10 @@ void run_eval(const EvalOptions& opt) {
   if (!in) throw Error(ErrorKind::io, opt.text_file + ": cannot open");
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (text.empty()) throw_usage(opt.text_file + ": the text is empty");
-  if (opt.isa != "auto" || !std::getenv("VERNIER_ISA")) set_kernel_isa(opt.isa);
-  const Model m = load_model(opt.model, opt.tokenizer);
+  apply_isa(opt.isa);
+  const Model source = load_model(opt.model, opt.tokenizer);
+  InMemoryReport q;
+  const Model m = apply_scheme(source, opt.scheme, opt.threads, opt.quiet, &q);
   PerplexityOptions p;
   p.batch = opt.batch;
   p.save_logits = opt.save_logits;
@@ -42,22 +45,21 @@ void run_eval(const EvalOptions& opt) {
   p.max_chunks = opt.chunks;
   p.threads = opt.threads;
   p.kv = parse_kv_type(opt.kv);
-  const bool tty = ::isatty(2);
-  if (!opt.quiet) {
-    p.progress = [tty](int64_t c, int64_t n, double ppl) {
-      const std::string line = fmt::format("[{}/{}] PPL so far {:.4f}", c + 1, n, ppl);
-      if (tty) std::cerr << "\r\033[K" << line << std::flush;
-      else if ((c + 1) % 10 == 0 || c + 1 == n) std::cerr << line << '\n';
-    };
-  }
+  Progress progress(opt.quiet, 10);
+  p.progress = [&progress](int64_t c, int64_t n, double ppl) { progress.update(c, n, fmt::format("[{}/{}] PPL so far {:.4f}", c + 1, n, ppl)); };
   std::unique_ptr<Model> base;
   if (!opt.base.empty()) base = std::make_unique<Model>(load_model(opt.base, opt.tokenizer));
   const PerplexityResult r = perplexity(m, text, p, base.get());
-  if (!opt.quiet && tty) std::cerr << "\r\033[K";
+  progress.clear();
   if (opt.json) {
     nlohmann::json j = {{"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"tokens", r.text_tokens}, {"chunks", r.chunks},
                         {"scored", r.scored}, {"ctx", opt.ctx}, {"seconds", r.seconds}, {"tokens_per_second", r.tokens_per_second},
-                        {"peak_rss_bytes", peak_rss_bytes()}, {"kernel_isa", kernel_isa()}, {"batch", opt.batch}, {"kv", opt.kv}, {"kv_bytes_per_token", r.kv_bytes_per_token}};
+                        {"peak_rss_bytes", peak_rss_bytes()}, {"kernel_isa", kernel_isa()}, {"batch", opt.batch}, {"kv", opt.kv}, {"kv_bytes_per_token", r.kv_bytes_per_token},
+                        {"weight_bytes", r.weight_bytes}, {"resident_weight_bytes", r.resident_weight_bytes}};
+    if (!opt.scheme.empty()) {
+      j["scheme"] = {{"type", parse_weight_type(opt.scheme).name()}, {"method", "rtn"}, {"matrices", q.tensors.size()},
+                     {"bytes", q.bytes}, {"bits_per_weight", q.bits_per_weight()}};
+    }
     if (r.has_kld) {
       const KldStats& k = r.kld;
       j["kld"] = {{"mean", k.mean}, {"mean_stderr", k.mean_stderr}, {"median", k.median}, {"p90", k.p90}, {"p99", k.p99},
@@ -81,6 +83,9 @@ void run_eval(const EvalOptions& opt) {
     std::cout << fmt::format("same top-1 {:.3f}%, RMS delta-p {:.3f}%\n", 100 * k.same_top1, 100 * k.rms_delta_p);
   }
   std::cout << fmt::format("KV cache {}: {} bytes per token\n", opt.kv, r.kv_bytes_per_token);
+  std::cout << fmt::format("weights: {} bytes stored, {} bytes resident{}\n", grouped(r.weight_bytes), grouped(r.resident_weight_bytes),
+                           opt.scheme.empty() ? "" : fmt::format(" ({} block matrices in {}: {} bytes, {:.3f} bits/weight)", q.tensors.size(),
+                                                                 parse_weight_type(opt.scheme).name(), grouped(q.bytes), q.bits_per_weight()));
   std::cout << fmt::format("{:.1f} tokens/s, {:.2f} s, peak RSS {}\n", r.tokens_per_second, r.seconds,
                            format_bytes_short(peak_rss_bytes()));
 }
@@ -98,12 +103,15 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--base-logits", opt->base_logits, "Base logits saved by --save-logits: KL divergence without running the base model");
   cmd->add_option("--save-logits", opt->save_logits, "Write this model's logits at every scored position (float32; for --base-logits)");
   cmd->add_flag("--force", opt->force, "Overwrite the --save-logits file");
+  cmd->add_option("--scheme", opt->scheme,
+                  "Quantize the block matrices in memory (round to nearest) to this weight type first, e.g. int4-asym-g128, "
+                  "nf4-b64, Q4_K (any type `vernier formats` lists); the kernels multiply the packed weights");
   cmd->add_option("--batch", opt->batch, "Tokens per forward pass")->capture_default_str();
-  cmd->add_option("--threads", opt->threads, "Threads (default: all)");
-  cmd->add_option("--isa", opt->isa, "Kernel path: auto, scalar or a SIMD target (env VERNIER_ISA)")->capture_default_str();
+  add_threads_option(cmd, opt->threads);
+  add_isa_option(cmd, opt->isa);
   cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
-  cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
-  cmd->add_flag("--json", opt->json, "Print the result as JSON");
+  add_quiet_flag(cmd, opt->quiet);
+  add_json_flag(cmd, opt->json);
   cmd->callback([opt] { run_eval(*opt); });
 }
 

@@ -27,13 +27,13 @@ struct QuantizeCliOptions {
   int threads = 0;
 };
 
-uint32_t parse_ggml_type(const std::string& s, const std::string& flag) {
+GgmlType parse_ggml_type(const std::string& s, const std::string& flag) {
   const GgmlTypeInfo* ti = ggml_type_by_name(s);
-  if (!ti || !ggml_can_quantize(ti->id)) {
+  if (!ti || !ggml_can_quantize(ti->type)) {
     throw_usage("unknown tensor type '" + s + "' for " + flag +
-                " (expected F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL or IQ4_XS)");
+                " (expected one of " + weight_type_names(true, false) + ")");
   }
-  return ti->id;
+  return ti->type;
 }
 
 void run_quantize(const QuantizeCliOptions& opt) {

@@ -21,13 +21,13 @@ namespace vernier::cli {
 
 namespace {
 struct RunOptions {
-  std::string model, prompt, tokenizer, kv = "f32", isa = "auto";
+  std::string model, prompt, tokenizer, kv = "f32", isa = "auto", scheme;
   int64_t steps = 256;
   double temp = 0.0, top_p = 0.9;
   uint64_t seed = 42;
   int64_t context = 0;
   int threads = 0;
-  bool json = false;
+  bool json = false, quiet = false;
 };
 
 int32_t sample(std::span<const float> logits, double temp, double top_p, Rng& rng) {
@@ -58,8 +58,8 @@ int32_t sample(std::span<const float> logits, double temp, double top_p, Rng& rn
 void run(const RunOptions& opt) {
   if (opt.steps < 1) throw_usage("-n must be at least 1");
   if (opt.temp < 0 || opt.top_p <= 0 || opt.top_p > 1) throw_usage("--temp must be >= 0 and --top-p in (0, 1]");
-  if (opt.isa != "auto" || !std::getenv("VERNIER_ISA")) set_kernel_isa(opt.isa);
-  const Model m = load_model(opt.model, opt.tokenizer);
+  apply_isa(opt.isa);
+  const Model m = apply_scheme(load_model(opt.model, opt.tokenizer), opt.scheme, opt.threads, opt.quiet || opt.json, nullptr);
   const Tokenizer tok(m.tokenizer);
   LlamaRuntime rt(m, opt.context, opt.threads, parse_kv_type(opt.kv));
   const std::vector<int32_t> prompt = tok.encode(opt.prompt, true, false);
@@ -119,14 +119,15 @@ void run(const RunOptions& opt) {
     print_json({{"text", text}, {"prompt_tokens", prompt}, {"generated_tokens", generated},
                 {"prompt_tokens_per_second", prompt_tps}, {"generation_tokens_per_second", gen_tps},
                 {"kernel_isa", kernel_isa()}, {"threads", rt.threads()},
-                {"peak_rss_bytes", peak_rss_bytes()}, {"model_bytes", rt.weight_bytes()}});
+                {"peak_rss_bytes", peak_rss_bytes()}, {"model_bytes", rt.weight_bytes()},
+                {"resident_weight_bytes", rt.resident_weight_bytes()}});
     return;
   }
   std::cout << '\n';
   std::cerr << fmt::format("prompt {} tokens at {:.1f} tok/s, generated {} tokens at {:.1f} tok/s ({} threads, {} kernels); "
-                           "peak RSS {}, weights {}\n",
+                           "peak RSS {}, weights {} stored, {} resident\n",
                            npre, prompt_tps, generated.size(), gen_tps, rt.threads(), kernel_isa(), format_bytes_short(peak_rss_bytes()),
-                           format_bytes_short(rt.weight_bytes()));
+                           format_bytes_short(rt.weight_bytes()), format_bytes_short(rt.resident_weight_bytes()));
 }
 }  // namespace
 
@@ -140,11 +141,15 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--top-p,-p", opt->top_p, "Nucleus sampling threshold")->capture_default_str();
   cmd->add_option("--seed,-s", opt->seed, "Sampling seed")->capture_default_str();
   cmd->add_option("--ctx", opt->context, "Context length (default: the model's)");
-  cmd->add_option("--threads", opt->threads, "Threads (default: all)");
-  cmd->add_option("--isa", opt->isa, "Kernel path: auto, scalar or a SIMD target (env VERNIER_ISA)")->capture_default_str();
+  cmd->add_option("--scheme", opt->scheme,
+                  "Quantize the block matrices in memory (round to nearest) to this weight type first, e.g. int4-asym-g128, "
+                  "nf4-b64, Q4_K (any type `vernier formats` lists)");
+  add_threads_option(cmd, opt->threads);
+  add_isa_option(cmd, opt->isa);
   cmd->add_option("--kv", opt->kv, "KV cache format: " + kv_type_names())->capture_default_str();
   cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
-  cmd->add_flag("--json", opt->json, "Print the text and figures as JSON");
+  add_quiet_flag(cmd, opt->quiet);
+  add_json_flag(cmd, opt->json, "the text and figures");
   cmd->callback([opt] { run(*opt); });
 }
 

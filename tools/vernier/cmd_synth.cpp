@@ -80,7 +80,7 @@ void run_synth(const SynthOptions& o) {
     ModelTensor t;
     t.name = name;
     t.ne = ne;
-    t.type = 0;  // F32
+    t.type = GgmlType::F32;
     int64_t n = 1;
     for (int64_t e : ne) n *= e;
     t.nbytes = static_cast<uint64_t>(n) * 4;

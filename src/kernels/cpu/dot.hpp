@@ -7,35 +7,34 @@
 #include <array>
 #include <cstdint>
 
+#include "quant/ggml/reference_dot.hpp"
 #include "vernier/ggml_blocks.hpp"
 #include "vernier/ggml_types.hpp"
 
 namespace vernier::kernels {
 
-using DotFn = float (*)(const void* w, const void* x, int64_t n);
+using vernier::DotFn;
 
 // Products smaller than this many multiply-adds run on the calling thread: waking a second thread
 // costs tens of microseconds on a shared VM, more than a 256 × 256 product takes (measured: a
 // 2-layer dim-256 model decoded 12x slower on 2 threads than on 1 with a 32 K threshold).
 inline constexpr int64_t kMinParallelWork = int64_t{1} << 20;
-inline constexpr size_t kTypeSlots = 31;  // GGML type ids 0..30 (BF16 = 30)
-using DotTable = std::array<DotFn, kTypeSlots>;
+// A backend's kernel table, keyed by GGML type (ids 0..30: BF16 = 30 is the last with a product).
+inline constexpr size_t kTypeSlots = 31;
+struct DotTable {
+  std::array<DotFn, kTypeSlots> fn{};
+  DotFn& operator[](GgmlType t) { return fn[id_of(t)]; }
+  DotFn operator[](GgmlType t) const { return id_of(t) < kTypeSlots ? fn[id_of(t)] : nullptr; }
+};
 
-// Q8_1: Q8_0 plus s = d × Σq (FP16), the activation format of Q4_1 and Q5_1 (the min term).
-struct BlockQ8_1 { uint16_t d; uint16_t s; int8_t qs[32]; };
-static_assert(sizeof(BlockQ8_1) == 36);
+// The activation blocks and their quantizers, defined beside the reference dots (quant/ggml).
+using ggml::BlockQ8_0S;
+using ggml::BlockQ8_1;
+using ggml::quantize_q8_0s;
+using ggml::quantize_q8_1;
 
-void quantize_q8_1(const float* x, void* y, int64_t n);
-
-// Q8_0 with the block's code sum: the activation format of Q4_0. The codes and scale are exactly
-// Q8_0's (same quantizer); the exact int sum lets a kernel multiply the unsigned nibbles 0..15 and
-// subtract 8·Σq once per block instead of re-centering every byte.
-struct BlockQ8_0S { uint16_t d; int16_t sum; int8_t qs[32]; };
-static_assert(sizeof(BlockQ8_0S) == 36);
-void quantize_q8_0s(const float* x, void* y, int64_t n);
-
-// The scalar reference kernels: integer sums per block exactly as llama.cpp's generic vec_dot, the
-// float sum over blocks in order.
+// The scalar reference kernels (the registry's reference_dot of each type: integer sums per block
+// exactly as llama.cpp's generic vec_dot, the float sum over blocks in order).
 const DotTable& reference_dots();
 
 // SIMD kernels for one Highway target; nullptr entries fall back to the reference. `target` is a
@@ -52,10 +51,10 @@ bool simd_dots_k(int64_t target, DotTable& out);  // the K-quant half (dot_simd_
 // Q6_K holds the eight d (16 bytes), each row's 16 int8 sub-block scales widened to int16 with the
 // even-numbered ones in the low 128-bit half and the odd ones in the high half ([row][16], 256), then
 // each row's ql (128) and qh (64).
-inline constexpr bool x8_packable(uint32_t type) {
+inline constexpr bool x8_packable(GgmlType type) {
   return type == ggml_type::Q4_0 || type == ggml_type::Q8_0 || type == ggml_type::Q4_K || type == ggml_type::Q6_K;
 }
-inline constexpr int64_t x8_block_bytes(uint32_t type) {
+inline constexpr int64_t x8_block_bytes(GgmlType type) {
   switch (type) {
     case ggml_type::Q4_0: return 16 + 8 * 16;
     case ggml_type::Q8_0: return 16 + 8 * 32;
@@ -67,7 +66,7 @@ inline constexpr int64_t x8_block_bytes(uint32_t type) {
 using PackedRowsFn = void (*)(const uint8_t* group, const void* x, int64_t blocks, float* out);
 struct X8Kernels {
   PackedRowsFn q4_0 = nullptr, q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
-  PackedRowsFn get(uint32_t type) const {
+  PackedRowsFn get(GgmlType type) const {
     switch (type) {
       case ggml_type::Q4_0: return q4_0;
       case ggml_type::Q8_0: return q8_0;
@@ -80,15 +79,14 @@ struct X8Kernels {
 X8Kernels x8_kernels(int64_t target);  // empty where the target has none
 // Rows 8·group … 8·group + 7 of a Q4_0, Q8_0, Q4_K or Q6_K matrix (row_bytes apart) into out
 // (blocks × x8_block_bytes).
-void repack_x8(uint32_t type, const void* w, int64_t row_bytes, int64_t group, int64_t blocks, uint8_t* out);
+void repack_x8(GgmlType type, const void* w, int64_t row_bytes, int64_t group, int64_t blocks, uint8_t* out);
 
 // AVX-512 VNNI (dot_vnni.cpp, outside Highway): whether the CPU has it, and its kernels over an
 // AVX-512 table (Q8_0, Q4_0 and their eight-row kernels; the other x8 kernels stay the AVX-512 ones).
 bool vnni_supported();
-bool vnni_path();  // whether the path in use is avx3_vnni
 void vnni_dots(DotTable& table, X8Kernels& x8);
 
-// The Highway target of the kernel path in use (0: the scalar reference).
+// The Highway target of the process default path (0: the scalar reference).
 int64_t current_target();
 // The Highway targets this build compiled kernels for and this CPU supports, best first.
 std::array<int64_t, 8> simd_targets(int& count);

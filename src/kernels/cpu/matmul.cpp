@@ -14,6 +14,7 @@
 
 #include "core/thread_pool.hpp"
 #include "dot.hpp"
+#include "path.hpp"
 #include "vernier/error.hpp"
 #include "vernier/float_codecs.hpp"
 #include "vernier/ggml_quant.hpp"
@@ -25,123 +26,24 @@ namespace vernier {
 namespace {
 using kernels::DotFn;
 using kernels::DotTable;
+using kernels::Path;
 
-struct Path {
-  std::string name;
-  DotTable table;
-  int64_t target = 0;                        // Highway target bit; 0 for the scalar reference
-  kernels::X8Kernels x8;                     // Q4_0 and Q8_0 eight rows at a time, where the path has them
-};
-
-// "scalar" first, then every compiled and supported SIMD target, best first.
-const std::vector<Path>& paths() {
-  static const std::vector<Path> list = [] {
-    std::vector<Path> out;
-    out.push_back({"scalar", kernels::reference_dots(), 0, {}});
-    int count = 0;
-    const auto targets = kernels::simd_targets(count);
-    for (int i = 0; i < count; ++i) {
-      DotTable t = kernels::reference_dots();
-      DotTable simd{};
-      if (!kernels::simd_dots(targets[static_cast<size_t>(i)], simd)) continue;
-      for (size_t k = 0; k < t.size(); ++k)
-        if (simd[k]) t[k] = simd[k];
-      std::string name = hwy::TargetName(targets[static_cast<size_t>(i)]);
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.push_back({name, t, targets[static_cast<size_t>(i)], kernels::x8_kernels(targets[static_cast<size_t>(i)])});
-    }
-    // AVX-512 with VNNI: the AVX-512 path with vpdpbusd kernels where they exist, tried first
-    for (size_t i = 1; i < out.size(); ++i) {
-      if (out[i].target == HWY_AVX3 && kernels::vnni_supported()) {
-        Path v = out[i];
-        v.name = "avx3_vnni";
-        kernels::vnni_dots(v.table, v.x8);
-        out.insert(out.begin() + 1, v);
-        break;
-      }
-    }
-    return out;
-  }();
-  return list;
-}
-
-const Path* find_path(std::string_view name) {
-  const auto& p = paths();
-  if (name == "auto") return &p.back() == &p.front() ? &p.front() : &p[1];
-  for (const Path& x : p)
-    if (x.name == name) return &x;
-  return nullptr;
-}
-
-std::atomic<const Path*> g_path{nullptr};
-
-const Path& current() {
-  const Path* p = g_path.load(std::memory_order_acquire);
-  if (p) return *p;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    const char* env = std::getenv("VERNIER_ISA");
-    const Path* chosen = env && *env ? find_path(env) : nullptr;
-    if (env && *env && !chosen) throw_usage(std::string("VERNIER_ISA=") + env + " is not a kernel path here (" + [] {
-      std::string s;
-      for (const auto& n : available_kernel_isas()) s += (s.empty() ? "" : ", ") + n;
-      return s;
-    }() + ")");
-    if (!g_path.load()) g_path.store(chosen ? chosen : find_path("auto"));
-  });
-  return *g_path.load();
-}
-
-const GgmlTypeInfo& info_or_throw(uint32_t type) {
+const GgmlTypeInfo& info_or_throw(GgmlType type) {
   const GgmlTypeInfo* ti = ggml_type_info(type);
   if (!ti || !kernel_supports(type)) {
-    throw_usage("no matrix kernel for GGML type " + (ti ? std::string(ti->name) : std::to_string(type)));
+    throw_usage("no matrix kernel for GGML type " + (ti ? std::string(ti->name) : std::to_string(id_of(type))));
   }
   return *ti;
 }
 }  // namespace
 
-std::vector<std::string> available_kernel_isas() {
-  std::vector<std::string> out{"auto"};
-  for (const Path& p : paths()) out.push_back(p.name);
-  return out;
-}
+bool kernel_supports(GgmlType type) { return kernels::reference_dots()[type] != nullptr; }
 
-void set_kernel_isa(std::string_view name) {
-  const Path* p = find_path(name);
-  if (!p) {
-    std::string s;
-    for (const auto& n : available_kernel_isas()) s += (s.empty() ? "" : ", ") + n;
-    throw_usage("unknown kernel path '" + std::string(name) + "' (this CPU and build: " + s + ")");
-  }
-  g_path.store(p, std::memory_order_release);
-}
-
-std::string kernel_isa() { return current().name; }
-
-int64_t kernels::current_target() { return current().target; }
-bool kernels::vnni_path() { return current().name == "avx3_vnni"; }
-
-bool kernel_supports(uint32_t type) {
-  return type < kernels::kTypeSlots && kernels::reference_dots()[type] != nullptr;
-}
-
-uint32_t kernel_activation_type(uint32_t type) {
-  switch (type) {
-    case ggml_type::Q4_0: case ggml_type::Q5_0: case ggml_type::Q8_0: case ggml_type::IQ4_NL:
-      return ggml_type::Q8_0;
-    case ggml_type::Q4_1: case ggml_type::Q5_1:
-      return ggml_type::Q8_1;
-    case ggml_type::Q2_K: case ggml_type::Q3_K: case ggml_type::Q4_K: case ggml_type::Q5_K: case ggml_type::Q6_K:
-    case ggml_type::IQ4_XS:
-      return ggml_type::Q8_K;
-    default:
-      return type;  // F32, F16, BF16: the activations take the weights' float type
-  }
-}
+// The registry's activation format (F32, F16, BF16: the activations take the weights' float type).
+GgmlType kernel_activation_type(GgmlType type) { return ggml_info(type).activations; }
 
 namespace {
-int64_t activation_row_bytes(uint32_t type, int64_t n) {
+int64_t activation_row_bytes(GgmlType type, int64_t n) {
   if (type == ggml_type::Q4_0) return n / 32 * static_cast<int64_t>(sizeof(kernels::BlockQ8_0S));
   switch (kernel_activation_type(type)) {
     case ggml_type::Q8_0: return n / 32 * 34;
@@ -153,8 +55,8 @@ int64_t activation_row_bytes(uint32_t type, int64_t n) {
 }
 }  // namespace
 
-void quantize_activation_row(uint32_t type, const float* x, void* out, int64_t n) {
-  const uint32_t act = kernel_activation_type(type);
+void quantize_activation_row(GgmlType type, const float* x, void* out, int64_t n) {
+  const GgmlType act = kernel_activation_type(type);
   if (type == ggml_type::Q4_0) return kernels::quantize_q8_0s(x, out, n);
   switch (act) {
     case ggml_type::Q8_1:
@@ -181,23 +83,25 @@ void quantize_activation_row(uint32_t type, const float* x, void* out, int64_t n
 namespace {
 // The batch's activation rows in the type's dot-product format, in the workspace (grown, not reallocated
 // per call); rows over threads when the batch is large enough to pay for it.
-const uint8_t* quantize_activations(uint32_t type, const float* x, int64_t batch, int64_t cols, int threads, MatmulWorkspace& ws) {
+const uint8_t* quantize_activations(const KernelContext& ctx, GgmlType type, const float* x, int64_t batch, int64_t cols,
+                                    MatmulWorkspace& ws) {
   const int64_t arb = activation_row_bytes(type, cols);
   const auto need = static_cast<size_t>(arb * batch);
   if (ws.activations.size() < need) ws.activations.resize(need);
   uint8_t* xq = ws.activations.data();
   auto task = [&](int64_t b) { quantize_activation_row(type, x + b * cols, xq + b * arb, cols); };
-  ThreadPool::shared().run(batch >= 4 ? threads : 1, batch, task);
+  ctx.workers().run(batch >= 4 ? ctx.threads : 1, batch, task);
   return xq;
 }
 }  // namespace
 
-float kernel_dot(uint32_t type, const void* w, const void* xq, int64_t n) {
+float kernel_dot(const KernelContext& ctx, GgmlType type, const void* w, const void* xq, int64_t n) {
   info_or_throw(type);
-  return current().table[type](w, xq, n);
+  return kernels::path_of(ctx).table[type](w, xq, n);
 }
+float kernel_dot(GgmlType type, const void* w, const void* xq, int64_t n) { return kernel_dot(KernelContext{}, type, w, xq, n); }
 
-float reference_dot(uint32_t type, const void* w, const void* xq, int64_t n) {
+float reference_dot(GgmlType type, const void* w, const void* xq, int64_t n) {
   info_or_throw(type);
   return kernels::reference_dots()[type](w, xq, n);
 }
@@ -230,14 +134,39 @@ PackedBytes& PackedBytes::operator=(PackedBytes&& o) noexcept {
 }
 PackedBytes::~PackedBytes() { std::free(p_); }
 
-PreparedMatrix prepare_matrix(uint32_t type, const void* w, int64_t rows, int64_t cols) {
+PreparedMatrix prepare_matrix(GgmlType type, const void* w, int64_t rows, int64_t cols) {
+  return prepare_matrix(KernelContext{}, type, w, rows, cols);
+}
+
+PreparedMatrix prepare_matrix(const QuantizedTensor& w) {
+  if (!kernel_supports(w.scheme)) throw_usage("no weight-only kernel for " + describe(w.scheme));
+  PreparedMatrix m;
+  m.rows = w.rows;
+  m.cols = w.cols;
+  m.scheme = &w;
+  return m;
+}
+
+uint64_t PreparedMatrix::resident_bytes() const {
+  if (scheme) {
+    return scheme->codes.size() + scheme->scales.size() * sizeof(float) + scheme->zero_points.size() * sizeof(int32_t) +
+           scheme->double_quant.codes.size() + scheme->double_quant.block_absmax.size() * sizeof(float);
+  }
+  if (!packed.empty()) {  // the repacked groups, and the leftover rows read from the original bytes
+    const int64_t row_bytes = *ggml_row_bytes(ggml_info(type), cols);
+    return packed.size() + static_cast<uint64_t>((rows % 8) * row_bytes);
+  }
+  return static_cast<uint64_t>(rows * *ggml_row_bytes(ggml_info(type), cols));
+}
+
+PreparedMatrix prepare_matrix(const KernelContext& ctx, GgmlType type, const void* w, int64_t rows, int64_t cols) {
   const GgmlTypeInfo& ti = info_or_throw(type);
   PreparedMatrix m;
   m.type = type;
   m.data = w;
   m.rows = rows;
   m.cols = cols;
-  const Path& path = current();
+  const Path& path = kernels::path_of(ctx);
   if (path.x8.get(type) && rows >= 8 && cols % ti.block_size == 0) {
     const int64_t nb = cols / ti.block_size, groups = rows / 8, row_bytes = *ggml_row_bytes(ti, cols);
     const int64_t group_bytes = nb * kernels::x8_block_bytes(type);
@@ -250,7 +179,7 @@ PreparedMatrix prepare_matrix(uint32_t type, const void* w, int64_t rows, int64_
 
 namespace {
 // The activation format a type's kernels read (Q4_0 reads Q8_0 blocks with their code sums).
-uint32_t activation_key(uint32_t type) { return type == ggml_type::Q4_0 ? 0x10000u : kernel_activation_type(type); }
+uint32_t activation_key(GgmlType type) { return type == ggml_type::Q4_0 ? 0x10000u : id_of(kernel_activation_type(type)); }
 
 // One matrix's share of a product: its chunks of rows (or of eight-row groups where it is repacked),
 // taken dynamically by the threads, and how to compute one.
@@ -263,19 +192,19 @@ struct Part {
 };
 constexpr int64_t kTile = 16;  // rows per tile: a tile stays in cache while every activation row passes
 
-Part make_part(const PreparedMatrix& m, float* y, int t) {
+Part make_part(const Path& path, const PreparedMatrix& m, float* y, int t) {
   const GgmlTypeInfo& ti = info_or_throw(m.type);
   if (m.cols % ti.block_size != 0) {
     throw_bad_input("a " + std::string(ti.name) + " matrix needs rows of a multiple of " + std::to_string(ti.block_size) +
                     " values, not " + std::to_string(m.cols));
   }
-  const uint32_t act = kernel_activation_type(m.type);
+  const GgmlType act = kernel_activation_type(m.type);
   if ((act == ggml_type::Q8_0 || act == ggml_type::Q8_1) && m.cols % 32 != 0) throw_bad_input("activation rows must be whole Q8 blocks");
   Part p;
   p.m = &m;
   p.y = y;
-  p.dot = current().table[m.type];
-  p.packed = m.packed.empty() ? nullptr : current().x8.get(m.type);  // the layout is the same on every path that has one
+  p.dot = path.table[m.type];
+  p.packed = m.packed.empty() ? nullptr : path.x8.get(m.type);  // the layout is the same on every path that has one
   p.row_bytes = *ggml_row_bytes(ti, m.cols);
   p.nb = m.cols / ti.block_size;
   if (p.packed) {
@@ -322,16 +251,21 @@ void run_chunk(const Part& p, int64_t c, const uint8_t* xq, int64_t arb, int64_t
 }
 }  // namespace
 
-void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t batch, int threads, MatmulWorkspace& ws) {
+void matmul(const KernelContext& ctx, std::span<const MatmulJob> jobs, const float* x, int64_t batch, MatmulWorkspace& ws) {
   if (jobs.empty()) return;
   const PreparedMatrix& first = *jobs[0].m;
   for (const MatmulJob& j : jobs) {
     if (j.m->cols != first.cols) throw_usage("matmul: matrices of one product need the same number of columns");
-    if (activation_key(j.m->type) != activation_key(first.type)) {  // different activation formats: one at a time
-      for (const MatmulJob& k : jobs) matmul(std::span<const MatmulJob>(&k, 1), x, batch, threads, ws);
+    if (j.m->scheme || first.scheme || activation_key(j.m->type) != activation_key(first.type)) {
+      // vernier's schemes, or different activation formats: one product at a time
+      if (jobs.size() == 1) break;
+      for (const MatmulJob& k : jobs) matmul(ctx, std::span<const MatmulJob>(&k, 1), x, batch, ws);
       return;
     }
   }
+  if (first.scheme) return matmul(ctx, *first.scheme, x, batch, jobs[0].y, ws);
+  const Path& path = kernels::path_of(ctx);
+  const int threads = ctx.threads;
   int64_t work = 0;
   for (const MatmulJob& j : jobs) work += j.m->rows * j.m->cols * std::max<int64_t>(batch, 1);
   const int t = work < kernels::kMinParallelWork ? 1 : std::max(threads, 1);
@@ -344,26 +278,32 @@ void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t batch, int 
   }
   int64_t total = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
-    parts[i] = make_part(*jobs[i].m, jobs[i].y, t);
+    parts[i] = make_part(path, *jobs[i].m, jobs[i].y, t);
     total += parts[i].chunks;
   }
   const int64_t cols = first.cols, arb = activation_row_bytes(first.type, cols);
-  const uint8_t* xq = quantize_activations(first.type, x, batch, cols, t, ws);
+  KernelContext actx = ctx;
+  actx.threads = t;
+  const uint8_t* xq = quantize_activations(actx, first.type, x, batch, cols, ws);
   const int64_t btile = std::clamp<int64_t>((int64_t{256} << 10) / std::max<int64_t>(arb, 1), 1, std::max<int64_t>(batch, 1));
   auto task = [&](int64_t c) {
     size_t i = 0;
     while (c >= parts[i].chunks) c -= parts[i++].chunks;
     run_chunk(parts[i], c, xq, arb, batch, btile);
   };
-  ThreadPool::shared().run(t, total, task);
+  ctx.workers().run(t, total, task);
+}
+
+void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t batch, int threads, MatmulWorkspace& ws) {
+  matmul(default_kernel_context(threads), jobs, x, batch, ws);
 }
 
 void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws) {
   const MatmulJob job{&m, y};
-  matmul(std::span<const MatmulJob>(&job, 1), x, batch, threads, ws);
+  matmul(default_kernel_context(threads), std::span<const MatmulJob>(&job, 1), x, batch, ws);
 }
 
-void matmul(uint32_t type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t batch, float* y,
+void matmul(GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t batch, float* y,
             int threads, MatmulWorkspace& ws) {
   PreparedMatrix m;  // the bytes as they are
   m.type = type;

@@ -174,7 +174,7 @@ void repack_rows(const void* w, int64_t row_bytes, int64_t group, int64_t nb, in
 }
 }  // namespace
 
-void repack_x8(uint32_t type, const void* w, int64_t row_bytes, int64_t group, int64_t nb, uint8_t* out) {
+void repack_x8(GgmlType type, const void* w, int64_t row_bytes, int64_t group, int64_t nb, uint8_t* out) {
   const int64_t bytes = x8_block_bytes(type);
   switch (type) {
     case ggml_type::Q4_0:  // the eight FP16 scales, then each row's 16 bytes of nibbles

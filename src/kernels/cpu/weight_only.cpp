@@ -9,6 +9,7 @@
 
 #include "core/thread_pool.hpp"
 #include "dot.hpp"
+#include "path.hpp"
 #include "vernier/error.hpp"
 #include "vernier/float_codecs.hpp"
 #include "vernier/format.hpp"
@@ -19,72 +20,6 @@
 
 namespace vernier {
 namespace kernels {
-
-WoDesc describe_weights(const QuantizedTensor& q) {
-  const Scheme& s = q.scheme;
-  const FormatInfo& f = format_info(s.format);
-  WoDesc d;
-  d.bits = f.bits;
-  if (s.format == FormatId::nf4) {
-    d.kind = WoKind::nf4;
-  } else if (s.format == FormatId::fp8_e4m3 || s.format == FormatId::fp8_e5m2) {
-    d.kind = s.format == FormatId::fp8_e4m3 ? WoKind::fp8_e4m3 : WoKind::fp8_e5m2;
-  } else if (f.kind == FormatKind::integer) {
-    d.kind = WoKind::integer;
-    if (s.mode == AffineMode::asymmetric) {
-      d.zeros = q.zero_points.data();
-    } else {
-      d.fixed_zero = 1 << (f.bits - 1);
-      d.flip = f.is_signed ? static_cast<uint32_t>(1 << (f.bits - 1)) : 0u;
-    }
-  } else {
-    throw_usage("no weight-only kernel for " + describe(s) + " (FP16/BF16/FP32 weights are GGUF types)");
-  }
-  d.scales = q.scales.data();
-  d.cols = q.cols;
-  d.row_bytes = q.row_bytes;
-  d.group_len = q.group_len();
-  d.per_tensor = s.granularity == Granularity::per_tensor;
-  d.groups_per_row = d.per_tensor ? 1 : q.groups_per_row();
-  return d;
-}
-
-namespace {
-uint32_t field(const uint8_t* row, int64_t i, int bits) {  // LSB-first bit stream, as pack.cpp writes it
-  const int64_t bit = i * bits;
-  uint32_t v = 0;
-  for (int k = 0; k < bits; ++k) v |= static_cast<uint32_t>((row[(bit + k) / 8] >> ((bit + k) % 8)) & 1) << k;
-  return v;
-}
-}  // namespace
-
-// The reference: per group, the codes' values times x summed in order in float, then the zero-point
-// term, then the scale; groups summed in order.
-float wo_reference_dot(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum) {
-  float total = 0.0f;
-  for (int64_t j = 0; j < d.groups_per_row; ++j) {
-    const int64_t c0 = j * d.group_len, c1 = std::min(d.cols, c0 + d.group_len);
-    const int64_t g = d.group_of(row, j);
-    float inner = 0.0f;
-    for (int64_t i = c0; i < c1; ++i) {
-      const uint32_t u = field(codes, i, d.bits);
-      float c;
-      switch (d.kind) {
-        case WoKind::integer: c = static_cast<float>(u ^ d.flip); break;
-        case WoKind::nf4: c = kNf4Levels[u & 15]; break;
-        case WoKind::fp8_e4m3: c = fp8_e4m3_to_float(static_cast<uint8_t>(u)); break;
-        default: c = fp8_e5m2_to_float(static_cast<uint8_t>(u)); break;
-      }
-      inner += c * x[i];
-    }
-    if (d.kind == WoKind::integer) {
-      const int32_t z = d.zeros ? d.zeros[g] : d.fixed_zero;
-      inner -= static_cast<float>(z) * xsum[j];
-    }
-    total += d.scales[g] * inner;
-  }
-  return total;
-}
 
 void arrange_activations(XLayout layout, const float* x, int64_t cols, float* out) {
   switch (layout) {
@@ -120,26 +55,12 @@ void arrange_activations(XLayout layout, const float* x, int64_t cols, float* ou
 }  // namespace kernels
 
 namespace {
-// X_g = Σ x over each group, with eight partial sums (a single chain of dependent adds was a sixth
-// of a small product's time); the reference and the SIMD kernels share these values.
-void group_sums(const kernels::WoDesc& d, const float* x, float* out) {
-  for (int64_t j = 0; j < d.groups_per_row; ++j) {
-    const int64_t c0 = j * d.group_len, c1 = std::min(d.cols, c0 + d.group_len);
-    float p[8] = {};
-    int64_t i = c0;
-    for (; i + 8 <= c1; i += 8)
-      for (int k = 0; k < 8; ++k) p[k] += x[i + k];
-    float s = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-    for (; i < c1; ++i) s += x[i];
-    out[j] = s;
-  }
-}
-kernels::WoKernels pick_kernels(const kernels::WoDesc& d, Activations act) {
-  const int64_t target = kernels::current_target();
+kernels::WoKernels pick_kernels(const kernels::Path& path, const kernels::WoDesc& d, Activations act) {
+  const int64_t target = path.target;
   if (target == HWY_AVX3 || target == HWY_AVX3_DL) {
     kernels::WoKernels k;
     if (act == Activations::bf16) k = kernels::wo_bf16_kernels(d);
-    if (act == Activations::q8_0 && kernels::vnni_path()) k = kernels::wo_q8_vnni_kernels(d);
+    if (act == Activations::q8_0 && path.vnni()) k = kernels::wo_q8_vnni_kernels(d);
     if (k.one) return k;
   }
   if (target != 0) {
@@ -195,7 +116,7 @@ const float* prepare_row(const kernels::WoDesc& d, const kernels::WoKernels& k, 
     quantize_q8_0(x, d.cols, blocks, scratch);
     x = scratch;
   }
-  group_sums(d, x, xsum);
+  kernels::group_sums(d, x, xsum);
   if (k.x_layout == kernels::XLayout::natural) return x;
   if (k.x_layout == kernels::XLayout::q8_split128) {
     arrange_q8(blocks, d.cols, reinterpret_cast<uint8_t*>(arranged));
@@ -219,7 +140,7 @@ bool kernel_supports(const Scheme& s) {
 
 float kernel_dot(const QuantizedTensor& w, int64_t row, const float* x, Activations act) {
   const kernels::WoDesc d = describe_for(w, act);
-  const kernels::WoKernels k = pick_kernels(d, act);
+  const kernels::WoKernels k = pick_kernels(kernels::path_of(KernelContext{}), d, act);
   std::vector<float> xsum(static_cast<size_t>(d.groups_per_row)), scratch(static_cast<size_t>(2 * w.cols)),
       arranged(static_cast<size_t>(w.cols));
   const float* xk = prepare_row(d, k, act, x, scratch.data(), xsum.data(), arranged.data());
@@ -234,7 +155,7 @@ float reference_dot(const QuantizedTensor& w, int64_t row, const float* x, Activ
 }
 
 bool dedicated_kernel_available(const QuantizedTensor& w, Activations act) {
-  const kernels::XLayout l = pick_kernels(kernels::describe_weights(w), act).x_layout;
+  const kernels::XLayout l = pick_kernels(kernels::path_of(KernelContext{}), kernels::describe_weights(w), act).x_layout;
   return (act == Activations::bf16 && l == kernels::XLayout::bf16_words128) ||
          (act == Activations::q8_0 && l == kernels::XLayout::q8_split128);
 }
@@ -255,8 +176,14 @@ Activations parse_activations(std::string_view name) {
 
 void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws,
             Activations act) {
+  matmul(default_kernel_context(threads), w, x, batch, y, ws, act);
+}
+
+void matmul(const KernelContext& ctx, const QuantizedTensor& w, const float* x, int64_t batch, float* y, MatmulWorkspace& ws,
+            Activations act) {
+  const int threads = ctx.threads;
   const kernels::WoDesc d = describe_for(w, act);
-  const kernels::WoKernels k = pick_kernels(d, act);
+  const kernels::WoKernels k = pick_kernels(kernels::path_of(ctx), d, act);
   const int64_t gpr = d.groups_per_row;
   const bool rewrite = act != Activations::f32 || k.x_layout != kernels::XLayout::natural;
   // per activation row: X_g, then (where the kernels do not read x as it is) the rewritten row, and
@@ -274,7 +201,7 @@ void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, i
     }
     x = rows_out;
   } else {
-    for (int64_t b = 0; b < batch; ++b) group_sums(d, x + b * w.cols, xsum + b * gpr);
+    for (int64_t b = 0; b < batch; ++b) kernels::group_sums(d, x + b * w.cols, xsum + b * gpr);
   }
   const int64_t rows = w.rows;
   const int t = rows * w.cols * std::max<int64_t>(batch, 1) < kernels::kMinParallelWork ? 1 : std::max(threads, 1);
@@ -300,7 +227,7 @@ void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, i
       }
     }
   };
-  ThreadPool::shared().run(t, chunks, task);
+  ctx.workers().run(t, chunks, task);
 }
 
 }  // namespace vernier

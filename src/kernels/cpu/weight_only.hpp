@@ -10,31 +10,11 @@
 
 #include <cstdint>
 
+#include "quant/weight_only_ref.hpp"
 #include "vernier/quantize.hpp"
 
 namespace vernier::kernels {
 
-enum class WoKind : uint8_t { integer, nf4, fp8_e4m3, fp8_e5m2 };
-
-struct WoDesc {
-  WoKind kind = WoKind::integer;
-  int bits = 8;
-  uint32_t flip = 0;
-  int32_t fixed_zero = 0;          // symmetric integer formats
-  const int32_t* zeros = nullptr;  // asymmetric: one per group
-  const float* scales = nullptr;   // one per group
-  int64_t cols = 0, row_bytes = 0;
-  int64_t group_len = 0;           // elements per group (cols for per-tensor and per-channel)
-  int64_t groups_per_row = 0;      // groups in one row
-  bool per_tensor = false;         // one scale (and zero) for every row
-  int64_t group_of(int64_t row, int64_t j) const { return per_tensor ? 0 : row * groups_per_row + j; }
-};
-
-WoDesc describe_weights(const QuantizedTensor& q);  // throws a usage Error for formats without a kernel
-
-// Row r's dot product with x (cols floats) given X_g per group of the row (groups_per_row floats).
-using WoDotFn = float (*)(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum);
-float wo_reference_dot(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum);
 // `rows_at_once` consecutive rows from `row` (codes points at the first), results to out[0..].
 // The order in which a kernel reads the activations, when decoding codes in element order would cost
 // shuffles: per 32 values the even elements then the odd ones (the low nibbles of 16 bytes, then

@@ -57,14 +57,4 @@ float make_qkx3_quants_reference(int n, int nmax, const float* x, const float* w
                                  uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad);
 float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* quant_weights);
 
-inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
-  if (j < 4) {
-    *d = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
-  }
-}
-
 }  // namespace vernier::ggml

@@ -36,7 +36,7 @@ Category category_of(const std::string& n) {
 }
 bool is_attn_v(Category c) { return c == Category::attn_v || c == Category::attn_qkv || c == Category::attn_kv_b; }
 
-bool is_quantized(uint32_t type) {
+bool is_quantized(GgmlType type) {
   const GgmlTypeInfo* ti = ggml_type_info(type);
   return ti && !ti->is_float && type != t::I8 && type != t::I16 && type != t::I32 && type != t::I64;
 }
@@ -61,11 +61,11 @@ struct State {
   bool has_tied_embeddings = true;
 };
 
-uint32_t mixture_rule(State& s, uint32_t new_type, const MixtureTensor& x, uint32_t ftype, Category c,
+GgmlType mixture_rule(State& s, GgmlType new_type, const MixtureTensor& x, uint32_t ftype, Category c,
                       const MixtureOptions& opt, const MixtureHparams& hp, std::string& why) {
   const int64_t gqa = hp.kv_heads > 0 ? hp.heads / hp.kv_heads : 1;
   const bool is_70b = hp.layers == 80 && hp.heads != hp.kv_heads;
-  const uint32_t before = new_type;
+  const GgmlType before = new_type;
   if (c == Category::output || (s.has_tied_embeddings && c == Category::token_embd)) {
     if (opt.output_tensor_type) {
       new_type = *opt.output_tensor_type;
@@ -129,11 +129,11 @@ uint32_t mixture_rule(State& s, uint32_t new_type, const MixtureTensor& x, uint3
   return new_type;
 }
 
-uint32_t fallback(const MixtureTensor& x, uint32_t type, std::string& why) {
+GgmlType fallback(const MixtureTensor& x, GgmlType type, std::string& why) {
   const int64_t ncols = x.ne[0];
   const GgmlTypeInfo* ti = ggml_type_info(type);
   if (ncols % ti->block_size == 0) return type;
-  uint32_t r;
+  GgmlType r;
   switch (type) {
     case t::IQ4_XS: r = t::IQ4_NL; break;
     case t::Q2_K: case t::Q3_K: r = t::Q4_0; break;
@@ -198,7 +198,7 @@ std::vector<size_t> llama_tensor_order(const std::vector<std::string>& names) {
 
 std::vector<MixtureChoice> plan_mixture(const std::vector<MixtureTensor>& tensors, const GgufFileType& ft,
                                         const MixtureOptions& opt, const MixtureHparams& hp) {
-  std::vector<std::pair<std::regex, uint32_t>> patterns;
+  std::vector<std::pair<std::regex, GgmlType>> patterns;
   for (const auto& [re, type] : opt.tensor_types) {
     try {
       patterns.emplace_back(std::regex(re), type);
@@ -232,7 +232,7 @@ std::vector<MixtureChoice> plan_mixture(const std::vector<MixtureTensor>& tensor
       ch.type = *opt.output_tensor_type;
       ch.reason = "--output-tensor-type";
     } else {
-      uint32_t type = ft.default_type;
+      GgmlType type = ft.default_type;
       ch.reason = "file type default";
       if (is_quantized(type)) {
         bool manual = false;

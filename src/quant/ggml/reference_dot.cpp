@@ -8,17 +8,15 @@
 #include <cmath>
 #include <cstring>
 
-#include "dot.hpp"
-#include "quant/ggml/types.hpp"
+#include "reference_dot.hpp"
+#include "types.hpp"
 #include "vernier/float_codecs.hpp"
-#include "vernier/ggml_types.hpp"
 
-namespace vernier::kernels {
-
-using namespace vernier::ggml;
+namespace vernier::ggml {
 
 namespace {
 float h(uint16_t v) { return fp16_to_float(v); }
+}  // namespace
 
 float dot_f32(const void* vw, const void* vx, int64_t n) {
   const auto* w = static_cast<const float*>(vw);
@@ -27,6 +25,7 @@ float dot_f32(const void* vw, const void* vx, int64_t n) {
   for (int64_t i = 0; i < n; ++i) s += static_cast<double>(w[i] * x[i]);
   return static_cast<float>(s);
 }
+namespace {
 template <float (*Decode)(uint16_t)>
 float dot_half(const void* vw, const void* vx, int64_t n) {
   const auto* w = static_cast<const uint16_t*>(vw);
@@ -35,6 +34,7 @@ float dot_half(const void* vw, const void* vx, int64_t n) {
   for (int64_t i = 0; i < n; ++i) s += static_cast<double>(Decode(w[i]) * Decode(x[i]));
   return static_cast<float>(s);
 }
+}  // namespace
 
 float dot_q4_0(const void* vw, const void* vx, int64_t n) {
   const auto* w = static_cast<const BlockQ4_0*>(vw);
@@ -59,6 +59,7 @@ float dot_q4_1(const void* vw, const void* vx, int64_t n) {
   return sum;
 }
 // Q5_0 / Q5_1: the 5-bit code of element j (0..31) of a block.
+namespace {
 template <typename B>
 int q5_code(const B& b, int j) {
   uint32_t qh;
@@ -66,6 +67,7 @@ int q5_code(const B& b, int j) {
   const int lo = j < 16 ? (b.qs[j] & 15) : (b.qs[j - 16] >> 4);
   return lo | static_cast<int>(((qh >> j) & 1u) << 4);
 }
+}  // namespace
 float dot_q5_0(const void* vw, const void* vx, int64_t n) {
   const auto* w = static_cast<const BlockQ5_0*>(vw);
   const auto* x = static_cast<const BlockQ8_0*>(vx);
@@ -112,6 +114,7 @@ float dot_iq4_nl(const void* vw, const void* vx, int64_t n) {
 }
 
 // K-quants: the 256 codes of a superblock in element order, and Σ_sub scale_sub × Σ code × q8.
+namespace {
 int32_t scaled_sum(const int8_t* a, const int8_t* q8, const int* scales, int sub) {
   int32_t total = 0;
   for (int b = 0; b < QK_K / sub; ++b) {
@@ -121,16 +124,13 @@ int32_t scaled_sum(const int8_t* a, const int8_t* q8, const int* scales, int sub
   }
   return total;
 }
-// The 6-bit scales and mins of Q4_K/Q5_K (get_scale_min_k4).
+// The 6-bit scales and mins of Q4_K/Q5_K.
 void scales_mins_k4(const uint8_t* q, int* sc, int* m) {
   for (int j = 0; j < 8; ++j) {
-    if (j < 4) {
-      sc[j] = q[j] & 63;
-      m[j] = q[j + 4] & 63;
-    } else {
-      sc[j] = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-      m[j] = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
+    uint8_t d, mn;
+    get_scale_min_k4(j, q, &d, &mn);
+    sc[j] = d;
+    m[j] = mn;
   }
 }
 // Σ min_j × (sum of the 32 activation codes of sub-block j), from the Q8_K 16-value sums.
@@ -139,6 +139,7 @@ int32_t min_sum_32(const BlockQ8_K& x, const int* m) {
   for (int j = 0; j < 8; ++j) s += m[j] * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
   return s;
 }
+}  // namespace
 
 float dot_q2_k(const void* vw, const void* vx, int64_t n) {
   const auto* w = static_cast<const BlockQ2_K*>(vw);
@@ -186,6 +187,7 @@ float dot_q3_k(const void* vw, const void* vx, int64_t n) {
   }
   return sum;
 }
+namespace {
 template <bool kFive>
 float dot_q45_k(const void* vw, const void* vx, int64_t n) {
   using B = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
@@ -211,6 +213,7 @@ float dot_q45_k(const void* vw, const void* vx, int64_t n) {
   }
   return sum;
 }
+}  // namespace
 float dot_q6_k(const void* vw, const void* vx, int64_t n) {
   const auto* w = static_cast<const BlockQ6_K*>(vw);
   const auto* x = static_cast<const BlockQ8_K*>(vx);
@@ -253,31 +256,10 @@ float dot_iq4_xs(const void* vw, const void* vx, int64_t n) {
   return sum;
 }
 
-DotTable make_reference() {
-  DotTable t{};
-  t[ggml_type::F32] = dot_f32;
-  t[ggml_type::F16] = dot_half<fp16_to_float>;
-  t[ggml_type::BF16] = dot_half<bf16_to_float>;
-  t[ggml_type::Q4_0] = dot_q4_0;
-  t[ggml_type::Q4_1] = dot_q4_1;
-  t[ggml_type::Q5_0] = dot_q5_0;
-  t[ggml_type::Q5_1] = dot_q5_1;
-  t[ggml_type::Q8_0] = dot_q8_0;
-  t[ggml_type::Q2_K] = dot_q2_k;
-  t[ggml_type::Q3_K] = dot_q3_k;
-  t[ggml_type::Q4_K] = dot_q45_k<false>;
-  t[ggml_type::Q5_K] = dot_q45_k<true>;
-  t[ggml_type::Q6_K] = dot_q6_k;
-  t[ggml_type::IQ4_NL] = dot_iq4_nl;
-  t[ggml_type::IQ4_XS] = dot_iq4_xs;
-  return t;
-}
-}  // namespace
-
-const DotTable& reference_dots() {
-  static const DotTable table = make_reference();
-  return table;
-}
+float dot_f16(const void* w, const void* x, int64_t n) { return dot_half<fp16_to_float>(w, x, n); }
+float dot_bf16(const void* w, const void* x, int64_t n) { return dot_half<bf16_to_float>(w, x, n); }
+float dot_q4_k(const void* w, const void* x, int64_t n) { return dot_q45_k<false>(w, x, n); }
+float dot_q5_k(const void* w, const void* x, int64_t n) { return dot_q45_k<true>(w, x, n); }
 
 void quantize_q8_1(const float* x, void* vy, int64_t n) {
   // As quantize_row_q8_1_ref: d = amax / 127, q = roundf(x / d), s = d × Σq in FP16.
@@ -310,4 +292,4 @@ void quantize_q8_0s(const float* x, void* vy, int64_t n) {
   }
 }
 
-}  // namespace vernier::kernels
+}  // namespace vernier::ggml

@@ -9,6 +9,7 @@
 #include "vernier/ggml_quant.hpp"
 #include "vernier/metrics.hpp"
 #include "vernier/parallel.hpp"
+#include "vernier/quant_method.hpp"
 
 namespace vernier {
 
@@ -36,11 +37,12 @@ void set_string(GgufMetadata& kv, const std::string& key, const std::string& v) 
 // Rows split into one contiguous range per thread; each row is independent, so the bytes do not
 // depend on the thread count. Each thread then decodes its own rows again, one at a time, to measure
 // the round trip without a second full-size buffer.
-ErrorAccumulator quantize_rows(uint32_t type, const float* x, uint8_t* out, int64_t rows, int64_t cols,
-                               const float* imatrix, uint64_t row_bytes, int threads) {
+ErrorAccumulator quantize_rows(const QuantMethod& method, GgmlType type, const float* x, uint8_t* out, int64_t rows,
+                               int64_t cols, const TensorStats& stats, uint64_t row_bytes, int threads, std::string_view name) {
   std::vector<ErrorAccumulator> acc(static_cast<size_t>(std::max(1, threads)));
   const int used = parallel_for(rows, threads, [&](int64_t r0, int64_t r1, int t) {
-    ggml_quantize(type, x + r0 * cols, out + static_cast<uint64_t>(r0) * row_bytes, r1 - r0, cols, imatrix);
+    const TensorView rows_in{x + r0 * cols, r1 - r0, cols, name};
+    method.quantize_ggml(rows_in, stats, type, {out + static_cast<uint64_t>(r0) * row_bytes, static_cast<size_t>(r1 - r0) * row_bytes}, 1);
     std::vector<float> back(static_cast<size_t>(cols));
     for (int64_t r = r0; r < r1; ++r) {
       ggml_dequantize(type, out + static_cast<uint64_t>(r) * row_bytes, back.data(), cols);
@@ -91,7 +93,7 @@ QuantizeModelReport quantize_model(const Model& m, const std::string& path, cons
     }
     if (!ggml_can_dequantize(t.type)) throw_bad_input(m.path + ": tensor '" + t.name + "': cannot decode its type " + std::string(src->name));
     if (!ggml_can_quantize(plan[k].type)) {
-      throw_usage("tensor '" + t.name + "': vernier cannot make " + std::string(ggml_type_info(plan[k].type)->name) + " yet");
+      throw_usage("tensor '" + t.name + "': vernier cannot make " + std::string(ggml_info(plan[k].type).name) + " yet");
     }
   }
 
@@ -156,10 +158,13 @@ QuantizeModelReport quantize_model(const Model& m, const std::string& path, cons
         }
       }
       r.used_imatrix = imatrix != nullptr;
-      const uint64_t row_bytes = *ggml_row_bytes(*ggml_type_info(ch.type), cols);
+      const uint64_t row_bytes = *ggml_row_bytes(ggml_info(ch.type), cols);
       dst.resize(row_bytes * static_cast<uint64_t>(rows));
+      const QuantMethod& method = opt.method ? *opt.method : imatrix ? imatrix_method() : rtn_method();
+      TensorStats stats;
+      stats.importance = imatrix;
       const ErrorStats st =
-          quantize_rows(ch.type, x.data(), dst.data(), rows, cols, imatrix, row_bytes, report.threads).result();
+          quantize_rows(method, ch.type, x.data(), dst.data(), rows, cols, stats, row_bytes, report.threads, t.name).result();
       w.write_tensor(dst);
       r.bytes = dst.size();
       r.rmse = st.rmse;

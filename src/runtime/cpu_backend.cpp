@@ -1,0 +1,99 @@
+// The CPU backend: the forward pass's operations on the CPU kernels, with the threads and kernel
+// path of its KernelContext. The float operations are those the runtime has always done, in the
+// same order, so greedy texts and perplexities stay bit for bit what they were.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <vector>
+
+#include "core/thread_pool.hpp"
+#include "vernier/backend.hpp"
+#include "vernier/error.hpp"
+#include "vernier/llama_runtime.hpp"
+
+namespace vernier {
+
+namespace {
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(const KernelContext& ctx) : ctx_(ctx) {}
+  std::string name() const override { return "cpu (" + ctx_.isa() + ", " + std::to_string(ctx_.threads) + " threads)"; }
+
+  PreparedMatrix prepare(GgmlType type, const void* data, int64_t rows, int64_t cols) override {
+    return prepare_matrix(ctx_, type, data, rows, cols);
+  }
+  PreparedMatrix prepare(const QuantizedTensor& w) override { return prepare_matrix(w); }
+
+  void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t n) override { vernier::matmul(ctx_, jobs, x, n, ws_); }
+
+  void rmsnorm(float* out, const float* x, const float* w, int64_t n, int64_t d, float eps) override {
+    for (int64_t i = 0; i < n; ++i) {
+      const float* xi = x + i * d;
+      float* o = out + i * d;
+      float ss = 0.0f;
+      for (int64_t j = 0; j < d; ++j) ss += xi[j] * xi[j];
+      ss /= static_cast<float>(d);
+      ss += eps;
+      ss = 1.0f / std::sqrt(ss);
+      for (int64_t j = 0; j < d; ++j) o[j] = w[j] * (ss * xi[j]);
+    }
+  }
+
+  void rope(float* v, int64_t n, int64_t width, int64_t head_dim, int64_t rope_dim, float theta, int64_t pos0) override {
+    for (int64_t i = 0; i < n; ++i) apply_rope(v + i * width, width, head_dim, rope_dim, theta, pos0 + i);
+  }
+
+  void attention(const AttentionArgs& a) override {
+    const int64_t hd = a.head_dim, H = a.heads, D = H * hd, KV = a.kv_heads * hd, group = H / a.kv_heads;
+    const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
+    const int64_t positions = a.pos0 + a.n;
+    // one task per (token, head); each worker scores into its own buffer (grown once per thread)
+    auto task = [&](int64_t job) {
+      const int64_t i = job / H, h = job % H, pos = a.pos0 + i;
+      const float* q = a.q + i * D + h * hd;
+      static thread_local std::vector<float> local;
+      if (local.size() < static_cast<size_t>(positions)) local.resize(static_cast<size_t>(positions));
+      float* att = local.data();
+      const int64_t kvh = h / group;
+      float maxv = -INFINITY;
+      for (int64_t t = 0; t <= pos; ++t) {
+        att[t] = kernel_dot(ctx_, GgmlType::F32, a.keys + t * KV + kvh * hd, q, hd) * inv_sqrt;  // the SIMD F32 dot
+        maxv = std::max(maxv, att[t]);
+      }
+      float sum = 0.0f;
+      for (int64_t t = 0; t <= pos; ++t) {
+        att[t] = std::exp(att[t] - maxv);
+        sum += att[t];
+      }
+      float* xb = a.out + i * D + h * hd;
+      std::fill(xb, xb + hd, 0.0f);
+      for (int64_t t = 0; t <= pos; ++t) {
+        const float p = att[t] / sum;
+        const float* v = a.values + t * KV + kvh * hd;
+        for (int64_t e = 0; e < hd; ++e) xb[e] += p * v[e];
+      }
+    };
+    ctx_.workers().run(2 * a.n * H * positions * hd < (int64_t{1} << 20) ? 1 : ctx_.threads, a.n * H, task);
+  }
+
+  void swiglu(float* gate, const float* up, int64_t n) override {
+    for (int64_t e = 0; e < n; ++e) {
+      float g = gate[e];
+      g *= 1.0f / (1.0f + std::exp(-g));  // SiLU
+      gate[e] = g * up[e];
+    }
+  }
+
+  void add(float* x, const float* y, int64_t n) override {
+    for (int64_t e = 0; e < n; ++e) x[e] += y[e];
+  }
+
+ private:
+  KernelContext ctx_;
+  MatmulWorkspace ws_;
+};
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const KernelContext& ctx) { return std::make_unique<CpuBackend>(ctx); }
+
+}  // namespace vernier
