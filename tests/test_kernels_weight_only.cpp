@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <random>
 
@@ -189,6 +190,38 @@ TEST_P(WeightOnlyMatmul, EqualsRowDotsForEveryShapeBatchAndThreadCount) {
             for (int64_t r = 0; r < rows; ++r)
               ASSERT_EQ(y[static_cast<size_t>(b * rows + r)], kernel_dot(q, r, x.data() + b * cols, act)) << name << " rows " << rows;
         }
+      }
+    }
+  }
+}
+
+// The weights as stored (FP16 scales, NF4 double-quantization codes, zero points packed at the code
+// width, decoded per group) give the products of the unpacked tensor bit for bit, on every path.
+TEST_P(WeightOnlyMatmul, PackedWeightsGiveTheSameProductsBitForBit) {
+  RestoreIsa restore;
+  const Activations act = GetParam();
+  std::mt19937 rng(9);
+  MatmulWorkspace ws;
+  for (const char* name : kSchemes) {
+    const Scheme scheme = parse_scheme(name);
+    const int64_t rows = 33, cols = 384;
+    const std::vector<float> w = values(rng, rows * cols, 0);
+    const QuantizedTensor q = quantize(TensorView{w.data(), rows, cols, "w"}, scheme);
+    const PackedTensor p = pack(q);
+    EXPECT_EQ(p.bytes(), q.storage_bytes()) << name;
+    const QuantizedTensor back = unpack(p);
+    EXPECT_EQ(back.codes, q.codes) << name;
+    EXPECT_EQ(back.zero_points, q.zero_points) << name;
+    ASSERT_EQ(back.scales.size(), q.scales.size()) << name;
+    for (size_t g = 0; g < q.scales.size(); ++g) ASSERT_EQ(back.scales[g], q.scales[g]) << name << " group " << g;
+    for (const std::string& isa : available_kernel_isas()) {
+      const KernelContext ctx = make_kernel_context(isa, 2);
+      for (int64_t batch : {1, 3}) {
+        const std::vector<float> x = values(rng, batch * cols, 0);
+        std::vector<float> yq(static_cast<size_t>(batch * rows)), yp(yq.size(), NAN);
+        matmul(ctx, q, x.data(), batch, yq.data(), ws, act);
+        matmul(ctx, p, x.data(), batch, yp.data(), ws, act);
+        ASSERT_EQ(std::memcmp(yq.data(), yp.data(), yq.size() * sizeof(float)), 0) << name << " on " << isa << " batch " << batch;
       }
     }
   }

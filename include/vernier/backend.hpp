@@ -33,7 +33,7 @@ class Backend {
   // Prepares a matrix for this backend's kernels (repacking, upload); the bytes or codes must
   // outlive the result.
   virtual PreparedMatrix prepare(GgmlType type, const void* data, int64_t rows, int64_t cols) = 0;
-  virtual PreparedMatrix prepare(const QuantizedTensor& w) = 0;
+  virtual PreparedMatrix prepare(const PackedTensor& w) = 0;
   // y_j = W_j · x for every job: the matrices share the input (x: n × cols).
   virtual void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t n) = 0;
   // out_i = w ⊙ x_i / sqrt(mean(x_i²) + eps) for each of n rows of d values.

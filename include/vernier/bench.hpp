@@ -53,6 +53,9 @@ struct MatmulBenchResult {
   uint64_t weight_bytes = 0;
 };
 
+// What `vernier bench` measures by default: every weight type of the registry (weight_types()).
+std::vector<WeightType> default_bench_types();
+
 std::vector<BandwidthResult> measure_read_bandwidth(const std::vector<int>& threads, uint64_t bytes, int repetitions);
 std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::vector<BandwidthResult>& bandwidth);
 

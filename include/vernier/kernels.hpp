@@ -53,6 +53,16 @@ void set_kernel_isa(std::string_view name);  // the process default path; throws
 std::string kernel_isa();                    // the process default path ("scalar" or a target name)
 
 bool kernel_supports(GgmlType weight_type);
+
+// What multiplies a weight type on a context's path (for a matrix of the type's natural shape:
+// rows a multiple of 8, columns of whole groups and a multiple of 256): a SIMD kernel of the path,
+// or the scalar reference. The registry test holds every type to one of: a SIMD kernel on the best
+// path, or a place in cpu_reference_only().
+enum class CpuKernel : uint8_t { simd, reference };
+CpuKernel cpu_kernel(const KernelContext& ctx, const WeightType& type);
+// The types the CPU backend leaves to the scalar reference by design: integer codes of 2, 3, 5, 6
+// and 7 bits (no SIMD decoder for those widths yet).
+bool cpu_reference_only(const WeightType& type);
 GgmlType kernel_activation_type(GgmlType weight_type);  // the GGML type activations are quantized to
 
 struct MatmulWorkspace {
@@ -90,7 +100,7 @@ class PackedBytes {
   size_t n_ = 0;
 };
 
-// A matrix of any WeightType: GGML bytes (data, maybe repacked) or a vernier scheme's codes
+// A matrix of any WeightType: GGML bytes (data, maybe repacked) or a vernier scheme's packed codes
 // (`scheme`, multiplied by the weight-only kernels below with float32 activations).
 struct PreparedMatrix {
   GgmlType type = GgmlType::F32;
@@ -98,12 +108,12 @@ struct PreparedMatrix {
   int64_t rows = 0, cols = 0;
   PackedBytes packed;           // eight-row groups of the first rows / 8 · 8 rows
   int64_t packed_target = 0;    // the Highway target of the path that packed it (0: not packed)
-  const QuantizedTensor* scheme = nullptr;  // set: the weights are this scheme's (type and data unused)
+  const PackedTensor* scheme = nullptr;     // set: the weights are this scheme's (type and data unused)
   uint64_t resident_bytes() const;          // what the kernels read: bytes, repacked copy or codes + scales
 };
 PreparedMatrix prepare_matrix(GgmlType weight_type, const void* w, int64_t rows, int64_t cols);
 PreparedMatrix prepare_matrix(const KernelContext& ctx, GgmlType weight_type, const void* w, int64_t rows, int64_t cols);
-PreparedMatrix prepare_matrix(const QuantizedTensor& w);  // must outlive the result
+PreparedMatrix prepare_matrix(const PackedTensor& w);  // must outlive the result
 void matmul(const PreparedMatrix& m, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws);
 // Several matrices with the same number of columns times the same activations (attention's Q, K
 // and V; the FFN's gate and up): the activations quantized once where the types share a format,
@@ -140,6 +150,9 @@ bool kernel_supports(const Scheme& scheme);
 void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, int threads, MatmulWorkspace& ws,
             Activations act = Activations::f32);
 void matmul(const KernelContext& ctx, const QuantizedTensor& w, const float* x, int64_t batch, float* y, MatmulWorkspace& ws,
+            Activations act = Activations::f32);
+// The same products on the weights as stored (FP16 scales, packed zero points): the same results.
+void matmul(const KernelContext& ctx, const PackedTensor& w, const float* x, int64_t batch, float* y, MatmulWorkspace& ws,
             Activations act = Activations::f32);
 float kernel_dot(const QuantizedTensor& w, int64_t row, const float* x, Activations act = Activations::f32);
 float reference_dot(const QuantizedTensor& w, int64_t row, const float* x, Activations act = Activations::f32);

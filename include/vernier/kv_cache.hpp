@@ -6,6 +6,7 @@
 //   int8               symmetric, one FP32 scale per token and head (absmax / 127)
 //   int4               symmetric, one FP32 scale per token, head and group of 32 within the head
 //   fp8_e4m3/e5m2      one FP32 scale per token and head (amax / max finite), saturating
+// Each is a WeightType (kv_weight_type): the GGML rows are the registry's, the others vernier's schemes.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "vernier/quantize.hpp"
+#include "vernier/weight_type.hpp"
 
 namespace vernier {
 
@@ -21,6 +23,8 @@ enum class KvType { f32, f16, bf16, q8_0, q4_0, int8, int4, fp8_e4m3, fp8_e5m2 }
 KvType parse_kv_type(std::string_view name);  // throws a usage Error listing the names
 std::string_view kv_type_name(KvType t);
 std::string kv_type_names();
+// The weight type a KV cache row is stored in (kv_heads × head_dim values of one token).
+WeightType kv_weight_type(KvType t, int64_t head_dim);
 
 class KvStore {
  public:
@@ -31,9 +35,11 @@ class KvStore {
   const float* f32_rows() const { return type_ == KvType::f32 ? reinterpret_cast<const float*>(data_.data()) : nullptr; }
   uint64_t bytes_per_row() const { return row_bytes_; }  // codes and scales of one token's K (or V)
   KvType type() const { return type_; }
+  const WeightType& weight_type() const { return wtype_; }
 
  private:
   KvType type_;
+  WeightType wtype_;
   int64_t kv_heads_, head_dim_, kv_dim_;
   uint64_t row_bytes_ = 0;
   Scheme scheme_;                 // int8/int4/fp8: vernier's quantizer on a kv_heads × head_dim matrix

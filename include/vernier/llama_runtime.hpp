@@ -104,7 +104,7 @@ class LlamaRuntime {
     int64_t rows = 0, cols = 0;
     const uint8_t* data = nullptr;  // GGML types: the mapped file's bytes, or `owned`
     std::vector<uint8_t> owned;
-    std::shared_ptr<const QuantizedTensor> scheme;  // vernier schemes
+    std::shared_ptr<const PackedTensor> scheme;     // vernier schemes
     PreparedMatrix prepared;        // what the kernels multiply (data, a repacked copy, or scheme)
   };
   struct Layer {

@@ -47,9 +47,9 @@ struct ModelTensor {
   std::vector<int64_t> ne;
   GgmlType type = GgmlType::F32;      // GGML type of the bytes read() produces
   uint64_t nbytes = 0;
-  // A vernier scheme's codes held in memory (quantize_in_memory): the runtime multiplies these; read()
-  // gives their dequantized float32 values (type F32) for every other consumer.
-  std::shared_ptr<const QuantizedTensor> scheme;
+  // A vernier scheme's packed codes held in memory (quantize_in_memory): the runtime multiplies these;
+  // read() gives their dequantized float32 values (type F32) for every other consumer.
+  std::shared_ptr<const PackedTensor> scheme;
   WeightType weight_type() const { return scheme ? WeightType::scheme(scheme->scheme) : WeightType(type); }
   std::function<void(std::span<uint8_t>)> read;  // fills exactly nbytes
   // Where the stored bytes can be used in place (no permutation or narrowing needed): the mapped

@@ -101,6 +101,24 @@ struct QuantizedTensor {
   int32_t code(int64_t row, int64_t col) const;  // one code, sign-extended for signed fields
 };
 
+// A QuantizedTensor as it is stored, nothing widened: the codes; the scales at their stored precision
+// (scale_type f32: float32, f16: FP16 bit patterns; NF4 with double quantization: its 8-bit codes,
+// with the per-256 block absmax values and the offset in `double_quant`); the zero points of an
+// asymmetric integer scheme packed at the code width, LSB-first (pack.hpp). bytes() ==
+// QuantizedTensor::storage_bytes(): this is what a runtime keeps resident, and what the kernels
+// read (their scale and zero of a group are decoded per group, in registers).
+struct PackedTensor {
+  Scheme scheme;
+  int64_t rows = 0, cols = 0, row_bytes = 0;
+  std::vector<uint8_t> codes;     // rows × row_bytes
+  std::vector<uint8_t> scales;    // num_groups × 4 (f32) or × 2 (f16), or × 1 (NF4 dq codes)
+  std::vector<uint8_t> zeros;     // packed_bytes(num_groups, bits), asymmetric integer schemes only
+  DoubleQuantState double_quant;  // NF4 dq: offset, block size, block absmax (its codes are `scales`)
+  uint64_t bytes() const;
+};
+PackedTensor pack(QuantizedTensor q);
+QuantizedTensor unpack(const PackedTensor& p);  // the exact inverse
+
 // Quantizes a matrix. Throws a bad_input Error naming the tensor and the first element if a value is
 // NaN or Inf and the format needs a scale (a single Inf would make its whole group's scale Inf);
 // plain casts (FP32/FP16/BF16) carry NaN and Inf through as the codecs document.

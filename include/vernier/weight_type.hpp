@@ -108,6 +108,10 @@ class WeightType {
   // weight; nullopt where cols does not fit the type's blocks.
   std::optional<uint64_t> storage_bytes(int64_t rows, int64_t cols) const;
   double bits_per_weight(int64_t rows, int64_t cols) const;
+  // The limit for large matrices: the code bits plus what each group adds per weight (scale, zero
+  // point, NF4's double-quantization code and its share of a block absmax); per-tensor and per-channel
+  // scales, which vanish per weight, count 0. GGML types: block bytes · 8 / block size. For `plan`.
+  double nominal_bits_per_weight() const;
   std::string activations() const;  // "Q8_K", "Q8_0", "F32", "f32", …
   std::string_view doc() const;
   bool operator==(const WeightType& o) const;

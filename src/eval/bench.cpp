@@ -91,6 +91,13 @@ std::vector<BandwidthResult> measure_read_bandwidth(const std::vector<int>& thre
   return out;
 }
 
+std::vector<WeightType> default_bench_types() {
+  std::vector<WeightType> out;
+  for (const WeightType& w : weight_types())
+    if (w.is_ggml() ? kernel_supports(w.ggml()) : kernel_supports(w.as_scheme())) out.push_back(w);
+  return out;
+}
+
 std::vector<MatmulBenchResult> bench_matmul(const BenchOptions& opt, const std::vector<BandwidthResult>& bandwidth) {
   std::vector<MatmulBenchResult> out;
   std::mt19937 rng(1234);

@@ -3,7 +3,10 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+
+#include "vernier/weight_type.hpp"
 
 namespace vernier {
 
@@ -46,24 +49,25 @@ ParamCount parameter_count(const ModelShape& m) {
 }
 
 const std::vector<WeightFormat>& plan_weight_formats() {
-  static const std::vector<WeightFormat> formats = {
-      {"fp32", 32.0, "IEEE single"},
-      {"fp16", 16.0, "IEEE half"},
-      {"bf16", 16.0, "bfloat16"},
-      {"fp8", 8.0, "E4M3/E5M2, one scale per tensor (negligible)"},
-      {"int8", 8.0, "per-channel scales (negligible)"},
-      {"int4_g32", 4.5, "FP16 scale per 32 weights"},
-      {"int4_g64", 4.25, "FP16 scale per 64 weights"},
-      {"int4_g128", 4.125, "FP16 scale per 128 weights"},
-      {"nf4", 4.5, "FP32 absmax per 64 weights"},
-      {"nf4_dq", 4.0 + 8.0 / 64 + 32.0 / (64 * 256), "8-bit absmax per 64, FP32 per 256 absmax (QLoRA)"},
-      {"q8_0", 8.5, "GGUF: 32 int8 + FP16 scale"},
-      {"q6_k", 6.5625, "GGUF K-quant, 256-weight super-blocks"},
-      {"q5_k", 5.5, "GGUF K-quant"},
-      {"q4_k", 4.5, "GGUF K-quant"},
-      {"q3_k", 3.4375, "GGUF K-quant"},
-      {"q2_k", 2.625, "GGUF K-quant"},
-  };
+  // plan's names for the weight types it compares; the bits per weight come from the registry
+  static const std::vector<WeightFormat> formats = [] {
+    const std::pair<const char*, const char*> rows[] = {
+        {"fp32", "F32"}, {"fp16", "F16"}, {"bf16", "BF16"}, {"fp8", "fp8_e4m3-tensor"}, {"int8", "int8-sym-channel"},
+        {"int4_g32", "int4-sym-g32-f16"}, {"int4_g64", "int4-sym-g64-f16"}, {"int4_g128", "int4-sym-g128-f16"},
+        {"nf4", "nf4-b64"}, {"nf4_dq", "nf4-b64-dq"}, {"q8_0", "Q8_0"}, {"q6_k", "Q6_K"}, {"q5_k", "Q5_K"},
+        {"q4_k", "Q4_K"}, {"q3_k", "Q3_K"}, {"q2_k", "Q2_K"},
+    };
+    const char* notes[] = {"IEEE single", "IEEE half", "bfloat16", "E4M3/E5M2, one scale per tensor (negligible)",
+                           "per-channel scales (negligible)", "FP16 scale per 32 weights", "FP16 scale per 64 weights",
+                           "FP16 scale per 128 weights", "FP32 absmax per 64 weights",
+                           "8-bit absmax per 64, FP32 per 256 absmax (QLoRA)", "GGUF: 32 int8 + FP16 scale",
+                           "GGUF K-quant, 256-weight super-blocks", "GGUF K-quant", "GGUF K-quant", "GGUF K-quant", "GGUF K-quant"};
+    std::vector<WeightFormat> out;
+    for (size_t i = 0; i < std::size(rows); ++i) {
+      out.push_back({rows[i].first, parse_weight_type(rows[i].second).nominal_bits_per_weight(), notes[i]});
+    }
+    return out;
+  }();
   return formats;
 }
 

@@ -72,13 +72,16 @@ Model quantize_in_memory(const Model& m, const InMemoryOptions& opt, InMemoryRep
     InMemoryTensor r{t.name, rows, cols, 0, 0, 0};
     std::vector<float> back(x.size());
     if (wt.is_scheme()) {
-      auto q = std::make_shared<QuantizedTensor>(method.quantize_scheme(view, st, wt.as_scheme()));
-      dequantize(*q, back);
-      r.bytes = q->storage_bytes();
-      t.scheme = q;
+      QuantizedTensor q = method.quantize_scheme(view, st, wt.as_scheme());
+      dequantize(q, back);
+      r.bytes = q.storage_bytes();
+      auto p = std::make_shared<const PackedTensor>(pack(std::move(q)));  // kept as stored: nothing widened
+      t.scheme = p;
       t.type = GgmlType::F32;  // read() gives the dequantized values
       t.nbytes = static_cast<uint64_t>(rows * cols) * 4;
-      t.read = [q](std::span<uint8_t> dst) { dequantize(*q, std::span<float>(reinterpret_cast<float*>(dst.data()), dst.size() / 4)); };
+      t.read = [p](std::span<uint8_t> dst) {
+        dequantize(unpack(*p), std::span<float>(reinterpret_cast<float*>(dst.data()), dst.size() / 4));
+      };
       t.view = nullptr;
     } else {
       const GgmlTypeInfo& ti = wt.ggml_info();

@@ -194,6 +194,19 @@ double WeightType::bits_per_weight(int64_t rows, int64_t cols) const {
                                    : ggml_info().bits_per_weight();
 }
 
+double WeightType::nominal_bits_per_weight() const {
+  if (!is_scheme_) return ggml_info().bits_per_weight();
+  const Scheme& s = scheme_;
+  const FormatInfo& f = format_info(s.format);
+  double bits = f.bits;
+  if (s.granularity != Granularity::per_group) return bits;
+  const auto g = static_cast<double>(s.group_size);
+  if (s.format == FormatId::nf4 && s.double_quant) return bits + 8.0 / g + 32.0 / (g * 256.0);
+  bits += (s.scale_type == ScaleType::f16 ? 16.0 : 32.0) / g;
+  if (f.kind == FormatKind::integer && s.mode == AffineMode::asymmetric) bits += static_cast<double>(f.bits) / g;
+  return bits;
+}
+
 std::string WeightType::activations() const {
   return is_scheme_ ? "f32" : std::string(vernier::ggml_info(ggml_info().activations).name);
 }
@@ -215,8 +228,9 @@ const std::vector<WeightType>& weight_types() {
     // vernier's schemes: every family and granularity a user reaches for (the GPTQ/AWQ shapes first)
     for (const char* name :
          {"int8-sym-channel", "int8-asym-channel", "int8-sym-tensor", "int8-sym-g128", "int4-asym-g128", "int4-sym-g128",
-          "int4-asym-g64", "int4-asym-g32", "int4-asym-channel", "int4-asym-g128-f16", "int3-asym-g128", "int2-asym-g64",
-          "nf4-b64", "nf4-b64-dq", "nf4-channel", "fp8_e4m3-channel", "fp8_e4m3-tensor", "fp8_e5m2-channel"})
+          "int4-asym-g64", "int4-sym-g64", "int4-asym-g32", "int4-asym-channel", "int4-asym-tensor", "int4-asym-g128-f16",
+          "int3-asym-g128", "int2-asym-g64", "nf4-b64", "nf4-b64-dq", "nf4-channel", "fp8_e4m3-channel", "fp8_e4m3-tensor",
+          "fp8_e5m2-channel", "fp8_e5m2-tensor"})
       out.push_back(WeightType::scheme(parse_scheme(name)));
     return out;
   }();

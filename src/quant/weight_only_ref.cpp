@@ -11,8 +11,9 @@
 
 namespace vernier::kernels {
 
-WoDesc describe_weights(const QuantizedTensor& q) {
-  const Scheme& s = q.scheme;
+namespace {
+// Everything but the scales and zero points.
+WoDesc describe_common(const Scheme& s, int64_t rows, int64_t cols, int64_t row_bytes) {
   const FormatInfo& f = format_info(s.format);
   WoDesc d;
   d.bits = f.bits;
@@ -22,21 +23,49 @@ WoDesc describe_weights(const QuantizedTensor& q) {
     d.kind = s.format == FormatId::fp8_e4m3 ? WoKind::fp8_e4m3 : WoKind::fp8_e5m2;
   } else if (f.kind == FormatKind::integer) {
     d.kind = WoKind::integer;
-    if (s.mode == AffineMode::asymmetric) {
-      d.zeros = q.zero_points.data();
-    } else {
+    if (s.mode == AffineMode::symmetric) {
       d.fixed_zero = 1 << (f.bits - 1);
       d.flip = f.is_signed ? static_cast<uint32_t>(1 << (f.bits - 1)) : 0u;
     }
   } else {
     throw_usage("no weight-only kernel for " + describe(s) + " (FP16/BF16/FP32 weights are GGUF types)");
   }
-  d.scales = q.scales.data();
-  d.cols = q.cols;
-  d.row_bytes = q.row_bytes;
-  d.group_len = q.group_len();
+  QuantizedTensor shape;  // for the group arithmetic
+  shape.scheme = s;
+  shape.rows = rows;
+  shape.cols = cols;
+  d.cols = cols;
+  d.row_bytes = row_bytes;
+  d.group_len = shape.group_len();
   d.per_tensor = s.granularity == Granularity::per_tensor;
-  d.groups_per_row = d.per_tensor ? 1 : q.groups_per_row();
+  d.groups_per_row = d.per_tensor ? 1 : shape.groups_per_row();
+  return d;
+}
+bool asymmetric_integer(const Scheme& s) {
+  return format_info(s.format).kind == FormatKind::integer && s.mode == AffineMode::asymmetric;
+}
+}  // namespace
+
+WoDesc describe_weights(const QuantizedTensor& q) {
+  WoDesc d = describe_common(q.scheme, q.rows, q.cols, q.row_bytes);
+  if (asymmetric_integer(q.scheme)) d.zeros = q.zero_points.data();
+  d.scales = q.scales.data();
+  return d;
+}
+
+WoDesc describe_weights(const PackedTensor& p) {
+  WoDesc d = describe_common(p.scheme, p.rows, p.cols, p.row_bytes);
+  if (asymmetric_integer(p.scheme)) d.zeros_packed = p.zeros.data();
+  if (p.scheme.double_quant) {
+    d.dq_codes = p.scales.data();
+    d.dq_absmax = p.double_quant.block_absmax.data();
+    d.dq_offset = p.double_quant.offset;
+    d.dq_block = p.double_quant.block;
+  } else if (p.scheme.scale_type == ScaleType::f16) {
+    d.scales_f16 = reinterpret_cast<const uint16_t*>(p.scales.data());
+  } else {
+    d.scales = reinterpret_cast<const float*>(p.scales.data());
+  }
   return d;
 }
 
@@ -69,10 +98,10 @@ float wo_reference_dot(const WoDesc& d, const uint8_t* codes, int64_t row, const
       inner += c * x[i];
     }
     if (d.kind == WoKind::integer) {
-      const int32_t z = d.zeros ? d.zeros[g] : d.fixed_zero;
+      const int32_t z = d.zero(g);
       inner -= static_cast<float>(z) * xsum[j];
     }
-    total += d.scales[g] * inner;
+    total += d.scale(g) * inner;
   }
   return total;
 }
@@ -91,11 +120,17 @@ void group_sums(const WoDesc& d, const float* x, float* out) {
     out[j] = s;
   }
 }
-float scheme_reference_dot(const QuantizedTensor& w, int64_t row, const float* x) {
+namespace {
+template <class W>
+float reference_dot_of(const W& w, int64_t row, const float* x) {
   const WoDesc d = describe_weights(w);
   std::vector<float> xsum(static_cast<size_t>(d.groups_per_row));
   group_sums(d, x, xsum.data());
   return wo_reference_dot(d, w.codes.data() + row * w.row_bytes, row, x, xsum.data());
 }
+}  // namespace
+
+float scheme_reference_dot(const QuantizedTensor& w, int64_t row, const float* x) { return reference_dot_of(w, row, x); }
+float scheme_reference_dot(const PackedTensor& w, int64_t row, const float* x) { return reference_dot_of(w, row, x); }
 
 }  // namespace vernier::kernels

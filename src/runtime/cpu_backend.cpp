@@ -22,7 +22,7 @@ class CpuBackend final : public Backend {
   PreparedMatrix prepare(GgmlType type, const void* data, int64_t rows, int64_t cols) override {
     return prepare_matrix(ctx_, type, data, rows, cols);
   }
-  PreparedMatrix prepare(const QuantizedTensor& w) override { return prepare_matrix(w); }
+  PreparedMatrix prepare(const PackedTensor& w) override { return prepare_matrix(w); }
 
   void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t n) override { vernier::matmul(ctx_, jobs, x, n, ws_); }
 

@@ -106,7 +106,7 @@ LlamaRuntime::Matrix LlamaRuntime::matrix(const Model& m, const std::string& nam
     mx.scheme = t.scheme;
     mx.type = t.weight_type();
     mx.prepared = backend_->prepare(*mx.scheme);
-    weight_bytes_ += mx.scheme->storage_bytes();
+    weight_bytes_ += mx.scheme->bytes();
     return mx;
   }
   mx.type = t.type;

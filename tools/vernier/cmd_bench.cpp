@@ -32,7 +32,7 @@ void run_bench(const BenchCliOptions& o) {
   if (o.isa != "auto" || !std::getenv("VERNIER_ISA")) set_kernel_isa(o.isa);
   BenchOptions opt;
   if (o.types.empty()) {
-    opt.types = weight_types();  // every type the registry lists
+    opt.types = default_bench_types();  // every type the registry lists
   } else {
     for (const auto& name : o.types) {
       const WeightType wt = parse_weight_type(name);

@@ -13,6 +13,7 @@
 #include "cli_common.hpp"
 #include "demo_model.hpp"
 #include "vernier/ggml_types.hpp"
+#include "vernier/weight_type.hpp"
 #include "vernier/metrics.hpp"
 #include "vernier/quantize_model.hpp"
 #include "vernier/quantize.hpp"
@@ -32,15 +33,13 @@ struct DemoRow {
   ErrorStats stats;
 };
 
-const char* kSchemes[] = {
-    "fp16", "bf16",
-    "fp8_e4m3-tensor", "fp8_e4m3-channel", "fp8_e5m2-tensor", "fp8_e5m2-channel",
-    "int8-sym-tensor", "int8-sym-channel", "int8-asym-channel",
-    "int4-asym-tensor", "int4-asym-channel", "int4-asym-g128", "int4-asym-g64", "int4-asym-g32",
-    "int4-sym-g128", "int4-sym-g64", "int4-asym-g128-f16",
-    "nf4-b64", "nf4-b64-dq", "nf4-channel",
-    "int3-asym-g128", "int2-asym-g64",
-};
+// The demo's schemes: every vernier scheme of the registry, and the 16-bit float casts.
+std::vector<Scheme> demo_schemes() {
+  std::vector<Scheme> out = {parse_scheme("fp16"), parse_scheme("bf16")};
+  for (const WeightType& w : weight_types())
+    if (w.is_scheme()) out.push_back(w.as_scheme());
+  return out;
+}
 
 double kurtosis(const std::vector<float>& v) {
   double m = 0, m2 = 0, m4 = 0;
@@ -58,7 +57,7 @@ double kurtosis(const std::vector<float>& v) {
 
 const DemoRow* find(const std::vector<DemoRow>& rows, std::string_view name) {
   for (const auto& r : rows) {
-    if (r.scheme == describe(parse_scheme(name))) return &r;
+    if (r.scheme == name) return &r;
   }
   return nullptr;
 }
@@ -83,8 +82,7 @@ void run_demo(const DemoOptions& opt) {
   }
 
   std::vector<DemoRow> rows;
-  for (const char* name : kSchemes) {
-    const Scheme s = parse_scheme(name);
+  for (const Scheme& s : demo_schemes()) {
     ErrorAccumulator acc;
     uint64_t bytes = 0;
     for (const auto& t : block) {
@@ -93,7 +91,7 @@ void run_demo(const DemoOptions& opt) {
       acc.add(t.data, back);
       bytes += q.storage_bytes();
     }
-    rows.push_back({describe(s), static_cast<double>(bytes) * 8.0 / static_cast<double>(weights), acc.result()});
+    rows.push_back({scheme_name(s), static_cast<double>(bytes) * 8.0 / static_cast<double>(weights), acc.result()});
   }
   const DemoModelResult dm = demo_model_step(block, dim, ffn, kv_dim, opt.seed);
   const auto& gguf = dm.rows;

@@ -4,6 +4,8 @@
 
 #include "cli_common.hpp"
 #include "vernier/format.hpp"
+#include "vernier/kernels.hpp"
+#include "vernier/weight_type.hpp"
 
 namespace vernier::cli {
 
@@ -21,7 +23,26 @@ std::string kind_name(FormatKind k) {
   return "?";
 }
 
+std::string layout(const WeightType& w) {
+  if (w.is_ggml()) {
+    const GgmlTypeInfo& t = w.ggml_info();
+    return t.block_size == 1 ? "element" : "block of " + std::to_string(t.block_size) + " (" + std::to_string(t.block_bytes) + " B)";
+  }
+  const Scheme& s = w.as_scheme();
+  switch (s.granularity) {
+    case Granularity::per_tensor: return "scale per tensor";
+    case Granularity::per_channel: return "scale per row";
+    case Granularity::per_group: return "scale per " + std::to_string(s.group_size);
+  }
+  return "";
+}
+
+const char* kernel_name(const WeightType& w) {
+  return cpu_kernel(KernelContext{}, w) == CpuKernel::simd ? "simd" : "reference";
+}
+
 void run_formats(const FormatsOptions& opt) {
+  const std::vector<WeightType>& types = weight_types();
   if (opt.json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const FormatInfo& f : kFormats) {
@@ -37,7 +58,12 @@ void run_formats(const FormatsOptions& opt) {
                      {"step_near_one", f.step_near_one},
                      {"role", f.role}});
     }
-    print_json({{"formats", arr}});
+    nlohmann::json wt = nlohmann::json::array();
+    for (const WeightType& w : types) {
+      wt.push_back({{"name", w.name()}, {"kind", w.is_ggml() ? "ggml" : "scheme"}, {"bits_per_weight", w.nominal_bits_per_weight()},
+                    {"layout", layout(w)}, {"activations", w.activations()}, {"cpu_kernel", kernel_name(w)}, {"doc", w.doc()}});
+    }
+    print_json({{"formats", arr}, {"weight_types", wt}});
     return;
   }
   Table t;
@@ -56,13 +82,24 @@ void run_formats(const FormatsOptions& opt) {
                "step at 1.0: floats, the gap from 1.0 to the next value (machine epsilon);\n"
                "* integer and NF4 codes, the gap below 1.0 when the scale puts the top code at 1.0.\n"
                "levels: distinct finite values (+0 and -0 counted once).\n";
+  Table w;
+  w.left_tail = 1;
+  w.header = {"weight type", "bits/w", "layout", "activations", "CPU kernel", "docs"};
+  for (const WeightType& t : types) {
+    w.rows.push_back({t.name(), num(t.nominal_bits_per_weight(), 5), layout(t), t.activations(), kernel_name(t), std::string(t.doc())});
+  }
+  std::cout << "\nweight types (what `quantize`, `eval --scheme`, `run --scheme` and `bench` take):\n";
+  w.print(std::cout);
+  std::cout << "\nbits/w: codes plus scales, zero points and block metadata per weight, for large matrices\n"
+               "(per-tensor and per-row scales not counted). GGML types multiply activations quantized to the\n"
+               "format shown, as llama.cpp does; vernier's schemes multiply float32 activations.\n";
 }
 }  // namespace
 
 void add_formats_command(CLI::App& app) {
   auto opt = std::make_shared<FormatsOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "formats", "Table of every numeric format: bytes per parameter, range, precision, levels, role");
+      "formats", "Table of every numeric format (range, precision, levels, role) and every weight type (bits per weight, layout, kernel)");
   cmd->add_flag("--json", opt->json, "Print the table as JSON");
   cmd->callback([opt] { run_formats(*opt); });
 }

@@ -138,7 +138,7 @@ PreparedMatrix prepare_matrix(GgmlType type, const void* w, int64_t rows, int64_
   return prepare_matrix(KernelContext{}, type, w, rows, cols);
 }
 
-PreparedMatrix prepare_matrix(const QuantizedTensor& w) {
+PreparedMatrix prepare_matrix(const PackedTensor& w) {
   if (!kernel_supports(w.scheme)) throw_usage("no weight-only kernel for " + describe(w.scheme));
   PreparedMatrix m;
   m.rows = w.rows;
@@ -148,10 +148,7 @@ PreparedMatrix prepare_matrix(const QuantizedTensor& w) {
 }
 
 uint64_t PreparedMatrix::resident_bytes() const {
-  if (scheme) {
-    return scheme->codes.size() + scheme->scales.size() * sizeof(float) + scheme->zero_points.size() * sizeof(int32_t) +
-           scheme->double_quant.codes.size() + scheme->double_quant.block_absmax.size() * sizeof(float);
-  }
+  if (scheme) return scheme->bytes();
   if (!packed.empty()) {  // the repacked groups, and the leftover rows read from the original bytes
     const int64_t row_bytes = *ggml_row_bytes(ggml_info(type), cols);
     return packed.size() + static_cast<uint64_t>((rows % 8) * row_bytes);

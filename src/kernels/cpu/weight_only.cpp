@@ -125,12 +125,33 @@ const float* prepare_row(const kernels::WoDesc& d, const kernels::WoKernels& k, 
   }
   return arranged;
 }
-kernels::WoDesc describe_for(const QuantizedTensor& w, Activations act) {
+template <class W>
+kernels::WoDesc describe_for(const W& w, Activations act) {
   if (act == Activations::q8_0 && w.cols % ggml::QK8_0 != 0)
     throw_usage("q8_0 activations need a multiple of 32 columns; the weights have " + std::to_string(w.cols));
   return kernels::describe_weights(w);
 }
 }  // namespace
+
+bool cpu_reference_only(const WeightType& t) {
+  if (t.is_ggml()) return false;
+  const FormatInfo& f = format_info(t.as_scheme().format);
+  return f.kind == FormatKind::integer && f.bits != 4 && f.bits != 8;
+}
+
+CpuKernel cpu_kernel(const KernelContext& ctx, const WeightType& t) {
+  const kernels::Path& path = kernels::path_of(ctx);
+  if (t.is_ggml()) {
+    const DotFn f = path.table[t.ggml()];
+    return f && f != kernels::reference_dots()[t.ggml()] ? CpuKernel::simd : CpuKernel::reference;
+  }
+  const Scheme& s = t.as_scheme();
+  const int64_t cols = s.granularity == Granularity::per_group ? std::max<int64_t>(256, (256 + s.group_size - 1) / s.group_size * s.group_size) : 256;
+  const std::vector<float> zeros(static_cast<size_t>(8 * cols), 0.0f);
+  const QuantizedTensor q = quantize(TensorView{zeros.data(), 8, cols, "probe"}, s);
+  return pick_kernels(path, kernels::describe_weights(q), Activations::f32).one != kernels::wo_reference_dot ? CpuKernel::simd
+                                                                                                            : CpuKernel::reference;
+}
 
 bool kernel_supports(const Scheme& s) {
   const FormatInfo& f = format_info(s.format);
@@ -179,8 +200,12 @@ void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, i
   matmul(default_kernel_context(threads), w, x, batch, y, ws, act);
 }
 
-void matmul(const KernelContext& ctx, const QuantizedTensor& w, const float* x, int64_t batch, float* y, MatmulWorkspace& ws,
-            Activations act) {
+namespace {
+// One body for both forms of the weights (the codes are the same; only scale(g) and zero(g) read
+// differently).
+template <class W>
+void matmul_scheme(const KernelContext& ctx, const W& w, const float* x, int64_t batch, float* y, MatmulWorkspace& ws,
+                   Activations act) {
   const int threads = ctx.threads;
   const kernels::WoDesc d = describe_for(w, act);
   const kernels::WoKernels k = pick_kernels(kernels::path_of(ctx), d, act);
@@ -228,6 +253,17 @@ void matmul(const KernelContext& ctx, const QuantizedTensor& w, const float* x, 
     }
   };
   ctx.workers().run(t, chunks, task);
+}
+}  // namespace
+
+void matmul(const KernelContext& ctx, const QuantizedTensor& w, const float* x, int64_t batch, float* y, MatmulWorkspace& ws,
+            Activations act) {
+  matmul_scheme(ctx, w, x, batch, y, ws, act);
+}
+
+void matmul(const KernelContext& ctx, const PackedTensor& w, const float* x, int64_t batch, float* y, MatmulWorkspace& ws,
+            Activations act) {
+  matmul_scheme(ctx, w, x, batch, y, ws, act);
 }
 
 }  // namespace vernier
