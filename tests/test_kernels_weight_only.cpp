@@ -202,9 +202,12 @@ TEST_P(WeightOnlyMatmul, PackedWeightsGiveTheSameProductsBitForBit) {
   const Activations act = GetParam();
   std::mt19937 rng(9);
   MatmulWorkspace ws;
-  for (const char* name : kSchemes) {
+  std::vector<std::string> names(std::begin(kSchemes), std::end(kSchemes));
+  for (const char* extra : {"int4-asym-g128-f16", "uint4-asym-g64-f16", "int4-asym-tensor", "int3-asym-g32-f16", "nf4-b64-dq-f16"})
+    names.emplace_back(extra);
+  for (const std::string& name : names) {
     const Scheme scheme = parse_scheme(name);
-    const int64_t rows = 33, cols = 384;
+    const int64_t rows = 33, cols = 384;  // tiles of 16 rows: two whole and one of a single row
     const std::vector<float> w = values(rng, rows * cols, 0);
     const QuantizedTensor q = quantize(TensorView{w.data(), rows, cols, "w"}, scheme);
     const PackedTensor p = pack(q);

@@ -17,6 +17,7 @@
 #include "vernier/ggml_types.hpp"
 #include "vernier/kernels.hpp"
 #include "vernier/nf4.hpp"
+#include "vernier/pack.hpp"
 
 namespace vernier {
 namespace kernels {
@@ -201,8 +202,70 @@ void matmul(const QuantizedTensor& w, const float* x, int64_t batch, float* y, i
 }
 
 namespace {
-// One body for both forms of the weights (the codes are the same; only scale(g) and zero(g) read
-// differently).
+// The packed form's scales and zero points of rows [r0, r1) decoded to float32 and int32 once per
+// row tile (16 rows: 16 · groups_per_row values, in the thread's own buffer), so that the kernels'
+// inner loops read them exactly as they read an unpacked tensor's — a possible call or branch in
+// those loops (FP16 decode, bit unpacking) cost a third of the 4-bit kernels' speed. The rows passed
+// to the kernels are then relative to r0 (they only index the groups).
+struct TileGroups {
+  std::vector<float> scales;
+  std::vector<int32_t> zeros;
+};
+bool needs_tile_decode(const kernels::WoDesc& d) { return !d.scales || d.zeros_packed; }
+// FP16 bits → float32, exact for every code (the codec's arithmetic, inline so the loop vectorizes).
+inline float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
+  uint32_t bits;
+  if (e == 0x1F) bits = sign | 0x7F800000u | (m << 13);                  // Inf, NaN (payload kept)
+  else if (e != 0) bits = sign | ((e + 112) << 23) | (m << 13);           // normal: rebias 15 → 127
+  else if (m == 0) bits = sign;                                           // ±0
+  else {                                                                  // subnormal: m · 2^-24, exact
+    const float v = static_cast<float>(m) * 0x1p-24f;
+    std::memcpy(&bits, &v, 4);
+    bits |= sign;
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+kernels::WoDesc tile_desc(const kernels::WoDesc& d, int64_t r0, int64_t r1, TileGroups& buf) {
+  kernels::WoDesc t = d;
+  const int64_t first = d.per_tensor ? 0 : r0 * d.groups_per_row, n = d.per_tensor ? 1 : (r1 - r0) * d.groups_per_row;
+  if (buf.scales.size() < static_cast<size_t>(n)) {
+    buf.scales.resize(static_cast<size_t>(n));
+    buf.zeros.resize(static_cast<size_t>(n));
+  }
+  float* sc = buf.scales.data();
+  if (d.scales) {
+    t.scales = d.scales + first;  // float32 as stored: read in place
+  } else if (d.scales_f16) {
+    for (int64_t i = 0; i < n; ++i) sc[i] = half_to_float(d.scales_f16[first + i]);
+    t.scales = sc;
+  } else {  // NF4 double quantization: code value × its block's absmax + offset, as the quantizer
+    const float* map = dynamic8_map().data();
+    for (int64_t i = 0; i < n; ++i) sc[i] = map[d.dq_codes[first + i]] * d.dq_absmax[(first + i) / d.dq_block] + d.dq_offset;
+    t.scales = sc;
+  }
+  t.scales_f16 = nullptr;
+  t.dq_codes = nullptr;
+  if (d.zeros_packed) {
+    int32_t* z = buf.zeros.data();
+    const uint8_t* p = d.zeros_packed;
+    if (d.bits == 8) {
+      for (int64_t i = 0; i < n; ++i) z[i] = p[first + i];
+    } else if (d.bits == 4) {
+      for (int64_t i = 0; i < n; ++i) z[i] = (p[(first + i) >> 1] >> (((first + i) & 1) * 4)) & 15;
+    } else {
+      for (int64_t i = 0; i < n; ++i) z[i] = unpack_code(p, first + i, d.bits, false);
+    }
+    t.zeros = z;
+    t.zeros_packed = nullptr;
+  }
+  return t;  // the kernels index groups from the tile's first row
+}
+
+// One body for both forms of the weights (the codes are the same; only the scales and zero points
+// are held differently).
 template <class W>
 void matmul_scheme(const KernelContext& ctx, const W& w, const float* x, int64_t batch, float* y, MatmulWorkspace& ws,
                    Activations act) {
@@ -234,20 +297,25 @@ void matmul_scheme(const KernelContext& ctx, const W& w, const float* x, int64_t
   const int64_t chunks = t == 1 ? 1 : std::min<int64_t>((rows + kTile - 1) / kTile, 4 * t);
   // activation rows a tile at a time (about 256 KiB, L2-resident), as matmul.cpp does for GGUF types
   const int64_t btile = std::clamp<int64_t>((int64_t{256} << 10) / (w.cols * 4), 1, std::max<int64_t>(batch, 1));
+  const bool decode = needs_tile_decode(d);
   auto task = [&](int64_t c) {
+    static thread_local TileGroups buf;
     const int64_t r0 = rows * c / chunks, r1 = rows * (c + 1) / chunks;
     for (int64_t b0 = 0; b0 < batch; b0 += btile) {
       const int64_t b1 = std::min(batch, b0 + btile);
       for (int64_t rt = r0; rt < r1; rt += kTile) {
         const int64_t re = std::min(r1, rt + kTile);
+        const kernels::WoDesc td = decode ? tile_desc(d, rt, re, buf) : d;
+        const int64_t base = decode ? rt : 0;  // the kernels' row index: relative to the tile when decoded
         for (int64_t b = b0; b < b1; ++b) {
           const float* xb = x + b * w.cols;
           float* yb = y + b * rows;
           int64_t r = rt;
           if (k.rows) {
-            for (; r + k.rows_at_once <= re; r += k.rows_at_once) k.rows(d, w.codes.data() + r * w.row_bytes, r, xb, xsum + b * gpr, yb + r);
+            for (; r + k.rows_at_once <= re; r += k.rows_at_once)
+              k.rows(td, w.codes.data() + r * w.row_bytes, r - base, xb, xsum + b * gpr, yb + r);
           }
-          for (; r < re; ++r) yb[r] = k.one(d, w.codes.data() + r * w.row_bytes, r, xb, xsum + b * gpr);
+          for (; r < re; ++r) yb[r] = k.one(td, w.codes.data() + r * w.row_bytes, r - base, xb, xsum + b * gpr);
         }
       }
     }

@@ -55,9 +55,9 @@ struct RowTotals {
   inline void add_group(const WoDesc& d, int64_t row, int64_t j, const __m512* group_sum, float offset, float xsum_j) {
     for (int r = 0; r < R; ++r) {
       const int64_t g = d.group_of(row + r, j);
-      const float z = static_cast<float>(d.zero(g));
-      total[r] = _mm512_fmadd_ps(_mm512_set1_ps(d.scale(g)), group_sum[r], total[r]);
-      zero_term[r] += d.scale(g) * ((offset + z) * xsum_j);
+      const float z = static_cast<float>(d.zeros ? d.zeros[g] : d.fixed_zero);
+      total[r] = _mm512_fmadd_ps(_mm512_set1_ps(d.scales[g]), group_sum[r], total[r]);
+      zero_term[r] += d.scales[g] * ((offset + z) * xsum_j);
     }
   }
   inline void finish(float* out) const {

@@ -174,9 +174,9 @@ HWY_INLINE void WoRows(const WoDesc& d, const uint8_t* codes, int64_t row, const
       const int64_t g = d.group_of(row + r, j);
       V sum = acc[r][0];
       for (int v = 1; v < kPer32; ++v) sum = Lanes::Add(sum, acc[r][v]);
-      total[r] = Lanes::Fma(Lanes::Set1(d.scale(g) * post), sum, total[r]);
+      total[r] = Lanes::Fma(Lanes::Set1(d.scales[g] * post), sum, total[r]);
       if constexpr (K == WoKind::integer) {
-        zero_term[r] += d.scale(g) * (static_cast<float>(d.zero(g)) * xsum[j]);
+        zero_term[r] += d.scales[g] * (static_cast<float>(d.zeros ? d.zeros[g] : d.fixed_zero) * xsum[j]);
       }
     }
   }
@@ -210,8 +210,8 @@ template <WoKind K, int R>
 HWY_INLINE void GroupTables(const WoDesc& d, int64_t row, int64_t j, __m512 values, __m512* lut) {
   for (int r = 0; r < R; ++r) {
     const int64_t g = d.group_of(row + r, j);
-    const float z = K == WoKind::integer ? static_cast<float>(d.zero(g)) : 0.0f;
-    lut[r] = _mm512_mul_ps(_mm512_sub_ps(values, _mm512_set1_ps(z)), _mm512_set1_ps(d.scale(g)));
+    const float z = K == WoKind::integer ? static_cast<float>(d.zeros ? d.zeros[g] : d.fixed_zero) : 0.0f;
+    lut[r] = _mm512_mul_ps(_mm512_sub_ps(values, _mm512_set1_ps(z)), _mm512_set1_ps(d.scales[g]));
   }
 }
 
