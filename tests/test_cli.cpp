@@ -390,3 +390,37 @@ TEST(CliFiles, SavedBaseLogitsGiveTheSameKlDivergenceAsRunningTheBase) {
 }
 
 }  // namespace
+
+TEST(CliFiles, EvalAndRunQuantizeTheBlocksInMemoryToAnyWeightType) {
+  VERNIER_REQUIRE_SHARED("models/TinyStories-656K/model.safetensors");
+  const std::string model = vernier::testdata::shared("models/TinyStories-656K");
+  const std::string text = " --text " + vernier::testdata::shared("text/tinystories-excerpt.txt") + " --ctx 256 --chunks 4 --json --quiet";
+  CliResult r = run("eval " + model + " --scheme int4-asym-g128 --base " + model + text);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["scheme"]["type"], "int4-asym-g128");
+  EXPECT_EQ(j["scheme"]["matrices"].get<int>(), 14);
+  EXPECT_NEAR(j["scheme"]["bits_per_weight"].get<double>(), 4.281, 0.001);  // 4 + (32 + 4) / 128
+  EXPECT_EQ(j["resident_weight_bytes"], j["weight_bytes"]);                   // nothing widened at load
+  EXPECT_GT(j["kld"]["mean"].get<double>(), 0.01);                           // 4-bit RTN costs something …
+  EXPECT_LT(j["kld"]["mean"].get<double>(), 0.3);                            // … but is the same model
+  EXPECT_GT(j["same_top_p"].get<double>(), 0.6);
+  // the base model itself: the same scheme twice gives the same figures (deterministic quantization)
+  const auto again = nlohmann::json::parse(run("eval " + model + " --scheme int4-asym-g128 --base " + model + text).out);
+  EXPECT_EQ(again["kld"]["mean"], j["kld"]["mean"]);
+  r = run("eval " + model + " --scheme int8-sym-channel --base " + model + text);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_LT(nlohmann::json::parse(r.out)["kld"]["mean"].get<double>(), j["kld"]["mean"].get<double>() / 10);
+  r = run("run " + model + " --scheme nf4-b64 --prompt 'Once upon a time' -n 24 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["resident_weight_bytes"], j["model_bytes"]);
+  EXPECT_FALSE(j["text"].get<std::string>().empty());
+  // unknown or unusable types are usage errors that say what is wrong
+  r = run("eval " + model + " --scheme int4-bogus" + text);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("int4-asym-g128"), std::string::npos) << r.err;  // the choices are named
+  r = run("eval " + model + " --scheme Q4_K" + text);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("blk.0."), std::string::npos) << r.err;  // rows of 128 and 384: not whole 256-value blocks
+}

@@ -1,6 +1,5 @@
 // vernier bench — memory read bandwidth and the matrix kernels' throughput against it.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -29,7 +28,7 @@ struct BenchCliOptions {
 };
 
 void run_bench(const BenchCliOptions& o) {
-  if (o.isa != "auto" || !std::getenv("VERNIER_ISA")) set_kernel_isa(o.isa);
+  apply_isa(o.isa);
   BenchOptions opt;
   if (o.types.empty()) {
     opt.types = default_bench_types();  // every type the registry lists
@@ -69,15 +68,11 @@ void run_bench(const BenchCliOptions& o) {
   opt.repetitions = o.repetitions;
   if (o.paired_mib < 0 || o.bandwidth_mib <= 0) throw_usage("--bandwidth-mib must be positive and --paired-mib at least 0");
   opt.paired_bandwidth_bytes = static_cast<uint64_t>(o.paired_mib * 1048576.0);
-  const bool tty = ::isatty(2);
-  if (!o.quiet) {
-    opt.progress = [tty](const std::string& s) {
-      if (tty) std::cerr << "\r\033[K" << s << std::flush;
-    };
-  }
+  Progress progress(o.quiet, 0);  // a terminal line only
+  opt.progress = [&](const std::string& s) { progress.update(0, 0, s); };
   const auto bw = measure_read_bandwidth(opt.threads, static_cast<uint64_t>(o.bandwidth_mib * 1048576.0), opt.repetitions);
   const auto res = bench_matmul(opt, bw);
-  if (!o.quiet && tty) std::cerr << "\r\033[K";
+  progress.clear();
   if (o.json) {
     nlohmann::json j;
     j["kernel_isa"] = kernel_isa();
@@ -122,15 +117,15 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--activations", opt->activations,
                   "For vernier schemes: f32, bf16 (activations rounded to bfloat16) and/or q8_0 (quantized to Q8_0, "
                   "W4A8); default: f32, plus bf16 and q8_0 where the CPU has a kernel of their own for the scheme");
-  cmd->add_option("--isa", opt->isa, "Kernel path: auto, scalar or a SIMD target (env VERNIER_ISA)")->capture_default_str();
+  add_isa_option(cmd, opt->isa);
   cmd->add_option("--reps", opt->repetitions, "Repetitions per measurement (median reported)")->capture_default_str();
   cmd->add_option("--bandwidth-mib", opt->bandwidth_mib, "Buffer for the read-bandwidth measurement, MiB")->capture_default_str();
   cmd->add_option("--paired-mib", opt->paired_mib,
                   "Buffer read after every timed product to pair it with the bandwidth of that moment, MiB (0: "
                   "compare with the first measurement only)")
       ->capture_default_str();
-  cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
-  cmd->add_flag("--json", opt->json, "Print the results as JSON");
+  add_quiet_flag(cmd, opt->quiet);
+  add_json_flag(cmd, opt->json, "the results");
   cmd->callback([opt] { run_bench(*opt); });
 }
 

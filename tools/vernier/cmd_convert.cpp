@@ -1,6 +1,5 @@
 // vernier convert — between llama2.c, Hugging Face safetensors and GGUF, one tensor in memory at a time.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -39,15 +38,12 @@ void run_convert(const ConvertCliOptions& opt) {
   ConvertOptions co;
   co.out_type = opt.type;
   co.overwrite = opt.force;
-  const bool tty = ::isatty(2);
-  if (!opt.quiet) {
-    co.progress = [tty](size_t i, size_t n, const ModelTensor& t) {
-      if (tty) std::cerr << fmt::format("\r\033[K[{}/{}] {}", i + 1, n, t.name) << std::flush;
-      else std::cerr << fmt::format("[{}/{}] {}\n", i + 1, n, t.name);
-    };
-  }
+  Progress progress(opt.quiet);
+  co.progress = [&](size_t i, size_t n, const ModelTensor& t) {
+    progress.update(static_cast<int64_t>(i), static_cast<int64_t>(n), fmt::format("[{}/{}] {}", i + 1, n, t.name));
+  };
   const ConvertReport r = to == "gguf" ? write_gguf(m, opt.output, co) : write_safetensors(m, opt.output, co);
-  if (!opt.quiet && tty) std::cerr << "\r\033[K";
+  progress.clear();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const uint64_t rss = peak_rss_bytes();
   if (opt.json) {
@@ -70,8 +66,8 @@ void add_convert_command(CLI::App& app) {
   cmd->add_option("--to", opt->to, "Output format: gguf or safetensors (default: from the extension)");
   cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
   cmd->add_flag("--force", opt->force, "Overwrite an existing output file");
-  cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
-  cmd->add_flag("--json", opt->json, "Print the report as JSON");
+  add_quiet_flag(cmd, opt->quiet);
+  add_json_flag(cmd, opt->json, "the report");
   cmd->callback([opt] { run_convert(*opt); });
 }
 

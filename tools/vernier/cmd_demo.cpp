@@ -190,7 +190,7 @@ void add_demo_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "demo", "Quantize a synthetic LLaMA block in every format and granularity, show the errors and a memory plan");
   cmd->add_option("--seed", opt->seed, "Seed of the synthetic weights")->capture_default_str();
-  cmd->add_flag("--json", opt->json, "Print the results as JSON");
+  add_json_flag(cmd, opt->json, "the results");
   cmd->callback([opt] { run_demo(*opt); });
 }
 

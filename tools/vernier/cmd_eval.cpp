@@ -1,6 +1,5 @@
 // vernier eval — perplexity of a model on a text with llama.cpp's protocol.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>

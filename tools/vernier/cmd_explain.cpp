@@ -294,7 +294,7 @@ void add_explain_command(CLI::App& app) {
                 "FP8 overflow: clamp to the largest finite value (default) or become Inf/NaN");
   cmd->add_flag("--f16-scales", opt->f16_scales, "Store scales as FP16 (as GPTQ/AWQ/GGUF do)");
   cmd->add_flag("--double-quant", opt->double_quant, "NF4: quantize the absmax values too (QLoRA)");
-  cmd->add_flag("--json", opt->json, "Print the result as JSON");
+  add_json_flag(cmd, opt->json, "the result");
   cmd->callback([opt] { run_explain(*opt); });
 }
 

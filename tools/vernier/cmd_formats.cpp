@@ -100,7 +100,7 @@ void add_formats_command(CLI::App& app) {
   auto opt = std::make_shared<FormatsOptions>();
   CLI::App* cmd = app.add_subcommand(
       "formats", "Table of every numeric format (range, precision, levels, role) and every weight type (bits per weight, layout, kernel)");
-  cmd->add_flag("--json", opt->json, "Print the table as JSON");
+  add_json_flag(cmd, opt->json, "the table");
   cmd->callback([opt] { run_formats(*opt); });
 }
 

@@ -1,6 +1,5 @@
 // vernier imatrix — collect an importance matrix from calibration text, as llama-imatrix does.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -30,13 +29,11 @@ void run_imatrix(const ImatrixOptions& opt) {
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (text.empty()) throw_usage(opt.text_file + ": the text is empty");
   const Model m = load_model(opt.model, opt.tokenizer);
-  const bool tty = ::isatty(2);
+  Progress progress(opt.quiet, 10);
   ImatrixStats s = collect_imatrix(m, text, opt.ctx, opt.chunks, opt.threads, [&](int64_t c, int64_t n) {
-    if (opt.quiet) return;
-    if (tty) std::cerr << fmt::format("\r\033[K[{}/{}] chunks", c + 1, n) << std::flush;
-    else if ((c + 1) % 10 == 0 || c + 1 == n) std::cerr << fmt::format("[{}/{}] chunks\n", c + 1, n);
+    progress.update(c, n, fmt::format("[{}/{}] chunks", c + 1, n));
   }, parse_kv_type(opt.kv));
-  if (!opt.quiet && tty) std::cerr << "\r\033[K";
+  progress.clear();
   s.dataset = opt.text_file;
   if (opt.format == "gguf") write_imatrix_gguf(s, opt.output, opt.force);
   else write_imatrix_dat(s, opt.output, opt.force);
@@ -53,11 +50,11 @@ void add_imatrix_command(CLI::App& app) {
   cmd->add_option("--format", opt->format, "gguf or dat (legacy)")->capture_default_str();
   cmd->add_option("--ctx", opt->ctx, "Tokens per chunk")->capture_default_str();
   cmd->add_option("--chunks", opt->chunks, "At most this many chunks (default: all)");
-  cmd->add_option("--threads", opt->threads, "Threads (default: all)");
+  add_threads_option(cmd, opt->threads, "Threads (default: all)");
   cmd->add_option("--kv", opt->kv, "KV cache format the activations are computed with: " + kv_type_names())->capture_default_str();
   cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
   cmd->add_flag("--force", opt->force, "Overwrite an existing output");
-  cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
+  add_quiet_flag(cmd, opt->quiet);
   cmd->callback([opt] { run_imatrix(*opt); });
 }
 

@@ -221,7 +221,7 @@ void add_inspect_command(CLI::App& app) {
   cmd->add_flag("--stats", opt->stats, "Per-tensor statistics: min/max/mean/std/kurtosis, row ranges, outlier columns");
   cmd->add_option("--tensor", opt->tensor_regex, "Only tensors whose name matches this regular expression");
   cmd->add_flag("--metadata", opt->metadata, "List every GGUF metadata key");
-  cmd->add_flag("--json", opt->json, "Print everything as JSON");
+  add_json_flag(cmd, opt->json, "everything");
   cmd->callback([opt] { run_inspect(*opt); });
 }
 

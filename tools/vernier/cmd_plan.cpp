@@ -221,7 +221,7 @@ void add_plan_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--memory", opt->memory, "Memory to fit into, e.g. 24GiB or 80GB");
   cmd->add_option("--device", opt->device, "Named device: rtx4090, a100-40gb, a100-80gb, h100-80gb, cpu");
-  cmd->add_flag("--json", opt->json, "Print the plan as JSON");
+  add_json_flag(cmd, opt->json, "the plan");
   cmd->callback([opt] {
     const PlanRequest req = make_request(*opt);
     if (opt->json) print_json(plan_json(req));

@@ -1,7 +1,6 @@
 // vernier quantize — a model to a GGUF file in one of llama.cpp's file types, byte-identical to
 // llama-quantize, with a per-tensor report of what each tensor became and what it cost.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -67,21 +66,20 @@ void run_quantize(const QuantizeCliOptions& opt) {
   int64_t total_elements = 0;
   for (const auto& t : m.tensors) total_elements += t.elements();
   const double total_mb = static_cast<double>(total_elements) * 4 / 1e6;
-  const bool tty = ::isatty(2);
+  Progress progress(opt.quiet);
   const auto start = std::chrono::steady_clock::now();
   if (!opt.quiet) {
-    q.progress = [&, tty](size_t i, size_t n, const std::string& name, uint64_t done) {
+    q.progress = [&](size_t i, size_t n, const std::string& name, uint64_t done) {
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       const double mb = static_cast<double>(done) / 1e6;
       const double rate = s > 0 ? mb / s : 0;
       const std::string eta = rate > 0 ? fmt::format("{:.0f}s", (total_mb - mb) / rate) : "-";
-      const std::string line = fmt::format("[{}/{}] {:<28} {:7.1f} MB/s  ETA {}", i + 1, n, name, rate, eta);
-      if (tty) std::cerr << "\r\033[K" << line << std::flush;
-      else std::cerr << line << '\n';
+      progress.update(static_cast<int64_t>(i), static_cast<int64_t>(n),
+                      fmt::format("[{}/{}] {:<28} {:7.1f} MB/s  ETA {}", i + 1, n, name, rate, eta));
     };
   }
   const QuantizeModelReport r = quantize_model(m, opt.output, q);
-  if (!opt.quiet && tty) std::cerr << "\r\033[K";
+  progress.clear();
 
   if (opt.json) {
     nlohmann::json tensors = nlohmann::json::array();
@@ -121,7 +119,7 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("-o,--output", opt->output, "Output .gguf")->required();
   cmd->add_option("--type", opt->type, "File type: " + gguf_file_type_names())->required();
   cmd->add_option("--imatrix", opt->imatrix, "Importance matrix (llama-imatrix GGUF or legacy .dat)");
-  cmd->add_option("--threads", opt->threads, "Threads for the rows of each tensor (default: all)");
+  add_threads_option(cmd, opt->threads, "Threads for the rows of each tensor (default: all)");
   cmd->add_flag("--pure", opt->pure, "Every quantizable tensor in the file type's default type");
   cmd->add_option("--tensor-type", opt->tensor_types, "REGEX=TYPE for tensors whose name matches (repeatable; first match wins)");
   cmd->add_option("--output-tensor-type", opt->output_tensor_type, "Type of output.weight");
@@ -131,8 +129,8 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("--allow-nonfinite", opt->allow_nonfinite, "Quantize tensors that contain NaN or Inf");
   cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
   cmd->add_flag("--force", opt->force, "Overwrite an existing output");
-  cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
-  cmd->add_flag("--json", opt->json, "Print the report as JSON");
+  add_quiet_flag(cmd, opt->quiet);
+  add_json_flag(cmd, opt->json, "the report");
   cmd->callback([opt] { run_quantize(*opt); });
 }
 

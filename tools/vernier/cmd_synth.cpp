@@ -2,7 +2,6 @@
 // without a download (the weights are synthetic_matrix's heavy-tailed values, so the model talks
 // nonsense, but every kernel, quantizer and memory figure behaves as on a real model of that shape).
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -121,14 +120,12 @@ void run_synth(const SynthOptions& o) {
   ConvertOptions co;
   co.out_type = o.type;
   co.overwrite = o.force;
-  const bool tty = ::isatty(2);
-  if (!o.quiet) {
-    co.progress = [tty](size_t i, size_t n, const ModelTensor& t) {
-      if (tty) std::cerr << fmt::format("\r\033[K[{}/{}] {}", i + 1, n, t.name) << std::flush;
-    };
-  }
+  Progress progress(o.quiet, 0);  // a terminal line only, as before
+  co.progress = [&](size_t i, size_t n, const ModelTensor& t) {
+    progress.update(static_cast<int64_t>(i), static_cast<int64_t>(n), fmt::format("[{}/{}] {}", i + 1, n, t.name));
+  };
   const ConvertReport r = write_gguf(m, o.output, co);
-  if (!o.quiet && tty) std::cerr << "\r\033[K";
+  progress.clear();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (o.json) {
     print_json({{"output", o.output}, {"parameters", params}, {"tensors", r.tensors}, {"tensor_bytes", r.bytes_written},
@@ -156,8 +153,8 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--type", opt->type, "Tensor type: f32, f16 or bf16 (norms stay f32)")->capture_default_str();
   cmd->add_option("--seed", opt->seed, "Seed")->capture_default_str();
   cmd->add_flag("--force", opt->force, "Overwrite the output");
-  cmd->add_flag("--quiet", opt->quiet, "No progress on stderr");
-  cmd->add_flag("--json", opt->json, "Print the result as JSON");
+  add_quiet_flag(cmd, opt->quiet);
+  add_json_flag(cmd, opt->json, "the result");
   cmd->callback([opt] { run_synth(*opt); });
 }
 

@@ -180,15 +180,10 @@ void gemv_bf16(const DeviceBuffer& w, const DeviceBuffer& x, DeviceBuffer& y, in
   check(cudaDeviceSynchronize(), "gemv_bf16");
 }
 
-double time_gemv(bool bf16, const DeviceBuffer& w, const DeviceBuffer& x, DeviceBuffer& y, int64_t rows, int64_t cols,
-                 int64_t batch, int reps) {
-  check_sizes(w, bf16 ? 2 : 4, x, y, rows, cols, batch);
-  const auto run = [&] {
-    if (bf16) launch<__nv_bfloat16>(w.data(), static_cast<const float*>(x.data()), static_cast<float*>(y.data()), rows, cols, batch);
-    else launch<float>(w.data(), static_cast<const float*>(x.data()), static_cast<float*>(y.data()), rows, cols, batch);
-  };
-  run();
-  check(cudaDeviceSynchronize(), "warm-up");
+namespace {
+// Seconds per call of run(): the median of `reps` CUDA-event-timed calls.
+template <class F>
+double median_seconds(const F& run, int reps) {
   cudaEvent_t a, b;
   check(cudaEventCreate(&a), "event");
   check(cudaEventCreate(&b), "event");
@@ -207,28 +202,26 @@ double time_gemv(bool bf16, const DeviceBuffer& w, const DeviceBuffer& x, Device
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
 }
+}  // namespace
+
+double time_gemv(bool bf16, const DeviceBuffer& w, const DeviceBuffer& x, DeviceBuffer& y, int64_t rows, int64_t cols,
+                 int64_t batch, int reps) {
+  check_sizes(w, bf16 ? 2 : 4, x, y, rows, cols, batch);
+  const auto run = [&] {
+    if (bf16) launch<__nv_bfloat16>(w.data(), static_cast<const float*>(x.data()), static_cast<float*>(y.data()), rows, cols, batch);
+    else launch<float>(w.data(), static_cast<const float*>(x.data()), static_cast<float*>(y.data()), rows, cols, batch);
+  };
+  run();
+  check(cudaDeviceSynchronize(), "warm-up");
+  return median_seconds(run, reps);
+}
 
 double copy_bandwidth(size_t bytes, int reps) {
   DeviceBuffer src(bytes), dst(bytes);
   check(cudaMemset(src.data(), 1, bytes), "memset");
   check(cudaMemcpy(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice), "warm-up copy");
-  cudaEvent_t a, b;
-  check(cudaEventCreate(&a), "event");
-  check(cudaEventCreate(&b), "event");
-  std::vector<double> t;
-  for (int r = 0; r < std::max(reps, 1); ++r) {
-    cudaEventRecord(a);
-    cudaMemcpy(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice);
-    cudaEventRecord(b);
-    check(cudaEventSynchronize(b), "event sync");
-    float ms = 0;
-    cudaEventElapsedTime(&ms, a, b);
-    t.push_back(ms / 1e3);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  std::sort(t.begin(), t.end());
-  return 2.0 * static_cast<double>(bytes) / t[t.size() / 2];
+  const double s = median_seconds([&] { cudaMemcpy(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice); }, reps);
+  return 2.0 * static_cast<double>(bytes) / s;
 }
 
 }  // namespace vernier::cuda
