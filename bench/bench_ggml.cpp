@@ -51,8 +51,10 @@ void BM_Quantize(benchmark::State& state, std::string type, bool with_imatrix) {
 }
 
 int register_all = [] {
-  for (const char* t : {"F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"}) {
-    benchmark::RegisterBenchmark((std::string("ggml_quantize/") + t).c_str(), BM_Quantize, std::string(t), false)
+  for (const vernier::GgmlTypeInfo& ti : vernier::ggml_types()) {  // every type the registry makes (F32 is a copy)
+    if (!ti.quantize || !ti.reference_dot || ti.type == vernier::GgmlType::F32) continue;
+    const std::string t(ti.name);
+    benchmark::RegisterBenchmark(("ggml_quantize/" + t).c_str(), BM_Quantize, t, false)
         ->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
   }
   for (const char* t : {"Q4_0", "Q4_K", "Q6_K", "IQ4_XS"}) {
