@@ -27,7 +27,8 @@ struct ImatrixStats {
 
 // kv: the KV cache the activations are computed with (llama-imatrix runs llama.cpp's default F16).
 ImatrixStats collect_imatrix(const Model& m, const std::string& text, int64_t ctx, int64_t max_chunks, int threads,
-                             const std::function<void(int64_t, int64_t)>& progress = {}, KvType kv = KvType::f32);
+                             const std::function<void(int64_t, int64_t)>& progress = {}, KvType kv = KvType::f32,
+                             const std::string& isa = "");
 void write_imatrix_gguf(const ImatrixStats& s, const std::string& path, bool overwrite);
 void write_imatrix_dat(const ImatrixStats& s, const std::string& path, bool overwrite);
 

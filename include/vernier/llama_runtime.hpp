@@ -91,6 +91,7 @@ class LlamaRuntime {
   int64_t max_batch() const { return max_batch_; }
   int threads() const { return threads_; }
   const Backend& backend() const { return *backend_; }
+  const std::string& isa() const { return isa_; }  // the kernel path of the CPU backend it was made with
   uint64_t weight_bytes() const { return weight_bytes_; }      // as stored: packed codes, scales, norms
   uint64_t resident_weight_bytes() const;                      // what the kernels read, as held in memory
   uint64_t kv_bytes_per_token() const;  // K and V of every layer, codes and scales
@@ -125,6 +126,7 @@ class LlamaRuntime {
   LayerObserver* observer_ = nullptr;
   int64_t context_ = 0, max_batch_ = 0;
   int threads_ = 1;
+  std::string isa_;
   uint64_t weight_bytes_ = 0, norm_bytes_ = 0;
   Matrix embd_, output_;
   const Matrix* out_ = nullptr;  // output_ or, tied, embd_

@@ -21,6 +21,7 @@ struct PerplexityOptions {
   int64_t ctx = 512;
   int64_t max_chunks = 0;  // 0: all
   int threads = 0;
+  std::string isa;               // kernel path of both runtimes ("auto", "scalar", …; "": the process default)
   KvType kv = KvType::f32;       // the model's KV cache (a base model always keeps f32)
   int64_t batch = 512;           // tokens per forward pass (a chunk of ctx − 1 tokens takes ⌈/batch⌉)
   // Base logits: --save-logits writes this model's logits at every scored position to a file, which
@@ -51,6 +52,7 @@ struct PerplexityResult {
   uint64_t kv_bytes_per_token = 0;
   uint64_t weight_bytes = 0;           // the model's weights as stored (packed codes, scales, norms)
   uint64_t resident_weight_bytes = 0;  // what the runtime holds and the kernels read
+  std::string kernel_isa;              // the kernel path the runtimes ran on
 };
 
 // KL(base ‖ model) of the two next-token distributions given by their logits (log-softmax in double,

@@ -11,7 +11,7 @@
 namespace vernier {
 
 ImatrixStats collect_imatrix(const Model& m, const std::string& text, int64_t ctx, int64_t max_chunks, int threads,
-                             const std::function<void(int64_t, int64_t)>& progress, KvType kv) {
+                             const std::function<void(int64_t, int64_t)>& progress, KvType kv, const std::string& isa) {
   if (ctx < 2) throw_usage("--ctx must be at least 2");
   const Tokenizer tok(m.tokenizer);
   const std::vector<int32_t> tokens = tok.encode(text, true, false);
@@ -22,7 +22,7 @@ ImatrixStats collect_imatrix(const Model& m, const std::string& text, int64_t ct
   if (s.chunks < 1) {
     throw_usage("the text has " + std::to_string(tokens.size()) + " tokens, fewer than one chunk of " + std::to_string(ctx));
   }
-  LlamaRuntime rt(m, ctx, threads, kv);
+  LlamaRuntime rt(m, RuntimeOptions{ctx, threads, kv, 512, isa});
   // The block inputs, summed per column in token order for each matrix the group feeds (the output
   // matrix is no block input: llama-imatrix leaves it out too).
   struct Sums final : LayerObserver {

@@ -126,14 +126,15 @@ PerplexityResult perplexity(const Model& m, const std::string& text, const Perpl
   r.chunks = r.text_tokens / opt.ctx;
   if (opt.max_chunks > 0) r.chunks = std::min(r.chunks, opt.max_chunks);
   const int64_t batch = std::min(opt.batch, opt.ctx - 1);
-  LlamaRuntime rt(m, opt.ctx, opt.threads, opt.kv, batch);
+  LlamaRuntime rt(m, RuntimeOptions{opt.ctx, opt.threads, opt.kv, batch, opt.isa});
+  r.kernel_isa = rt.isa();
   const int64_t V = rt.config().vocab;
   r.kv_bytes_per_token = rt.kv_bytes_per_token();
   r.weight_bytes = rt.weight_bytes();
   r.resident_weight_bytes = rt.resident_weight_bytes();
   std::unique_ptr<LlamaRuntime> base_rt;
   if (base) {
-    base_rt = std::make_unique<LlamaRuntime>(*base, opt.ctx, opt.threads, KvType::f32, batch);
+    base_rt = std::make_unique<LlamaRuntime>(*base, RuntimeOptions{opt.ctx, opt.threads, KvType::f32, batch, opt.isa});
     if (base_rt->config().vocab != V) {
       throw_usage("the base model's vocabulary (" + std::to_string(base_rt->config().vocab) + ") differs from the model's (" +
                   std::to_string(V) + ")");

@@ -91,9 +91,13 @@ void add_quiet_flag(CLI::App* cmd, bool& quiet) { cmd->add_flag("--quiet", quiet
 
 void add_json_flag(CLI::App* cmd, bool& json, const std::string& what) { cmd->add_flag("--json", json, "Print " + what + " as JSON"); }
 
-void apply_isa(const std::string& isa) {
-  if (isa != "auto" || !std::getenv("VERNIER_ISA")) set_kernel_isa(isa);
+std::string resolve_isa(const std::string& isa) {
+  const char* env = std::getenv("VERNIER_ISA");
+  const std::string chosen = isa == "auto" && env && *env ? std::string(env) : isa;
+  return make_kernel_context(chosen, 1).isa();  // validates; "auto" becomes the path it picks
 }
+
+void apply_isa(const std::string& isa) { set_kernel_isa(resolve_isa(isa)); }
 
 Model apply_scheme(const Model& m, const std::string& scheme, int threads, bool quiet, InMemoryReport* report) {
   if (scheme.empty()) return m;

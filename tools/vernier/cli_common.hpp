@@ -39,7 +39,10 @@ void add_threads_option(CLI::App* cmd, int& threads, const std::string& help = "
 void add_isa_option(CLI::App* cmd, std::string& isa);  // --isa auto|scalar|avx2|avx3|avx3_vnni (env VERNIER_ISA)
 void add_quiet_flag(CLI::App* cmd, bool& quiet);
 void add_json_flag(CLI::App* cmd, bool& json, const std::string& what = "the result");
-// The process default kernel path from --isa (VERNIER_ISA wins over the default "auto").
+// The kernel path --isa names, for a KernelContext: VERNIER_ISA in the environment wins over the
+// default "auto". Throws a usage Error naming the choices for an unknown path.
+std::string resolve_isa(const std::string& isa);
+// The same as the process default path, for commands that use the context-free entry points (bench).
 void apply_isa(const std::string& isa);
 
 // --scheme TYPE: the model's block matrices quantized in memory (RTN) to any weight type `vernier

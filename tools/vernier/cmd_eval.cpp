@@ -31,7 +31,7 @@ void run_eval(const EvalOptions& opt) {
   if (!in) throw Error(ErrorKind::io, opt.text_file + ": cannot open");
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (text.empty()) throw_usage(opt.text_file + ": the text is empty");
-  apply_isa(opt.isa);
+  const std::string isa = resolve_isa(opt.isa);
   const Model source = load_model(opt.model, opt.tokenizer);
   InMemoryReport q;
   const Model m = apply_scheme(source, opt.scheme, opt.threads, opt.quiet, &q);
@@ -43,6 +43,7 @@ void run_eval(const EvalOptions& opt) {
   p.ctx = opt.ctx;
   p.max_chunks = opt.chunks;
   p.threads = opt.threads;
+  p.isa = isa;
   p.kv = parse_kv_type(opt.kv);
   Progress progress(opt.quiet, 10);
   p.progress = [&progress](int64_t c, int64_t n, double ppl) { progress.update(c, n, fmt::format("[{}/{}] PPL so far {:.4f}", c + 1, n, ppl)); };
@@ -53,7 +54,7 @@ void run_eval(const EvalOptions& opt) {
   if (opt.json) {
     nlohmann::json j = {{"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"tokens", r.text_tokens}, {"chunks", r.chunks},
                         {"scored", r.scored}, {"ctx", opt.ctx}, {"seconds", r.seconds}, {"tokens_per_second", r.tokens_per_second},
-                        {"peak_rss_bytes", peak_rss_bytes()}, {"kernel_isa", kernel_isa()}, {"batch", opt.batch}, {"kv", opt.kv}, {"kv_bytes_per_token", r.kv_bytes_per_token},
+                        {"peak_rss_bytes", peak_rss_bytes()}, {"kernel_isa", r.kernel_isa}, {"batch", opt.batch}, {"kv", opt.kv}, {"kv_bytes_per_token", r.kv_bytes_per_token},
                         {"weight_bytes", r.weight_bytes}, {"resident_weight_bytes", r.resident_weight_bytes}};
     if (!opt.scheme.empty()) {
       j["scheme"] = {{"type", parse_weight_type(opt.scheme).name()}, {"method", "rtn"}, {"matrices", q.tensors.size()},

@@ -15,7 +15,7 @@ namespace vernier::cli {
 
 namespace {
 struct ImatrixOptions {
-  std::string model, text_file, output, format = "gguf", tokenizer, kv = "f32";
+  std::string model, text_file, output, format = "gguf", tokenizer, kv = "f32", isa = "auto";
   int64_t ctx = 512, chunks = 0;
   int threads = 0;
   bool force = false, quiet = false;
@@ -32,7 +32,7 @@ void run_imatrix(const ImatrixOptions& opt) {
   Progress progress(opt.quiet, 10);
   ImatrixStats s = collect_imatrix(m, text, opt.ctx, opt.chunks, opt.threads, [&](int64_t c, int64_t n) {
     progress.update(c, n, fmt::format("[{}/{}] chunks", c + 1, n));
-  }, parse_kv_type(opt.kv));
+  }, parse_kv_type(opt.kv), resolve_isa(opt.isa));
   progress.clear();
   s.dataset = opt.text_file;
   if (opt.format == "gguf") write_imatrix_gguf(s, opt.output, opt.force);
@@ -51,6 +51,7 @@ void add_imatrix_command(CLI::App& app) {
   cmd->add_option("--ctx", opt->ctx, "Tokens per chunk")->capture_default_str();
   cmd->add_option("--chunks", opt->chunks, "At most this many chunks (default: all)");
   add_threads_option(cmd, opt->threads, "Threads (default: all)");
+  add_isa_option(cmd, opt->isa);
   cmd->add_option("--kv", opt->kv, "KV cache format the activations are computed with: " + kv_type_names())->capture_default_str();
   cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
   cmd->add_flag("--force", opt->force, "Overwrite an existing output");

@@ -58,10 +58,10 @@ int32_t sample(std::span<const float> logits, double temp, double top_p, Rng& rn
 void run(const RunOptions& opt) {
   if (opt.steps < 1) throw_usage("-n must be at least 1");
   if (opt.temp < 0 || opt.top_p <= 0 || opt.top_p > 1) throw_usage("--temp must be >= 0 and --top-p in (0, 1]");
-  apply_isa(opt.isa);
+  const std::string isa = resolve_isa(opt.isa);
   const Model m = apply_scheme(load_model(opt.model, opt.tokenizer), opt.scheme, opt.threads, opt.quiet || opt.json, nullptr);
   const Tokenizer tok(m.tokenizer);
-  LlamaRuntime rt(m, opt.context, opt.threads, parse_kv_type(opt.kv));
+  LlamaRuntime rt(m, RuntimeOptions{opt.context, opt.threads, parse_kv_type(opt.kv), 512, isa});
   const std::vector<int32_t> prompt = tok.encode(opt.prompt, true, false);
   if (prompt.empty()) throw_usage("the prompt is empty and the model adds no BOS token: give a --prompt");
   if (static_cast<int64_t>(prompt.size()) > rt.context()) {
@@ -118,7 +118,7 @@ void run(const RunOptions& opt) {
   if (opt.json) {
     print_json({{"text", text}, {"prompt_tokens", prompt}, {"generated_tokens", generated},
                 {"prompt_tokens_per_second", prompt_tps}, {"generation_tokens_per_second", gen_tps},
-                {"kernel_isa", kernel_isa()}, {"threads", rt.threads()},
+                {"kernel_isa", rt.isa()}, {"threads", rt.threads()},
                 {"peak_rss_bytes", peak_rss_bytes()}, {"model_bytes", rt.weight_bytes()},
                 {"resident_weight_bytes", rt.resident_weight_bytes()}});
     return;
@@ -126,7 +126,7 @@ void run(const RunOptions& opt) {
   std::cout << '\n';
   std::cerr << fmt::format("prompt {} tokens at {:.1f} tok/s, generated {} tokens at {:.1f} tok/s ({} threads, {} kernels); "
                            "peak RSS {}, weights {} stored, {} resident\n",
-                           npre, prompt_tps, generated.size(), gen_tps, rt.threads(), kernel_isa(), format_bytes_short(peak_rss_bytes()),
+                           npre, prompt_tps, generated.size(), gen_tps, rt.threads(), rt.isa(), format_bytes_short(peak_rss_bytes()),
                            format_bytes_short(rt.weight_bytes()), format_bytes_short(rt.resident_weight_bytes()));
 }
 }  // namespace
