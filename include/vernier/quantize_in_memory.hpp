@@ -29,6 +29,7 @@ struct InMemoryOptions {
 
 struct InMemoryTensor {
   std::string name;
+  GgmlType source_type = GgmlType::F32;  // what it was decoded from (a quantized source is requantized)
   int64_t rows = 0, cols = 0;
   uint64_t bytes = 0;  // as stored (packed codes, scales, zero points)
   double rmse = 0, sqnr_db = 0;

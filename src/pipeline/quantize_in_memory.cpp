@@ -69,7 +69,7 @@ Model quantize_in_memory(const Model& m, const InMemoryOptions& opt, InMemoryRep
       }
     }
     const TensorView view{x.data(), rows, cols, t.name};
-    InMemoryTensor r{t.name, rows, cols, 0, 0, 0};
+    InMemoryTensor r{t.name, t.type, rows, cols, 0, 0, 0};
     std::vector<float> back(x.size());
     if (wt.is_scheme()) {
       QuantizedTensor q = method.quantize_scheme(view, st, wt.as_scheme());

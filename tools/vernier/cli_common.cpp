@@ -114,6 +114,15 @@ Model apply_scheme(const Model& m, const std::string& scheme, int threads, bool 
   if (!quiet) {
     std::cerr << fmt::format("{}: {} block matrices quantized in memory (rtn), {} bytes, {:.3f} bits/weight\n", o.type.name(),
                              r.tensors.size(), grouped(r.bytes), r.bits_per_weight());
+    for (const InMemoryTensor& t : r.tensors) {
+      const GgmlTypeInfo& src = ggml_info(t.source_type);
+      if (!src.is_float) {  // said once: the figures measure both quantizations together
+        std::cerr << fmt::format("note: {} is stored as {}: it was decoded and quantized again, so the figures include {}'s "
+                                 "error (start from an F32/F16/BF16 model to measure {} alone)\n",
+                                 t.name, src.name, src.name, o.type.name());
+        break;
+      }
+    }
   }
   if (report) *report = std::move(r);
   return out;
