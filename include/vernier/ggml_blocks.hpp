@@ -86,6 +86,26 @@ inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
   }
 }
 
+// Q3_K's 16 six-bit sub-block scales, stored offset by 32 in 12 bytes: the low nibble of scale j in
+// byte j (j < 8) or the high nibble of byte j − 8, its top two bits in bits 2·(j / 4) of byte
+// 8 + j % 4. q3_k_scale gives scale j as a signed value (−32 … 31); q3_k_set_scale ORs l (0 … 63) in
+// (the 12 bytes start zeroed).
+inline int q3_k_scale(const BlockQ3_K& b, int j) {
+  const auto lo = static_cast<int8_t>(j < 8 ? b.scales[j] & 0xF : b.scales[j - 8] >> 4);
+  return static_cast<int8_t>(lo | (((b.scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+}
+inline void q3_k_set_scale(BlockQ3_K& b, int j, int l) {
+  if (j < 8) b.scales[j] = static_cast<uint8_t>(l & 0xF);
+  else b.scales[j - 8] = static_cast<uint8_t>(b.scales[j - 8] | ((l & 0xF) << 4));
+  l >>= 4;
+  b.scales[j % 4 + 8] = static_cast<uint8_t>(b.scales[j % 4 + 8] | (l << (2 * (j / 4))));
+}
+// IQ4_XS's scale of sub-block ib (0 … 7), stored offset by 32: low four bits in nibble ib % 2 of
+// scales_l[ib / 2], top two in bits 2·ib of scales_h. Returns the signed scale (−32 … 31).
+inline int iq4_xs_scale(const BlockIQ4_XS& b, int ib) {
+  return (((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((b.scales_h >> (2 * ib)) & 3) << 4)) - 32;
+}
+
 inline constexpr int8_t kValuesIQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 }  // namespace vernier::ggml

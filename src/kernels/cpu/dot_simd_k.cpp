@@ -180,7 +180,7 @@ float DotIQ4_XS(const void* vw, const void* vx, int64_t n) {
   for (int64_t i = 0; i < n / QK_K; ++i) {
     __m256i sumi = _mm256_setzero_si256();
     for (int b = 0; b < 8; ++b) {
-      const int ls = (((w[i].scales_l[b / 2] >> (4 * (b % 2))) & 15) | (((w[i].scales_h >> (2 * b)) & 3) << 4)) - 32;
+      const int ls = iq4_xs_scale(w[i], b);
       const __m256i v = _mm256_shuffle_epi8(table, Nibbles16(w[i].qs + 16 * b));
       const __m256i y = Load32(x[i].qs + 32 * b);
       const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(v, v), _mm256_sign_epi8(y, v));

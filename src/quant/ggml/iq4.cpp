@@ -140,8 +140,7 @@ void dequantize_iq4_xs(const void* vx, float* y, int64_t n) {
     const uint8_t* qs = x[i].qs;
     const float d = from_fp16(x[i].d);
     for (int ib = 0; ib < QK_K / 32; ++ib) {
-      const int ls = ((x[i].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((x[i].scales_h >> 2 * ib) & 3) << 4);
-      const float dl = d * static_cast<float>(ls - 32);
+      const float dl = d * static_cast<float>(iq4_xs_scale(x[i], ib));
       for (int j = 0; j < 16; ++j) {
         y[j + 0] = dl * kValues[qs[j] & 0xf];
         y[j + 16] = dl * kValues[qs[j] >> 4];

@@ -110,21 +110,9 @@ void dequantize_q2_k(const void* vx, float* y, int64_t n) {
 }
 
 namespace {
-void pack_q3_scales(BlockQ3_K& b, int j, int l) {
-  if (j < 8) b.scales[j] = static_cast<uint8_t>(l & 0xF);
-  else b.scales[j - 8] = static_cast<uint8_t>(b.scales[j - 8] | ((l & 0xF) << 4));
-  l >>= 4;
-  b.scales[j % 4 + 8] = static_cast<uint8_t>(b.scales[j % 4 + 8] | (l << (2 * (j / 4))));
-}
-
-int q3_scale(const BlockQ3_K& b, int j) {
-  int8_t sc = static_cast<int8_t>(j < 8 ? b.scales[j] & 0xF : b.scales[j - 8] >> 4);
-  return static_cast<int8_t>(sc | (((b.scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
-}
-
 void finish_q3(BlockQ3_K& b, const float* x, int8_t* L) {
   for (int j = 0; j < QK_K / 16; ++j) {
-    const float d = from_fp16(b.d) * static_cast<float>(q3_scale(b, j));
+    const float d = from_fp16(b.d) * static_cast<float>(q3_k_scale(b, j));
     if (!d) continue;
     for (int ii = 0; ii < 16; ++ii) {
       const int l = nearest_int(x[16 * j + ii] / d);
@@ -166,7 +154,7 @@ void quantize_q3_k(const float* x, void* vy, int64_t n, const float* qw) {
         for (int j = 0; j < QK_K / 16; ++j) {
           int8_t l = static_cast<int8_t>(nearest_int(iscale * scales[j]));
           l = static_cast<int8_t>(max_of(-32, min_of(31, static_cast<int>(l))) + 32);
-          pack_q3_scales(y[i], j, l);
+          q3_k_set_scale(y[i], j, l);
         }
         y[i].d = to_fp16(1 / iscale);
       } else {
@@ -187,7 +175,7 @@ void quantize_q3_k(const float* x, void* vy, int64_t n, const float* qw) {
         scales[j] = make_qx_quants(16, 4, x + 16 * j, L + 16 * j, 1, weight);
       }
       const float d_block = make_qx_quants(QK_K / 16, 32, scales, Ls, 1, sw);
-      for (int j = 0; j < QK_K / 16; ++j) pack_q3_scales(y[i], j, Ls[j]);
+      for (int j = 0; j < QK_K / 16; ++j) q3_k_set_scale(y[i], j, Ls[j]);
       y[i].d = to_fp16(d_block);
     }
     finish_q3(y[i], x, L);
@@ -205,9 +193,9 @@ void dequantize_q3_k(const void* vx, float* y, int64_t n) {
     for (int k = 0; k < QK_K; k += 128) {
       int shift = 0;
       for (int j = 0; j < 4; ++j) {
-        float dl = d_all * static_cast<float>(q3_scale(x[i], is++));
+        float dl = d_all * static_cast<float>(q3_k_scale(x[i], is++));
         for (int l = 0; l < 16; ++l) *y++ = dl * static_cast<float>(((q[l] >> shift) & 3) - ((hm[l] & m) ? 0 : 4));
-        dl = d_all * static_cast<float>(q3_scale(x[i], is++));
+        dl = d_all * static_cast<float>(q3_k_scale(x[i], is++));
         for (int l = 0; l < 16; ++l) *y++ = dl * static_cast<float>(((q[l + 16] >> shift) & 3) - ((hm[l + 16] & m) ? 0 : 4));
         shift += 2;
         m = static_cast<uint8_t>(m << 1);

@@ -169,12 +169,7 @@ float dot_q3_k(const void* vw, const void* vx, int64_t n) {
   for (int64_t i = 0; i < n / QK_K; ++i) {
     int8_t a[QK_K];
     int sc[16];
-    const uint8_t* s = w[i].scales;
-    for (int j = 0; j < 16; ++j) {
-      const int lo = j < 8 ? (s[j] & 15) : (s[j - 8] >> 4);
-      const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
-      sc[j] = (lo | (hi << 4)) - 32;
-    }
+    for (int j = 0; j < 16; ++j) sc[j] = q3_k_scale(w[i], j);
     for (int half = 0; half < 2; ++half)
       for (int k = 0; k < 4; ++k)
         for (int l = 0; l < 32; ++l) {
@@ -245,7 +240,7 @@ float dot_iq4_xs(const void* vw, const void* vx, int64_t n) {
     int8_t a[QK_K];
     int sc[8];
     for (int b = 0; b < 8; ++b) {
-      sc[b] = (((w[i].scales_l[b / 2] >> (4 * (b % 2))) & 15) | (((w[i].scales_h >> (2 * b)) & 3) << 4)) - 32;
+      sc[b] = iq4_xs_scale(w[i], b);
       for (int j = 0; j < 16; ++j) {
         a[b * 32 + j] = kValuesIQ4NL[w[i].qs[b * 16 + j] & 15];
         a[b * 32 + j + 16] = kValuesIQ4NL[w[i].qs[b * 16 + j] >> 4];
