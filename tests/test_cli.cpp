@@ -19,6 +19,7 @@
 
 #include "shared_data.hpp"
 #include "vernier/gguf.hpp"
+#include "vernier/weight_type.hpp"
 
 namespace {
 
@@ -423,4 +424,24 @@ TEST(CliFiles, EvalAndRunQuantizeTheBlocksInMemoryToAnyWeightType) {
   r = run("eval " + model + " --scheme Q4_K" + text);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("blk.0."), std::string::npos) << r.err;  // rows of 128 and 384: not whole 256-value blocks
+}
+
+TEST(Cli, FormatsListsEveryWeightTypeOfTheRegistry) {
+  const CliResult r = run("formats --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["weight_types"].size(), vernier::weight_types().size());
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& w : j["weight_types"]) {
+    for (const char* k : {"name", "kind", "bits_per_weight", "layout", "activations", "cpu_kernel", "doc"}) EXPECT_TRUE(w.contains(k)) << k;
+    by_name[w["name"].get<std::string>()] = w;
+  }
+  EXPECT_EQ(by_name["Q4_K"]["activations"], "Q8_K");
+  EXPECT_DOUBLE_EQ(by_name["Q4_K"]["bits_per_weight"].get<double>(), 4.5);
+  EXPECT_EQ(by_name["int4-asym-g128"]["kind"], "scheme");
+  EXPECT_DOUBLE_EQ(by_name["int4-asym-g128"]["bits_per_weight"].get<double>(), 4.0 + 36.0 / 128);  // FP32 scale, 4-bit zero
+  EXPECT_EQ(by_name["int3-asym-g128"]["cpu_kernel"], "reference");
+  EXPECT_EQ(by_name["nf4-b64-dq"]["doc"], "docs/formats/nf4.md");
+  const CliResult t = run("formats");
+  EXPECT_NE(t.out.find("int4-asym-g128-f16"), std::string::npos);
 }
