@@ -40,6 +40,7 @@ struct TokenizerSpec {
   std::vector<std::string> merges;    // gpt2: "a b"
   std::optional<uint32_t> bos, eos, unk, pad, sep;
   std::optional<bool> add_bos, add_eos;
+  bool fuse_unk = false;              // Hugging Face BPE: consecutive unknown characters make one unknown token
 };
 
 struct ModelTensor {

@@ -17,7 +17,16 @@
 
 namespace vernier {
 
+// llama_cpp: llama-perplexity's protocol — chunks of ctx tokens, the first replaced by BOS (where the
+// tokenizer adds one), the second half of each chunk scored. windows: the GPTQ/AWQ papers' (and
+// transformers') protocol — the text tokenized once, consecutive windows of ctx tokens as they are,
+// every position after the first of a window scored.
+enum class PplProtocol : uint8_t { llama_cpp, windows };
+PplProtocol parse_ppl_protocol(std::string_view name);  // "llama.cpp", "windows"; throws a usage Error
+std::string_view ppl_protocol_name(PplProtocol p);
+
 struct PerplexityOptions {
+  PplProtocol protocol = PplProtocol::llama_cpp;
   int64_t ctx = 512;
   int64_t max_chunks = 0;  // 0: all
   int threads = 0;

@@ -48,6 +48,7 @@ class Tokenizer {
   std::string byte_symbol_[256];
   mutable std::unordered_map<std::string, std::vector<int32_t>> word_cache_;
   int32_t unk_ = -1;
+  bool fuse_unk_ = false;
   bool add_bos_ = true;
   std::vector<float> scores_;
   std::unordered_map<std::string, int32_t> index_;

@@ -47,7 +47,7 @@ struct BaseLogitsFile {
   const float* logits = nullptr;
 
   BaseLogitsFile(const std::string& path, int64_t want_vocab, int64_t want_ctx, int64_t want_chunks,
-                 const std::vector<int32_t>& tokens)
+                 const std::vector<int32_t>& tokens, PplProtocol protocol)
       : file(path) {
     const uint8_t* p = file.data();
     if (file.size() < kLogitsHeader || std::memcmp(p, kLogitsMagic, 8) != 0) {
@@ -63,7 +63,11 @@ struct BaseLogitsFile {
     if (chunks < want_chunks) {
       throw_bad_input(path + ": holds " + std::to_string(chunks) + " chunks, this run scores " + std::to_string(want_chunks));
     }
-    scored = ctx - 1 - ctx / 2;
+    if (h[3] != static_cast<uint32_t>(protocol)) {
+      throw_bad_input(path + ": saved with --protocol " + std::string(h[3] == 0 ? "llama.cpp" : h[3] == 1 ? "windows" : "?") +
+                      ", this run uses " + std::string(ppl_protocol_name(protocol)));
+    }
+    scored = protocol == PplProtocol::windows ? ctx - 1 : ctx - 1 - ctx / 2;
     const uint64_t need = kLogitsHeader + static_cast<uint64_t>(chunks * ctx) * 4 + static_cast<uint64_t>(chunks * scored * vocab) * 4;
     if (file.size() != need) {
       throw_bad_input(path + ": " + std::to_string(file.size()) + " bytes, expected " + std::to_string(need) + " (truncated?)");
@@ -100,6 +104,14 @@ double kld_of_log_probs(const std::vector<double>& blp, const std::vector<double
 }
 }  // namespace
 
+PplProtocol parse_ppl_protocol(std::string_view name) {
+  if (name == "llama.cpp") return PplProtocol::llama_cpp;
+  if (name == "windows") return PplProtocol::windows;
+  throw_usage("unknown perplexity protocol '" + std::string(name) + "' (choices: llama.cpp, windows)");
+}
+
+std::string_view ppl_protocol_name(PplProtocol p) { return p == PplProtocol::windows ? "windows" : "llama.cpp"; }
+
 double kl_divergence(std::span<const float> base_logits, std::span<const float> logits, bool* same_top) {
   if (base_logits.size() != logits.size() || logits.empty()) throw_usage("kl_divergence: logits of different sizes");
   std::vector<double> lp, blp;
@@ -119,9 +131,11 @@ PerplexityResult perplexity(const Model& m, const std::string& text, const Perpl
   const std::vector<int32_t> tokens = tok.encode(text, true, false);
   PerplexityResult r;
   r.text_tokens = static_cast<int64_t>(tokens.size());
-  if (r.text_tokens < 2 * opt.ctx) {
+  const bool windows = opt.protocol == PplProtocol::windows;
+  const int64_t min_tokens = windows ? opt.ctx : 2 * opt.ctx;
+  if (r.text_tokens < min_tokens) {
     throw_usage("the text has " + std::to_string(r.text_tokens) + " tokens; perplexity at context " + std::to_string(opt.ctx) +
-                " needs at least " + std::to_string(2 * opt.ctx));
+                " needs at least " + std::to_string(min_tokens));
   }
   r.chunks = r.text_tokens / opt.ctx;
   if (opt.max_chunks > 0) r.chunks = std::min(r.chunks, opt.max_chunks);
@@ -141,13 +155,14 @@ PerplexityResult perplexity(const Model& m, const std::string& text, const Perpl
     }
   }
   std::unique_ptr<BaseLogitsFile> base_file;
-  if (!opt.base_logits.empty()) base_file = std::make_unique<BaseLogitsFile>(opt.base_logits, V, opt.ctx, r.chunks, tokens);
+  if (!opt.base_logits.empty()) base_file = std::make_unique<BaseLogitsFile>(opt.base_logits, V, opt.ctx, r.chunks, tokens, opt.protocol);
   const bool has_base = base_rt || base_file;
   std::unique_ptr<AtomicFile> save;
   if (!opt.save_logits.empty()) {
     save = std::make_unique<AtomicFile>(opt.save_logits, opt.overwrite);
     save->write(kLogitsMagic, 8);
-    const uint32_t h[4] = {static_cast<uint32_t>(V), static_cast<uint32_t>(opt.ctx), static_cast<uint32_t>(r.chunks), 0};
+    const uint32_t h[4] = {static_cast<uint32_t>(V), static_cast<uint32_t>(opt.ctx), static_cast<uint32_t>(r.chunks),
+                           static_cast<uint32_t>(opt.protocol)};
     save->write(h, 16);
     save->write(tokens.data(), static_cast<size_t>(r.chunks * opt.ctx) * 4);
   }
@@ -155,13 +170,16 @@ PerplexityResult perplexity(const Model& m, const std::string& text, const Perpl
   double base_nll = 0;
   int64_t same_top = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  const int64_t first = opt.ctx / 2;
+  const int64_t first = windows ? 0 : opt.ctx / 2;  // the first position scored in a chunk
   double nll = 0, nll2 = 0;
   int64_t count = 0;
   std::vector<int32_t> input(static_cast<size_t>(opt.ctx - 1));
   for (int64_t c = 0; c < r.chunks; ++c) {
     const int64_t start = c * opt.ctx;
-    for (int64_t i = 0; i < opt.ctx - 1; ++i) input[static_cast<size_t>(i)] = i == 0 && tok.adds_bos() ? tok.bos() : tokens[static_cast<size_t>(start + i)];
+    for (int64_t i = 0; i < opt.ctx - 1; ++i) {
+      const bool bos = !windows && i == 0 && tok.adds_bos();  // llama.cpp: each chunk starts with BOS
+      input[static_cast<size_t>(i)] = bos ? tok.bos() : tokens[static_cast<size_t>(start + i)];
+    }
     for (int64_t b0 = 0; b0 < opt.ctx - 1; b0 += batch) {
       const int64_t nb = std::min(batch, opt.ctx - 1 - b0);
       const std::span<const int32_t> in(input.data() + b0, static_cast<size_t>(nb));

@@ -54,6 +54,9 @@ Tokenizer::Tokenizer(const TokenizerSpec& spec) : pieces_(spec.tokens), types_(s
     unsigned v;
     if (p.size() == 6 && std::sscanf(p.c_str(), "<0x%02X>", &v) == 1 && v < 256) byte_token_[v] = static_cast<int32_t>(i);
   }
+  // Hugging Face's SentencePiece-style BPE (tokenizer.json with merges): merge by rank, not by score
+  for (size_t r = 0; r < spec.merges.size(); ++r) merge_rank_.emplace(spec.merges[r], static_cast<int32_t>(r));
+  fuse_unk_ = spec.fuse_unk;
   if (spec.bos) bos_ = static_cast<int32_t>(*spec.bos);
   if (spec.eos) eos_ = static_cast<int32_t>(*spec.eos);
   add_bos_ = spec.add_bos.value_or(true);
@@ -82,24 +85,41 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos
     if (prefix >= 0) tokens.push_back(prefix);
     else v = kSpace + v;
   }
+  bool prev_unknown = false;
   for (size_t i = 0; i < v.size();) {
     size_t len = 1;  // one UTF-8 character: a lead byte and its continuation bytes (at most 4)
     while (i + len < v.size() && (static_cast<unsigned char>(v[i + len]) & 0xC0) == 0x80 && len < 4) ++len;
     const int32_t id = lookup(v.substr(i, len));
+    bool bytes = true;  // every byte of the character has a byte token
+    for (size_t k = 0; k < len && id < 0; ++k) bytes = bytes && byte_token_[static_cast<unsigned char>(v[i + k])] >= 0;
+    const bool was_unknown = prev_unknown;
+    prev_unknown = false;
     if (id >= 0) {
       tokens.push_back(id);
+    } else if (!bytes && !merge_rank_.empty() && unk_ >= 0) {
+      // Hugging Face's BPE: a character with neither a token nor byte tokens for all its bytes becomes
+      // the unknown token, consecutive ones fused into one where the tokenizer says fuse_unk
+      if (!(fuse_unk_ && was_unknown)) tokens.push_back(unk_);
+      prev_unknown = true;
     } else {
       for (size_t k = 0; k < len; ++k) {
-        const int32_t b = byte_token_[static_cast<unsigned char>(v[i + k])];
-        if (b < 0) throw_bad_input("the vocabulary has no byte token for 0x" + std::to_string(static_cast<unsigned char>(v[i + k])));
+        const auto byte = static_cast<unsigned char>(v[i + k]);
+        const int32_t b = byte_token_[byte];
+        if (b < 0) {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "0x%02X", byte);
+          throw_bad_input(std::string("the vocabulary has neither the character nor a byte token for ") + hex);
+        }
         tokens.push_back(b);
       }
     }
     i += len;
   }
   // Merge the best-scoring adjacent pair (the leftmost among equals) until none merges: run.c's loop,
-  // done with a priority queue over a linked list so long texts stay O(n log n).
-  const size_t first = bos ? 1 : 0;
+  // done with a priority queue over a linked list so long texts stay O(n log n). With Hugging Face
+  // merges the candidates are the pairs that are a merge, best the lowest rank (its BPE model).
+  const size_t first = bos && adds_bos() ? 1 : 0;
+  const bool by_rank = !merge_rank_.empty();
   const size_t n = tokens.size();
   std::vector<int64_t> prev(n), next(n);
   std::vector<bool> alive(n, true);
@@ -118,9 +138,18 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos
   const auto push = [&](int64_t l) {
     if (l < static_cast<int64_t>(first) || next[static_cast<size_t>(l)] < 0) return;
     const int64_t r = next[static_cast<size_t>(l)];
-    const int32_t id = lookup(pieces_[static_cast<size_t>(tokens[static_cast<size_t>(l)])] +
-                              pieces_[static_cast<size_t>(tokens[static_cast<size_t>(r)])]);
-    if (id >= 0) queue.push({scores_[static_cast<size_t>(id)], l, id, tokens[static_cast<size_t>(l)], tokens[static_cast<size_t>(r)]});
+    const std::string& a = pieces_[static_cast<size_t>(tokens[static_cast<size_t>(l)])];
+    const std::string& b = pieces_[static_cast<size_t>(tokens[static_cast<size_t>(r)])];
+    float score = 0.0f;
+    if (by_rank) {
+      const auto it = merge_rank_.find(a + " " + b);
+      if (it == merge_rank_.end()) return;
+      score = -static_cast<float>(it->second);  // ranks < 2^24: exact in float
+    }
+    const int32_t id = lookup(a + b);
+    if (id < 0) return;
+    if (!by_rank) score = scores_[static_cast<size_t>(id)];
+    queue.push({score, l, id, tokens[static_cast<size_t>(l)], tokens[static_cast<size_t>(r)]});
   };
   for (size_t i = first; i + 1 < n; ++i) push(static_cast<int64_t>(i));
   while (!queue.empty()) {

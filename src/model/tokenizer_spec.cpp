@@ -119,15 +119,18 @@ TokenizerSpec tokenizer_from_hf(const std::string& dir) {
           "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
       t.pre = re == kLlama3 ? "llama-bpe" : "split:" + re;
     }
-    for (const auto& m : model.value("merges", nlohmann::json::array())) {
-      if (m.is_string()) t.merges.push_back(m.get<std::string>());
-      else if (m.is_array() && m.size() == 2) t.merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
-    }
   } else {
-    // SentencePiece-style BPE with byte fallback: llama.cpp's Hugging Face vocab path gives every
-    // token the score -1000 and keeps the merges implicit in the vocabulary order.
+    // SentencePiece-style BPE with byte fallback. The runtime merges by the ranks of tokenizer.json's
+    // merges, as Hugging Face's BPE model does (the model was trained on that tokenization); a GGUF
+    // written from it gets what llama.cpp's Hugging Face vocab path writes — every score -1000, no
+    // merges — so that llama.cpp reads the file as it would its own.
     t.model = "llama";
     t.scores.assign(t.tokens.size(), -1000.0f);
+  }
+  t.fuse_unk = model.value("fuse_unk", false);
+  for (const auto& m : model.value("merges", nlohmann::json::array())) {
+    if (m.is_string()) t.merges.push_back(m.get<std::string>());
+    else if (m.is_array() && m.size() == 2) t.merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
   }
   std::ifstream cfg_in(dir + "/tokenizer_config.json");
   nlohmann::json cfg = nlohmann::json::object();
@@ -157,7 +160,8 @@ void append_tokenizer_metadata(const TokenizerSpec& t, GgufMetadata& kv) {
   kv.emplace_back("tokenizer.ggml.tokens", GgufValue::string_array(t.tokens));
   if (!t.scores.empty()) kv.emplace_back("tokenizer.ggml.scores", GgufValue::f32_array(t.scores));
   kv.emplace_back("tokenizer.ggml.token_type", GgufValue::i32_array(t.types));
-  if (!t.merges.empty()) kv.emplace_back("tokenizer.ggml.merges", GgufValue::string_array(t.merges));
+  // merges belong to byte-level BPE vocabularies in GGUF; llama.cpp's SentencePiece vocabularies have none
+  if (!t.merges.empty() && t.model == "gpt2") kv.emplace_back("tokenizer.ggml.merges", GgufValue::string_array(t.merges));
   if (t.bos) kv.emplace_back("tokenizer.ggml.bos_token_id", GgufValue::u32(*t.bos));
   if (t.eos) kv.emplace_back("tokenizer.ggml.eos_token_id", GgufValue::u32(*t.eos));
   if (t.unk) kv.emplace_back("tokenizer.ggml.unknown_token_id", GgufValue::u32(*t.unk));

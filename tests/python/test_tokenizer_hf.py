@@ -1,4 +1,5 @@
-"""Byte-level BPE against Hugging Face `tokenizers` (the reference implementation).
+"""Byte-level BPE, and a real SentencePiece-style BPE tokenizer.json, against Hugging Face `tokenizers`
+(the reference implementation).
 
 Trains two small byte-level BPE tokenizers with `tokenizers` on a shared text — one with GPT-2's
 pre-tokenizer (ByteLevel's own regex), one with LLaMA 3's (a Split regex, then ByteLevel) — saves
@@ -76,4 +77,27 @@ with tempfile.TemporaryDirectory() as tmp:
                     failures += 1
                 else:
                     print(f"ok   {kind} {name} {mode}: {len(got)} tokens identical")
+# A real SentencePiece-style BPE tokenizer.json (Prepend/Replace normalizer, byte fallback, ranked
+# merges): TinyStories-656K's, in Hugging Face mode only (its GGUF form is llama.cpp's score-based
+# vocabulary, which tokenizes as llama.cpp does).
+tiny = os.path.join(SHARED, "models", "TinyStories-656K")
+if os.path.isfile(os.path.join(tiny, "tokenizer.json")):
+    tok = Tokenizer.from_file(os.path.join(tiny, "tokenizer.json"))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in {"tinystories": train_text, "wiki": wiki[:100000], "tricky": tricky}.items():
+            path = os.path.join(tmp, f"tiny-{name}.txt")
+            with open(path, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+            want = tok.encode(text, add_special_tokens=False).ids
+            r = subprocess.run([DUMP, "hf", tiny, path], capture_output=True, text=True)
+            got = [int(v) for v in r.stdout.split()] if r.returncode == 0 else None
+            if got != want:
+                i = 0 if got is None else next((k for k in range(min(len(got), len(want))) if got[k] != want[k]), min(len(got), len(want)))
+                print(f"FAIL TinyStories-656K {name}: " + (f"exit {r.returncode}: {r.stderr.strip()}" if got is None else
+                      f"{len(got)} vs {len(want)} tokens, first difference at {i}: vernier {got[i:i + 5]} tokenizers {want[i:i + 5]}"))
+                failures += 1
+            else:
+                print(f"ok   TinyStories-656K {name}: {len(got)} tokens identical")
+else:
+    print(f"(no {tiny}: the SentencePiece-style BPE case is not run)")
 sys.exit(1 if failures else 0)

@@ -20,7 +20,7 @@ namespace vernier::cli {
 
 namespace {
 struct EvalOptions {
-  std::string model, text_file, tokenizer, base, kv = "f32", isa = "auto", save_logits, base_logits, scheme;
+  std::string model, text_file, tokenizer, base, kv = "f32", isa = "auto", save_logits, base_logits, scheme, protocol = "llama.cpp";
   int64_t ctx = 512, chunks = 0, batch = 512;
   int threads = 0;
   bool json = false, quiet = false, force = false;
@@ -41,6 +41,7 @@ void run_eval(const EvalOptions& opt) {
   p.base_logits = opt.base_logits;
   p.overwrite = opt.force;
   p.ctx = opt.ctx;
+  p.protocol = parse_ppl_protocol(opt.protocol);
   p.max_chunks = opt.chunks;
   p.threads = opt.threads;
   p.isa = isa;
@@ -53,7 +54,7 @@ void run_eval(const EvalOptions& opt) {
   progress.clear();
   if (opt.json) {
     nlohmann::json j = {{"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"tokens", r.text_tokens}, {"chunks", r.chunks},
-                        {"scored", r.scored}, {"ctx", opt.ctx}, {"seconds", r.seconds}, {"tokens_per_second", r.tokens_per_second},
+                        {"scored", r.scored}, {"ctx", opt.ctx}, {"protocol", opt.protocol}, {"seconds", r.seconds}, {"tokens_per_second", r.tokens_per_second},
                         {"peak_rss_bytes", peak_rss_bytes()}, {"kernel_isa", r.kernel_isa}, {"batch", opt.batch}, {"kv", opt.kv}, {"kv_bytes_per_token", r.kv_bytes_per_token},
                         {"weight_bytes", r.weight_bytes}, {"resident_weight_bytes", r.resident_weight_bytes}};
     if (!opt.scheme.empty()) {
@@ -97,6 +98,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("model", opt->model, "Model: .gguf, Hugging Face directory or llama2.c .bin")->required();
   cmd->add_option("--text", opt->text_file, "Text file")->required();
   cmd->add_option("--ctx", opt->ctx, "Tokens per chunk")->capture_default_str();
+  cmd->add_option("--protocol", opt->protocol,
+                  "llama.cpp: llama-perplexity's chunks (BOS first, second half scored); windows: the GPTQ/AWQ papers' "
+                  "consecutive windows of --ctx tokens, every position scored (transformers' figure)")
+      ->capture_default_str();
   cmd->add_option("--chunks", opt->chunks, "Evaluate at most this many chunks (default: all)");
   cmd->add_option("--kv", opt->kv, "KV cache format: " + kv_type_names())->capture_default_str();
   cmd->add_option("--base", opt->base, "Base model: also report the KL divergence from its next-token distribution");
