@@ -445,3 +445,29 @@ TEST(Cli, FormatsListsEveryWeightTypeOfTheRegistry) {
   const CliResult t = run("formats");
   EXPECT_NE(t.out.find("int4-asym-g128-f16"), std::string::npos);
 }
+
+TEST(CliFiles, WindowsProtocolGivesTheFigureTransformersGives) {
+  VERNIER_REQUIRE_SHARED("models/TinyStories-656K/model.safetensors");
+  const std::string model = vernier::testdata::shared("models/TinyStories-656K");
+  const std::string text = " --text " + vernier::testdata::shared("text/tinystories-excerpt.txt") + " --ctx 256 --json --quiet";
+  CliResult r = run("eval " + model + " --protocol windows" + text);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  // transformers (float32, the model's own tokenizer, windows of 256 tokens, every position scored)
+  // gives 39.26 on this text; llama.cpp's protocol scores only the second half of each chunk
+  EXPECT_NEAR(j["ppl"].get<double>(), 39.26, 39.26 * 1e-3);
+  EXPECT_EQ(j["protocol"], "windows");
+  EXPECT_EQ(j["scored"].get<int64_t>(), j["chunks"].get<int64_t>() * 255);
+  EXPECT_EQ(j["tokens"].get<int64_t>(), 7921);  // Hugging Face's tokenization, BOS first
+  EXPECT_EQ(run("eval " + model + " --protocol paper" + text).code, 2);
+  // logits saved under one protocol are refused under the other
+  const std::string logits = vernier::testdata::temp_path("windows.logits");
+  r = run("eval " + model + " --protocol windows --chunks 2 --save-logits " + logits + " --force" + text);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("eval " + model + " --chunks 2 --base-logits " + logits + text);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("protocol"), std::string::npos) << r.err;
+  r = run("eval " + model + " --protocol windows --chunks 2 --base-logits " + logits + text);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NEAR(nlohmann::json::parse(r.out)["kld"]["mean"].get<double>(), 0.0, 1e-9);  // the same model
+}
