@@ -12,6 +12,7 @@
 #include <cmath>
 #include <iterator>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,8 @@
 
 #include "shared_data.hpp"
 #include "vernier/gguf.hpp"
+#include "vernier/float_codecs.hpp"
+#include "vernier/safetensors.hpp"
 #include "vernier/weight_type.hpp"
 
 namespace {
@@ -470,4 +473,51 @@ TEST(CliFiles, WindowsProtocolGivesTheFigureTransformersGives) {
   r = run("eval " + model + " --protocol windows --chunks 2 --base-logits " + logits + text);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NEAR(nlohmann::json::parse(r.out)["kld"]["mean"].get<double>(), 0.0, 1e-9);  // the same model
+}
+
+// The safetensors writer converted from the read copy, which is empty when a tensor comes through its
+// memory map: converting a safetensors model to F16/BF16 (or a mapped GGUF's tensors) crashed and left
+// a temporary file. Each converted tensor must be the original's values rounded to the target type.
+TEST(CliFiles, ConvertToSafetensorsConvertsMappedTensors) {
+  VERNIER_REQUIRE_SHARED("models/TinyStories-656K/model.safetensors");
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(vernier::testdata::temp_path("cli-convert-st"));
+  fs::create_directories(dir);
+  const std::string src = vernier::testdata::shared("models/TinyStories-656K");
+  for (const char* type : {"f16", "bf16"}) {
+    const std::string out = (dir / (std::string("tiny-") + type + ".safetensors")).string();
+    const CliResult r = run("convert " + src + " -o " + out + " --type " + type + " --quiet --force");
+    ASSERT_EQ(r.code, 0) << type << ": " << r.err;
+    const auto orig = vernier::SafetensorsFile::open(src + "/model.safetensors");
+    const auto conv = vernier::SafetensorsFile::open(out);
+    int checked = 0;
+    for (const auto& t : orig.tensors()) {
+      // this checkpoint stores its tied embedding as lm_head.weight; the converter writes it as the embedding
+      const vernier::StTensorInfo* c = conv.find(t.name == "lm_head.weight" ? "model.embed_tokens.weight" : t.name);
+      ASSERT_NE(c, nullptr) << t.name;
+      if (t.shape.size() != 2) continue;  // 1-D tensors stay F32
+      ASSERT_EQ(c->dtype, std::string(type) == "f16" ? vernier::StDtype::F16 : vernier::StDtype::BF16) << t.name;
+      ASSERT_EQ(t.dtype, vernier::StDtype::F32);
+      const auto a = orig.tensor_data(t);
+      const auto b = conv.tensor_data(*c);
+      ASSERT_EQ(b.size() * 2, a.size()) << t.name;
+      for (int64_t i = 0; i < t.elements(); ++i) {
+        float x;
+        uint16_t h;
+        std::memcpy(&x, a.data() + 4 * i, 4);
+        std::memcpy(&h, b.data() + 2 * i, 2);
+        const uint16_t want = std::string(type) == "f16" ? vernier::fp16_from_float(x) : vernier::bf16_from_float(x);
+        ASSERT_EQ(h, want) << t.name << " element " << i;
+      }
+      ++checked;
+    }
+    EXPECT_EQ(checked, 15);  // 14 block matrices and the (tied) embedding
+  }
+  for (const auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().string().find("vernier-tmp"), std::string::npos);
+  // a quantized GGUF (mapped) to float32 safetensors
+  const std::string q = (dir / "q8.safetensors").string();
+  const CliResult r = run("convert " + vernier::testdata::shared("models/TinyStories-656K/TinyStories-656K-Q8_0.gguf") + " -o " + q +
+                          " --type f32 --quiet --force");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_GT(fs::file_size(q), 1000000u);
 }

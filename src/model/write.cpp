@@ -229,7 +229,7 @@ ConvertReport write_safetensors(const Model& m, const std::string& path, const C
     }
     if (types[i] != t.type) {
       dst.resize(bytes_for(types[i], t.ne));
-      convert_bytes(t, types[i], src, dst);
+      convert_bytes(t, types[i], data, dst);  // data: the mapped bytes or the read copy (src is empty with a view)
       data = dst;
     }
     int64_t heads = 0;
