@@ -203,3 +203,17 @@ TEST(FloatCodecFacts, Fp8E5M2KnownCodes) {
 
 }  // namespace
 }  // namespace vernier
+
+namespace vernier {
+namespace {
+TEST(Fp16Inline, EveryCodeDecodesBitForBitAsTheCodec) {
+  for (uint32_t c = 0; c < 65536; ++c) {
+    const float a = fp16_to_float(static_cast<uint16_t>(c)), b = fp16_to_float_inline(static_cast<uint16_t>(c));
+    uint32_t ba, bb;
+    std::memcpy(&ba, &a, 4);
+    std::memcpy(&bb, &b, 4);
+    ASSERT_EQ(ba, bb) << "code 0x" << std::hex << c;
+  }
+}
+}  // namespace
+}  // namespace vernier

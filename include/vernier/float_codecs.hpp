@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace vernier {
 
@@ -30,6 +31,23 @@ enum class Saturation { non_saturating, saturate };
 uint16_t fp16_from_float(float x, Rounding rounding = Rounding::nearest_even,
                          Saturation saturation = Saturation::non_saturating);
 float fp16_to_float(uint16_t code);
+// The same value as fp16_to_float for every code (NaN payloads included; checked on all 65,536),
+// inline so that decode loops (a packed tensor's FP16 scales) vectorize instead of calling out.
+inline float fp16_to_float_inline(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
+  uint32_t bits;
+  if (e == 0x1F) bits = sign | 0x7F800000u | (m << 13) | (m ? 0x00400000u : 0u);  // Inf; NaN quiet, payload kept
+  else if (e != 0) bits = sign | ((e + 112) << 23) | (m << 13);  // normal: rebias 15 → 127
+  else if (m == 0) bits = sign;                                  // ±0
+  else {                                                         // subnormal: m · 2^-24, exact
+    const float v = static_cast<float>(m) * 0x1p-24f;
+    std::memcpy(&bits, &v, 4);
+    bits |= sign;
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
 
 // bfloat16: the top half of a float32: 1 sign, 8 exponent (bias 127), 7 mantissa bits.
 uint16_t bf16_from_float(float x, Rounding rounding = Rounding::nearest_even,

@@ -166,6 +166,8 @@ void quantize_activation_row(GgmlType weight_type, const float* x, void* out, in
 // One row's dot product with the current path: weight row `w` against a quantized activation row.
 float kernel_dot(GgmlType weight_type, const void* w, const void* xq, int64_t n);
 float kernel_dot(const KernelContext& ctx, GgmlType weight_type, const void* w, const void* xq, int64_t n);
+// The dot-product function kernel_dot calls, for loops that call it many times (attention scores).
+DotFn kernel_dot_fn(const KernelContext& ctx, GgmlType weight_type);
 // The same with the scalar reference kernel, whatever the current path.
 float reference_dot(GgmlType weight_type, const void* w, const void* xq, int64_t n);
 

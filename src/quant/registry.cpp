@@ -101,10 +101,13 @@ std::string upper(std::string_view s) {
 std::span<const GgmlTypeInfo> ggml_types() { return kGgmlTypes; }
 
 const GgmlTypeInfo* ggml_type_info(uint32_t id) {
-  for (const auto& t : kGgmlTypes) {
-    if (id_of(t.type) == id) return &t;
-  }
-  return nullptr;
+  // by id, in O(1): the products look their type up per call
+  static const auto by_id = [] {
+    std::array<const GgmlTypeInfo*, 64> a{};
+    for (const auto& t : kGgmlTypes) a.at(id_of(t.type)) = &t;
+    return a;
+  }();
+  return id < by_id.size() ? by_id[id] : nullptr;
 }
 
 const GgmlTypeInfo* ggml_type_info(GgmlType t) { return ggml_type_info(id_of(t)); }

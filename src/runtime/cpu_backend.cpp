@@ -47,6 +47,7 @@ class CpuBackend final : public Backend {
     const int64_t hd = a.head_dim, H = a.heads, D = H * hd, KV = a.kv_heads * hd, group = H / a.kv_heads;
     const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
     const int64_t positions = a.pos0 + a.n;
+    const DotFn dot = kernel_dot_fn(ctx_, GgmlType::F32);  // the SIMD F32 dot, looked up once
     // one task per (token, head); each worker scores into its own buffer (grown once per thread)
     auto task = [&](int64_t job) {
       const int64_t i = job / H, h = job % H, pos = a.pos0 + i;
@@ -57,7 +58,7 @@ class CpuBackend final : public Backend {
       const int64_t kvh = h / group;
       float maxv = -INFINITY;
       for (int64_t t = 0; t <= pos; ++t) {
-        att[t] = kernel_dot(ctx_, GgmlType::F32, a.keys + t * KV + kvh * hd, q, hd) * inv_sqrt;  // the SIMD F32 dot
+        att[t] = dot(a.keys + t * KV + kvh * hd, q, hd) * inv_sqrt;
         maxv = std::max(maxv, att[t]);
       }
       float sum = 0.0f;

@@ -95,9 +95,13 @@ const uint8_t* quantize_activations(const KernelContext& ctx, GgmlType type, con
 }
 }  // namespace
 
-float kernel_dot(const KernelContext& ctx, GgmlType type, const void* w, const void* xq, int64_t n) {
+DotFn kernel_dot_fn(const KernelContext& ctx, GgmlType type) {
   info_or_throw(type);
-  return kernels::path_of(ctx).table[type](w, xq, n);
+  return kernels::path_of(ctx).table[type];
+}
+
+float kernel_dot(const KernelContext& ctx, GgmlType type, const void* w, const void* xq, int64_t n) {
+  return kernel_dot_fn(ctx, type)(w, xq, n);
 }
 float kernel_dot(GgmlType type, const void* w, const void* xq, int64_t n) { return kernel_dot(KernelContext{}, type, w, xq, n); }
 
@@ -251,16 +255,15 @@ void run_chunk(const Part& p, int64_t c, const uint8_t* xq, int64_t arb, int64_t
 void matmul(const KernelContext& ctx, std::span<const MatmulJob> jobs, const float* x, int64_t batch, MatmulWorkspace& ws) {
   if (jobs.empty()) return;
   const PreparedMatrix& first = *jobs[0].m;
+  if (jobs.size() == 1 && first.scheme) return matmul(ctx, *first.scheme, x, batch, jobs[0].y, ws);
   for (const MatmulJob& j : jobs) {
     if (j.m->cols != first.cols) throw_usage("matmul: matrices of one product need the same number of columns");
     if (j.m->scheme || first.scheme || activation_key(j.m->type) != activation_key(first.type)) {
       // vernier's schemes, or different activation formats: one product at a time
-      if (jobs.size() == 1) break;
       for (const MatmulJob& k : jobs) matmul(ctx, std::span<const MatmulJob>(&k, 1), x, batch, ws);
       return;
     }
   }
-  if (first.scheme) return matmul(ctx, *first.scheme, x, batch, jobs[0].y, ws);
   const Path& path = kernels::path_of(ctx);
   const int threads = ctx.threads;
   int64_t work = 0;

@@ -212,22 +212,6 @@ struct TileGroups {
   std::vector<int32_t> zeros;
 };
 bool needs_tile_decode(const kernels::WoDesc& d) { return !d.scales || d.zeros_packed; }
-// FP16 bits → float32, exact for every code (the codec's arithmetic, inline so the loop vectorizes).
-inline float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
-  uint32_t bits;
-  if (e == 0x1F) bits = sign | 0x7F800000u | (m << 13);                  // Inf, NaN (payload kept)
-  else if (e != 0) bits = sign | ((e + 112) << 23) | (m << 13);           // normal: rebias 15 → 127
-  else if (m == 0) bits = sign;                                           // ±0
-  else {                                                                  // subnormal: m · 2^-24, exact
-    const float v = static_cast<float>(m) * 0x1p-24f;
-    std::memcpy(&bits, &v, 4);
-    bits |= sign;
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
 kernels::WoDesc tile_desc(const kernels::WoDesc& d, int64_t r0, int64_t r1, TileGroups& buf) {
   kernels::WoDesc t = d;
   const int64_t first = d.per_tensor ? 0 : r0 * d.groups_per_row, n = d.per_tensor ? 1 : (r1 - r0) * d.groups_per_row;
@@ -239,7 +223,7 @@ kernels::WoDesc tile_desc(const kernels::WoDesc& d, int64_t r0, int64_t r1, Tile
   if (d.scales) {
     t.scales = d.scales + first;  // float32 as stored: read in place
   } else if (d.scales_f16) {
-    for (int64_t i = 0; i < n; ++i) sc[i] = half_to_float(d.scales_f16[first + i]);
+    for (int64_t i = 0; i < n; ++i) sc[i] = fp16_to_float_inline(d.scales_f16[first + i]);
     t.scales = sc;
   } else {  // NF4 double quantization: code value × its block's absmax + offset, as the quantizer
     const float* map = dynamic8_map().data();
