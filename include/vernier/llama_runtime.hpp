@@ -106,6 +106,8 @@ class LlamaRuntime {
     const uint8_t* data = nullptr;  // GGML types: the mapped file's bytes, or `owned`
     std::vector<uint8_t> owned;
     std::shared_ptr<const PackedTensor> scheme;     // vernier schemes
+    std::shared_ptr<const std::vector<int32_t>> perm;  // act order: the input gathered as x[perm[k]]
+    std::shared_ptr<const std::vector<int32_t>> out_perm;  // output g is the product's row out_perm[g]
     PreparedMatrix prepared;        // what the kernels multiply (data, a repacked copy, or scheme)
   };
   struct Layer {
@@ -120,6 +122,8 @@ class LlamaRuntime {
     if (observer_) observer_->observe(layer, g, x, n, d);
   }
   void check_batch(int64_t n, int64_t pos0) const;
+  std::vector<float> gathered_;  // the input of an act-order matrix, in its column order
+  std::vector<float> unordered_; // the product of a matrix with out_perm, before its rows are put in order
 
   LlamaConfig c_;
   std::unique_ptr<Backend> backend_;

@@ -51,6 +51,12 @@ struct ModelTensor {
   // A vernier scheme's packed codes held in memory (quantize_in_memory): the runtime multiplies these;
   // read() gives their dequantized float32 values (type F32) for every other consumer.
   std::shared_ptr<const PackedTensor> scheme;
+  // Act order (a GPTQ checkpoint's g_idx): column k of `scheme` multiplies input element input_perm[k].
+  // Empty: the identity. read() gives the weights in the input's own order either way.
+  std::shared_ptr<const std::vector<int32_t>> input_perm;
+  // Rows of `scheme` in another order than this tensor's (a quantized Hugging Face checkpoint's Q and K
+  // keep their rotate-half rows): output row g is row output_perm[g] of `scheme`. Empty: the identity.
+  std::shared_ptr<const std::vector<int32_t>> output_perm;
   WeightType weight_type() const { return scheme ? WeightType::scheme(scheme->scheme) : WeightType(type); }
   std::function<void(std::span<uint8_t>)> read;  // fills exactly nbytes
   // Where the stored bytes can be used in place (no permutation or narrowing needed): the mapped
@@ -68,6 +74,8 @@ struct Model {
   std::vector<ModelTensor> tensors;
   GgufMetadata gguf_metadata;         // GGUF sources: the file's metadata, carried over as is
   std::shared_ptr<void> keep_alive;   // the mapped source files
+  std::string layout;                 // a quantized Hugging Face checkpoint: "gptq", "awq", "compressed-tensors", "bnb"
+  std::vector<std::string> warnings;  // what the loader noticed and tolerated (printed by the CLI)
 
   const ModelTensor* find(std::string_view name) const;
 };

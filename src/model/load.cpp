@@ -3,7 +3,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "hf_quant_load.hpp"
 #include "tokenizer_spec.hpp"
 #include "vernier/error.hpp"
 #include "vernier/llama2c.hpp"
@@ -178,8 +180,13 @@ Model load_hf(const std::string& dir) {
   // Tied checkpoints may store only one of embed_tokens / lm_head (shared/TinyStories-656K keeps
   // lm_head.weight); either becomes token_embd and no output.weight is written, as llama.cpp does.
   const std::string embed_src = ck->find("model.embed_tokens.weight") ? "model.embed_tokens.weight" : "lm_head.weight";
+  std::set<std::string> quantized;  // tensors of quantized layers (GPTQ, AWQ, compressed-tensors, bnb)
+  if (cfg.contains("quantization_config") && !cfg["quantization_config"].is_null()) {
+    quantized = load_hf_quantized(m, *ck, cfg["quantization_config"], cfg_path);
+  }
   for (const auto& e : ck->tensors()) {
     const std::string& hf = e.info->name;
+    if (quantized.count(hf)) continue;
     if (hf.find("rotary_emb.inv_freq") != std::string::npos) continue;  // recomputed, not a weight
     std::optional<std::string> g;
     if (c.tied_embeddings && (hf == "model.embed_tokens.weight" || hf == "lm_head.weight")) {

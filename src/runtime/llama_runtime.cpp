@@ -104,6 +104,16 @@ LlamaRuntime::Matrix LlamaRuntime::matrix(const Model& m, const std::string& nam
                       std::to_string(t.scheme->cols) + ", expected " + std::to_string(rows) + " × " + std::to_string(cols));
     }
     mx.scheme = t.scheme;
+    mx.perm = t.input_perm;
+    mx.out_perm = t.output_perm;
+    if (mx.out_perm && static_cast<int64_t>(mx.out_perm->size()) != rows) {
+      throw_bad_input(m.path + ": tensor '" + name + "': an output permutation of " + std::to_string(mx.out_perm->size()) + " rows, expected " +
+                      std::to_string(rows));
+    }
+    if (mx.perm && static_cast<int64_t>(mx.perm->size()) != cols) {
+      throw_bad_input(m.path + ": tensor '" + name + "': an input permutation of " + std::to_string(mx.perm->size()) + " columns, expected " +
+                      std::to_string(cols));
+    }
     mx.type = t.weight_type();
     mx.prepared = backend_->prepare(*mx.scheme);
     weight_bytes_ += mx.scheme->bytes();
@@ -207,8 +217,36 @@ void LlamaRuntime::init(const Model& m, const RuntimeOptions& opt) {
 void LlamaRuntime::mul(std::initializer_list<std::pair<const Matrix*, float*>> ms, const float* x, int64_t n) {
   std::array<MatmulJob, 4> jobs{};
   size_t count = 0;
-  for (const auto& [m, out] : ms) jobs.at(count++) = {&m->prepared, out};
-  backend_->matmul(std::span<const MatmulJob>(jobs.data(), count), x, n);
+  for (const auto& [m, out] : ms) {
+    if (m->perm || m->out_perm) {
+      const float* in = x;
+      if (m->perm) {  // act order (GPTQ g_idx): the input gathered into the matrix's column order
+        const std::vector<int32_t>& p = *m->perm;
+        const int64_t cols = m->cols;
+        gathered_.resize(static_cast<size_t>(n * cols));
+        for (int64_t i = 0; i < n; ++i) {
+          for (int64_t k = 0; k < cols; ++k) gathered_[static_cast<size_t>(i * cols + k)] = x[i * cols + p[static_cast<size_t>(k)]];
+        }
+        in = gathered_.data();
+      }
+      float* y = out;
+      if (m->out_perm) {
+        unordered_.resize(static_cast<size_t>(n * m->rows));
+        y = unordered_.data();
+      }
+      const MatmulJob one{&m->prepared, y};
+      backend_->matmul(std::span<const MatmulJob>(&one, 1), in, n);
+      if (m->out_perm) {  // rows stored in another order (rotate-half Q/K): put them in this runtime's order
+        const std::vector<int32_t>& p = *m->out_perm;
+        for (int64_t i = 0; i < n; ++i) {
+          for (int64_t g = 0; g < m->rows; ++g) out[i * m->rows + g] = y[i * m->rows + p[static_cast<size_t>(g)]];
+        }
+      }
+      continue;
+    }
+    jobs.at(count++) = {&m->prepared, out};
+  }
+  if (count > 0) backend_->matmul(std::span<const MatmulJob>(jobs.data(), count), x, n);
 }
 
 uint64_t LlamaRuntime::kv_bytes_per_token() const {

@@ -14,6 +14,12 @@
 
 namespace vernier::cli {
 
+Model open_model(const std::string& path, const std::string& tokenizer) {
+  Model m = load_model(path, tokenizer);
+  for (const auto& w : m.warnings) std::cerr << "warning: " << w << "\n";
+  return m;
+}
+
 namespace {
 size_t display_width(const std::string& s) {
   size_t w = 0;

@@ -33,6 +33,8 @@ std::string format_bytes_short(uint64_t bytes);  // "12.3 MiB"
 
 // Prints JSON to stdout with 2-space indentation and a newline.
 void print_json(const nlohmann::json& j);
+// load_model, with what the loader tolerated printed to stderr as warnings.
+Model open_model(const std::string& path, const std::string& tokenizer = "");
 
 // Flags every subcommand spells and means the same way.
 void add_threads_option(CLI::App* cmd, int& threads, const std::string& help = "Threads (default: all)");

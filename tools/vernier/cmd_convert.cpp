@@ -34,7 +34,7 @@ void run_convert(const ConvertCliOptions& opt) {
     throw_usage("unknown --type '" + opt.type + "' (expected f32, f16 or bf16)");
   }
   if (std::filesystem::exists(opt.output) && !opt.force) throw_usage(opt.output + ": exists (pass --force to overwrite it)");
-  const Model m = load_model(opt.input, opt.tokenizer);
+  const Model m = open_model(opt.input, opt.tokenizer);
   ConvertOptions co;
   co.out_type = opt.type;
   co.overwrite = opt.force;

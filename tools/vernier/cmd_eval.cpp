@@ -32,7 +32,7 @@ void run_eval(const EvalOptions& opt) {
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (text.empty()) throw_usage(opt.text_file + ": the text is empty");
   const std::string isa = resolve_isa(opt.isa);
-  const Model source = load_model(opt.model, opt.tokenizer);
+  const Model source = open_model(opt.model, opt.tokenizer);
   InMemoryReport q;
   const Model m = apply_scheme(source, opt.scheme, opt.threads, opt.quiet, &q);
   PerplexityOptions p;
@@ -49,7 +49,7 @@ void run_eval(const EvalOptions& opt) {
   Progress progress(opt.quiet, 10);
   p.progress = [&progress](int64_t c, int64_t n, double ppl) { progress.update(c, n, fmt::format("[{}/{}] PPL so far {:.4f}", c + 1, n, ppl)); };
   std::unique_ptr<Model> base;
-  if (!opt.base.empty()) base = std::make_unique<Model>(load_model(opt.base, opt.tokenizer));
+  if (!opt.base.empty()) base = std::make_unique<Model>(open_model(opt.base, opt.tokenizer));
   const PerplexityResult r = perplexity(m, text, p, base.get());
   progress.clear();
   if (opt.json) {

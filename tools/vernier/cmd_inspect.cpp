@@ -84,7 +84,7 @@ TensorStats compute_stats(const ModelTensor& t) {
 }
 
 void run_inspect(const InspectOptions& opt) {
-  const Model m = load_model(opt.path, opt.tokenizer);
+  const Model m = open_model(opt.path, opt.tokenizer);
   std::optional<std::regex> re;
   if (!opt.tensor_regex.empty()) {
     try {
@@ -97,12 +97,15 @@ void run_inspect(const InspectOptions& opt) {
   std::map<std::string, std::pair<int64_t, uint64_t>> per_type;  // type → (params, bytes)
   int64_t params = 0;
   uint64_t bytes = 0;
+  // a quantized checkpoint's layers: their scheme and their stored bytes, not the float32 that read() gives
+  const auto type_of = [](const ModelTensor& t) { return t.weight_type().name() + (t.input_perm ? " (act order)" : ""); };
+  const auto bytes_of = [](const ModelTensor& t) { return t.scheme ? t.scheme->bytes() : t.nbytes; };
   for (const auto& t : m.tensors) {
-    const std::string tn(ggml_type_info(t.type)->name);
+    const std::string tn = t.weight_type().name();
     per_type[tn].first += t.elements();
-    per_type[tn].second += t.nbytes;
+    per_type[tn].second += bytes_of(t);
     params += t.elements();
-    bytes += t.nbytes;
+    bytes += bytes_of(t);
   }
   std::vector<std::pair<const ModelTensor*, TensorStats>> stats;
   if (opt.stats) {
@@ -117,6 +120,8 @@ void run_inspect(const InspectOptions& opt) {
     nlohmann::json j;
     j["path"] = m.path;
     j["format"] = m.source_format;
+    if (!m.layout.empty()) j["layout"] = m.layout;
+    j["warnings"] = m.warnings;
     j["architecture"] = c.architecture;
     j["name"] = c.name;
     j["hparams"] = {{"dim", c.dim}, {"ffn", c.ffn}, {"layers", c.layers}, {"heads", c.heads}, {"kv_heads", c.kv_heads},
@@ -125,8 +130,9 @@ void run_inspect(const InspectOptions& opt) {
     j["tokenizer"] = {{"model", m.tokenizer.model}, {"tokens", m.tokenizer.tokens.size()}};
     nlohmann::json tensors = nlohmann::json::array();
     for (const auto& t : m.tensors) {
-      tensors.push_back({{"name", t.name}, {"shape", t.ne}, {"type", ggml_type_info(t.type)->name}, {"bytes", t.nbytes},
-                         {"bits_per_weight", 8.0 * static_cast<double>(t.nbytes) / static_cast<double>(std::max<int64_t>(1, t.elements()))}});
+      tensors.push_back({{"name", t.name}, {"shape", t.ne}, {"type", t.weight_type().name()}, {"act_order", t.input_perm != nullptr},
+                         {"bytes", bytes_of(t)},
+                         {"bits_per_weight", 8.0 * static_cast<double>(bytes_of(t)) / static_cast<double>(std::max<int64_t>(1, t.elements()))}});
     }
     j["tensors"] = tensors;
     j["params"] = params;
@@ -155,7 +161,7 @@ void run_inspect(const InspectOptions& opt) {
   }
 
   std::ostream& out = std::cout;
-  out << fmt::format("{} ({}): {}\n", m.path, m.source_format, c.architecture);
+  out << fmt::format("{} ({}{}): {}\n", m.path, m.source_format, m.layout.empty() ? "" : ", " + m.layout + " layout", c.architecture);
   out << fmt::format("  dim {}, FFN {}, {} layers, {} heads ({} KV, head dim {}), vocab {}, context {}\n", c.dim, c.ffn,
                      c.layers, c.heads, c.kv_heads, c.head_dim(), c.vocab, c.context);
   out << fmt::format("  RoPE dims {}, theta {}, RMSNorm eps {}, {} embeddings\n", c.rope_dim, num(c.rope_theta, 6),
@@ -184,8 +190,8 @@ void run_inspect(const InspectOptions& opt) {
   t.header = {"name", "shape", "type", "bytes", "bits/w"};
   for (const auto& x : m.tensors) {
     if (re && !std::regex_search(x.name, *re)) continue;
-    t.rows.push_back({x.name, shape_str(x.ne), std::string(ggml_type_info(x.type)->name), grouped(x.nbytes),
-                      fixed(8.0 * static_cast<double>(x.nbytes) / static_cast<double>(std::max<int64_t>(1, x.elements())), 3)});
+    t.rows.push_back({x.name, shape_str(x.ne), type_of(x), grouped(bytes_of(x)),
+                      fixed(8.0 * static_cast<double>(bytes_of(x)) / static_cast<double>(std::max<int64_t>(1, x.elements())), 3)});
   }
   t.print(out, "  ");
   out << "\ntotals\n";
@@ -215,7 +221,8 @@ void run_inspect(const InspectOptions& opt) {
 void add_inspect_command(CLI::App& app) {
   auto opt = std::make_shared<InspectOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "inspect", "Show a model file: architecture, tokenizer, tensors (GGUF, safetensors directory, llama2.c .bin)");
+      "inspect", "Show a model file: architecture, tokenizer, tensors (GGUF, safetensors directory — GPTQ, AWQ, compressed-tensors "
+                 "and bitsandbytes checkpoints name their layout and each layer's scheme — llama2.c .bin)");
   cmd->add_option("model", opt->path, "Model: a .gguf file, a Hugging Face directory or a llama2.c .bin")->required();
   cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: tokenizer.bin or tok*.bin beside the model)");
   cmd->add_flag("--stats", opt->stats, "Per-tensor statistics: min/max/mean/std/kurtosis, row ranges, outlier columns");

@@ -12,6 +12,7 @@
 #include "vernier/file.hpp"
 #include "vernier/ggml_quant.hpp"
 #include "vernier/ggml_types.hpp"
+#include "vernier/hf_checkpoint.hpp"
 #include "vernier/quantize_model.hpp"
 
 namespace vernier::cli {
@@ -21,6 +22,8 @@ struct QuantizeCliOptions {
   std::string input, output, type, imatrix, tokenizer;
   std::vector<std::string> tensor_types;
   std::string output_tensor_type, token_embedding_type;
+  std::string scheme, layout, method = "rtn", max_shard_size = "5GB";
+  bool quantize_output = false;
   bool pure = false, leave_output = false, allow_requantize = false, allow_nonfinite = false;
   bool force = false, quiet = false, json = false;
   int threads = 0;
@@ -35,7 +38,72 @@ GgmlType parse_ggml_type(const std::string& s, const std::string& flag) {
   return ti->type;
 }
 
+// --layout: a quantized Hugging Face checkpoint directory instead of a GGUF file.
+void run_quantize_hf(const QuantizeCliOptions& opt) {
+  if (opt.scheme.empty()) throw_usage("--layout needs --scheme (e.g. int4-sym-g128, int4-asym-g128, fp8_e4m3-channel, nf4-b64-dq)");
+  if (!opt.type.empty()) throw_usage("--type names a GGUF file type; with --layout give --scheme");
+  if (!opt.imatrix.empty() || !opt.tensor_types.empty() || opt.pure || opt.leave_output || !opt.output_tensor_type.empty() ||
+      !opt.token_embedding_type.empty()) {
+    throw_usage("--imatrix, --tensor-type, --pure, --leave-output-tensor, --output-tensor-type and --token-embedding-type "
+                "are GGUF options; a --layout checkpoint takes --scheme, --quantize-output and --max-shard-size");
+  }
+  HfCheckpointOptions h;
+  h.layout = parse_hf_layout(opt.layout);
+  const WeightType wt = parse_weight_type(opt.scheme);
+  if (!wt.is_scheme()) throw_usage("--scheme '" + opt.scheme + "' is a GGML type; a --layout checkpoint holds a vernier scheme");
+  h.scheme = wt.as_scheme();
+  h.method = &find_method(opt.method);
+  h.quantize_output = opt.quantize_output;
+  h.max_shard_bytes = parse_shard_size(opt.max_shard_size);
+  h.overwrite = opt.force;
+  const Scheme stored = hf_layout_scheme(h.layout, h.scheme);  // refuses what the layout cannot hold, before loading
+  if (std::filesystem::exists(opt.output) && !opt.force) throw_usage(opt.output + ": exists (pass --force to replace it)");
+  const Model m = open_model(opt.input, opt.tokenizer);
+  Progress progress(opt.quiet);
+  if (!opt.quiet) {
+    h.progress = [&](size_t i, size_t n, const std::string& name) {
+      progress.update(static_cast<int64_t>(i), static_cast<int64_t>(n), fmt::format("[{}/{}] {}", i + 1, n, name));
+    };
+  }
+  const HfCheckpointReport r = write_hf_checkpoint(m, opt.output, h);
+  progress.clear();
+  uint64_t qbytes = 0;
+  int64_t qelems = 0;
+  for (const auto& t : r.tensors) {
+    if (t.rmse > 0 || t.stored.find(' ') != std::string::npos) {
+      qbytes += t.bytes;
+      qelems += t.elements;
+    }
+  }
+  const double bpw = qelems ? 8.0 * static_cast<double>(qbytes) / static_cast<double>(qelems) : 0;
+  if (opt.json) {
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto& t : r.tensors) {
+      tensors.push_back({{"name", t.name}, {"stored", t.stored}, {"bytes", t.bytes}, {"elements", t.elements}, {"rmse", t.rmse}});
+    }
+    print_json({{"input", opt.input}, {"output", opt.output}, {"layout", hf_layout_name(h.layout)}, {"scheme", scheme_name(stored)},
+                {"tensors", tensors}, {"files", r.files}, {"notes", r.notes}, {"total_bytes", r.bytes}, {"shards", r.shards},
+                {"quantized_bits_per_weight", bpw}, {"seconds", r.seconds}});
+    return;
+  }
+  Table t;
+  t.header = {"tensor", "stored as", "bytes", "RMSE"};
+  t.left_tail = 2;
+  for (const auto& x : r.tensors) t.rows.push_back({x.name, x.stored, grouped(x.bytes), x.rmse > 0 ? num(x.rmse, 3) : "-"});
+  t.print(std::cout);
+  for (const auto& n : r.notes) std::cout << "note: " << n << "\n";
+  if (stored.scale_type != h.scheme.scale_type) {
+    std::cout << fmt::format("note: {} stores FP16 scales: the layers are {}\n", hf_layout_name(h.layout), scheme_name(stored));
+  }
+  std::cout << fmt::format("\n{}: {} layout, {}, {} bytes in {} shard{} ({:.3f} bits per quantized weight), {:.2f} s\n", opt.output,
+                           hf_layout_name(h.layout), scheme_name(stored), grouped(r.bytes), r.shards, r.shards == 1 ? "" : "s", bpw,
+                           r.seconds);
+}
+
 void run_quantize(const QuantizeCliOptions& opt) {
+  if (!opt.layout.empty()) return run_quantize_hf(opt);
+  if (opt.type.empty()) throw_usage("--type is required (a GGUF file type), or --layout with --scheme for a Hugging Face checkpoint");
+  if (!opt.scheme.empty()) throw_usage("--scheme goes with --layout (a Hugging Face checkpoint); a GGUF file takes --type");
   const GgufFileType* ft = find_gguf_file_type(opt.type);
   if (!ft) throw_usage("unknown --type '" + opt.type + "' (expected one of: " + gguf_file_type_names() + ")");
   if (opt.threads < 0) throw_usage("--threads must be at least 1");
@@ -62,7 +130,7 @@ void run_quantize(const QuantizeCliOptions& opt) {
     q.imatrix = &imatrix;
     q.imatrix_path = opt.imatrix;
   }
-  const Model m = load_model(opt.input, opt.tokenizer);
+  const Model m = open_model(opt.input, opt.tokenizer);
   int64_t total_elements = 0;
   for (const auto& t : m.tensors) total_elements += t.elements();
   const double total_mb = static_cast<double>(total_elements) * 4 / 1e6;
@@ -114,10 +182,20 @@ void run_quantize(const QuantizeCliOptions& opt) {
 void add_quantize_command(CLI::App& app) {
   auto opt = std::make_shared<QuantizeCliOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "quantize", "Quantize a model to GGUF (Q4_K_M, Q8_0, …), byte-identical to llama-quantize, with a per-tensor report");
+      "quantize",
+      "Quantize a model to GGUF (Q4_K_M, Q8_0, …), byte-identical to llama-quantize, or with --layout to a GPTQ, AWQ, "
+      "compressed-tensors or bitsandbytes checkpoint that vLLM/transformers load; with a per-tensor report");
   cmd->add_option("input", opt->input, "Model: GGUF (F32/F16/BF16), Hugging Face directory or llama2.c .bin")->required();
-  cmd->add_option("-o,--output", opt->output, "Output .gguf")->required();
-  cmd->add_option("--type", opt->type, "File type: " + gguf_file_type_names())->required();
+  cmd->add_option("-o,--output", opt->output, "Output .gguf, or the checkpoint directory with --layout")->required();
+  cmd->add_option("--type", opt->type, "GGUF file type: " + gguf_file_type_names());
+  cmd->add_option("--layout", opt->layout,
+                  "Write a Hugging Face checkpoint in this layout: " + hf_layout_names() +
+                      " (GPTQ: int2/3/4/8 sym or asym, per channel or group; AWQ: int4 asym per group; compressed-tensors: "
+                      "int2/4/8 or fp8_e4m3 per tensor/channel; bnb: NF4 blocks, dq optional)");
+  cmd->add_option("--scheme", opt->scheme, "With --layout: the scheme of the blocks' linear layers, e.g. int4-sym-g128, nf4-b64-dq");
+  cmd->add_option("--method", opt->method, "With --layout: how codes are chosen: " + method_names())->capture_default_str();
+  cmd->add_flag("--quantize-output", opt->quantize_output, "With --layout: quantize lm_head too (default: kept, as the ecosystem does)");
+  cmd->add_option("--max-shard-size", opt->max_shard_size, "With --layout: largest safetensors shard (5GB, 500MB, 2GiB)")->capture_default_str();
   cmd->add_option("--imatrix", opt->imatrix, "Importance matrix (llama-imatrix GGUF or legacy .dat)");
   add_threads_option(cmd, opt->threads, "Threads for the rows of each tensor (default: all)");
   cmd->add_flag("--pure", opt->pure, "Every quantizable tensor in the file type's default type");

@@ -59,7 +59,7 @@ void run(const RunOptions& opt) {
   if (opt.steps < 1) throw_usage("-n must be at least 1");
   if (opt.temp < 0 || opt.top_p <= 0 || opt.top_p > 1) throw_usage("--temp must be >= 0 and --top-p in (0, 1]");
   const std::string isa = resolve_isa(opt.isa);
-  const Model m = apply_scheme(load_model(opt.model, opt.tokenizer), opt.scheme, opt.threads, opt.quiet || opt.json, nullptr);
+  const Model m = apply_scheme(open_model(opt.model, opt.tokenizer), opt.scheme, opt.threads, opt.quiet || opt.json, nullptr);
   const Tokenizer tok(m.tokenizer);
   LlamaRuntime rt(m, RuntimeOptions{opt.context, opt.threads, parse_kv_type(opt.kv), 512, isa});
   const std::vector<int32_t> prompt = tok.encode(opt.prompt, true, false);

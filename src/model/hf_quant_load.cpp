@@ -1,0 +1,123 @@
+// Reading GPTQ, AWQ, compressed-tensors and bitsandbytes checkpoints into a Model.
+#include "hf_quant_load.hpp"
+
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "vernier/error.hpp"
+#include "vernier/hf_layout.hpp"
+
+namespace vernier {
+
+std::pair<int64_t, int64_t> llama_matrix_shape(const LlamaConfig& c, std::string_view n) {
+  const int64_t D = c.dim, Q = c.heads * c.head_dim(), KV = c.kv_heads * c.head_dim(), F = c.ffn;
+  if (n == "output.weight" || n == "token_embd.weight") return {c.vocab, D};
+  if (n.ends_with(".attn_q.weight")) return {Q, D};
+  if (n.ends_with(".attn_k.weight") || n.ends_with(".attn_v.weight")) return {KV, D};
+  if (n.ends_with(".attn_output.weight")) return {D, Q};
+  if (n.ends_with(".ffn_gate.weight") || n.ends_with(".ffn_up.weight")) return {F, D};
+  if (n.ends_with(".ffn_down.weight")) return {D, F};
+  return {0, 0};
+}
+
+namespace {
+// The suffix after a module prefix that marks the module as quantized in this layout.
+bool owner_suffix(HfLayout l, const std::string& name, std::string* prefix) {
+  static const char* kOwners[] = {"qweight", "weight_packed", "weight_scale", "weight.quant_state.bitsandbytes__nf4"};
+  for (const char* o : kOwners) {
+    const std::string suf = std::string(".") + o;
+    if (name.size() > suf.size() && name.ends_with(suf) && hf_layout_owns(l, o)) {
+      *prefix = name.substr(0, name.size() - suf.size());
+      return true;
+    }
+  }
+  return false;
+}
+
+// GGUF row g of a [heads × head_dim] matrix is row rope_row_order[g] of Hugging Face's rotate-half order.
+std::vector<int32_t> rope_row_order(int64_t heads, int64_t rows) {
+  std::vector<int32_t> src(static_cast<size_t>(rows)), dst(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) src[static_cast<size_t>(r)] = static_cast<int32_t>(r);
+  permute_rope_rows({reinterpret_cast<const uint8_t*>(src.data()), src.size() * 4}, {reinterpret_cast<uint8_t*>(dst.data()), dst.size() * 4},
+                    heads, rows, 4, true);
+  return dst;
+}
+}  // namespace
+
+std::set<std::string> load_hf_quantized(Model& m, const SafetensorsCheckpoint& ck, const nlohmann::json& qcj, const std::string& cfg_path) {
+  const HfQuantConfig qc = parse_hf_quant_config(qcj, cfg_path);
+  m.layout = std::string(hf_layout_name(qc.layout));
+  std::map<std::string, std::vector<const SafetensorsCheckpoint::Entry*>> modules;
+  for (const auto& e : ck.tensors()) {
+    std::string prefix;
+    if (owner_suffix(qc.layout, e.info->name, &prefix)) modules[prefix];
+  }
+  for (const auto& e : ck.tensors()) {
+    const std::string& n = e.info->name;
+    for (auto& [prefix, list] : modules) {
+      if (n.size() > prefix.size() + 1 && n.compare(0, prefix.size(), prefix) == 0 && n[prefix.size()] == '.') {
+        const std::string rest = n.substr(prefix.size() + 1);
+        if (rest != "bias") list.push_back(&e);  // a bias stays an ordinary tensor
+      }
+    }
+  }
+  std::set<std::string> consumed;
+  for (const auto& [prefix, list] : modules) {
+    const std::optional<std::string> g = hf_to_gguf_name(prefix + ".weight");
+    const auto [rows, cols] = g ? llama_matrix_shape(m.config, *g) : std::pair<int64_t, int64_t>{0, 0};
+    if (!g || rows == 0) throw_bad_input(cfg_path + ": quantized module '" + prefix + "' is not a LLaMA linear layer");
+    std::map<std::string, HfTensorRef> refs;
+    std::string file;
+    for (const auto* e : list) {
+      HfTensorRef r;
+      r.name = e->info->name;
+      r.dtype = e->info->dtype;
+      r.shape = e->info->shape;
+      r.data = e->file->tensor_data(*e->info);
+      refs[e->info->name.substr(prefix.size() + 1)] = std::move(r);
+      file = e->file->path();
+      consumed.insert(e->info->name);
+    }
+    const HfTensorLookup find = [&refs](std::string_view s) -> const HfTensorRef* {
+      const auto it = refs.find(std::string(s));
+      return it == refs.end() ? nullptr : &it->second;
+    };
+    DecodeNotes notes;
+    QuantizedLinear w = decode_linear(qc, find, rows, cols, file, &notes);
+    for (auto& s : notes.warnings) m.warnings.push_back(std::move(s));
+    for (const auto* e : list) e->file->release(*e->info);
+    int64_t heads = 0;
+    if (g->ends_with(".attn_q.weight")) heads = m.config.heads;
+    if (g->ends_with(".attn_k.weight")) heads = m.config.kv_heads;
+    // Q and K keep their stored (rotate-half) rows, so that the runtime multiplies the checkpoint's own
+    // codes (NF4 double quantization spans rows); the runtime puts the products' rows in GGUF's order.
+    std::shared_ptr<const std::vector<int32_t>> rows_order;
+    if (heads > 0) rows_order = std::make_shared<const std::vector<int32_t>>(rope_row_order(heads, rows));
+    ModelTensor t;
+    t.name = *g;
+    t.ne = {cols, rows};
+    t.type = GgmlType::F32;
+    t.nbytes = static_cast<uint64_t>(rows * cols) * 4;
+    auto packed = std::make_shared<const PackedTensor>(pack(std::move(w.q)));
+    std::shared_ptr<const std::vector<int32_t>> perm;
+    if (!w.perm.empty()) perm = std::make_shared<const std::vector<int32_t>>(std::move(w.perm));
+    t.scheme = packed;
+    t.input_perm = perm;
+    t.output_perm = rows_order;
+    t.read = [packed, perm, rows_order, cols](std::span<uint8_t> dst) {
+      QuantizedLinear ql{unpack(*packed), perm ? *perm : std::vector<int32_t>{}};
+      const std::vector<float> d = dequantize_linear(ql);
+      const size_t row_bytes = static_cast<size_t>(cols) * 4;
+      for (size_t g = 0; g < d.size() / static_cast<size_t>(cols); ++g) {
+        const size_t src = rows_order ? static_cast<size_t>((*rows_order)[g]) : g;
+        std::memcpy(dst.data() + g * row_bytes, d.data() + src * static_cast<size_t>(cols), row_bytes);
+      }
+    };
+    m.tensors.push_back(std::move(t));
+  }
+  if (modules.empty()) m.warnings.push_back(cfg_path + ": quantization_config says " + m.layout + ", but no tensor is stored in that layout");
+  return consumed;
+}
+
+}  // namespace vernier
