@@ -521,3 +521,57 @@ TEST(CliFiles, ConvertToSafetensorsConvertsMappedTensors) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_GT(fs::file_size(q), 1000000u);
 }
+
+namespace {
+TEST(CliFiles, QuantizeToCheckpointLayoutsAndRunThem) {
+  VERNIER_REQUIRE_SHARED("models/TinyStories-656K/model.safetensors");
+  namespace fs = std::filesystem;
+  const std::string src = vernier::testdata::shared("models/TinyStories-656K");
+  const std::string text = vernier::testdata::shared("text/tinystories-excerpt.txt");
+  const std::string out = vernier::testdata::temp_path("cli-gptq");
+  fs::remove_all(out);
+  CliResult r = run("quantize " + src + " -o " + out + " --layout gptq --scheme int4-sym-g128 --json --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["layout"], "gptq");
+  EXPECT_EQ(j["scheme"], "int4-sym-g128-f16");  // GPTQ stores FP16 scales
+  EXPECT_EQ(j["shards"], 1);
+  EXPECT_NEAR(j["quantized_bits_per_weight"].get<double>(), 4.34, 0.02);
+  // inspect names the layout and each layer's scheme
+  r = run("inspect " + out + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["layout"], "gptq");
+  int quantized = 0;
+  for (const auto& t : j["tensors"]) quantized += t["type"] == "int4-sym-g128-f16";
+  EXPECT_EQ(quantized, 14);
+  // eval runs it on the weight-only kernels: the same figure as the same scheme quantized in memory
+  r = run("eval " + out + " --text " + text + " --protocol windows --ctx 128 --chunks 4 --json --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto ck = nlohmann::json::parse(r.out);
+  r = run("eval " + src + " --scheme int4-sym-g128-f16 --text " + text + " --protocol windows --ctx 128 --chunks 4 --json --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto mem = nlohmann::json::parse(r.out);
+  EXPECT_EQ(ck["ppl"].get<double>(), mem["ppl"].get<double>());
+  EXPECT_EQ(ck["resident_weight_bytes"], mem["resident_weight_bytes"]);  // the packed codes, not float32
+  // and convert decodes it to a GGML type
+  r = run("convert " + out + " -o " + out + ".gguf --type Q8_0 --quiet --force");
+  EXPECT_EQ(r.code, 0) << r.err;
+  // what a layout cannot hold is a usage error naming its limits; nothing is written
+  r = run("quantize " + src + " -o " + out + "-awq --layout awq --scheme int4-sym-g128");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("4-bit asymmetric"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  r = run("quantize " + src + " -o " + out + "-bnb --layout bnb --scheme int4-sym-g64");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("NF4"), std::string::npos) << r.err;
+  r = run("quantize " + src + " -o " + out + "-x --layout exl2 --scheme int4-sym-g64");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("compressed-tensors"), std::string::npos) << r.err;
+  r = run("quantize " + src + " -o " + out + " --layout gptq --scheme int4-sym-g128 --quiet");
+  EXPECT_EQ(r.code, 2) << "an existing directory without --force";
+  EXPECT_FALSE(fs::exists(out + "-awq"));
+  EXPECT_FALSE(fs::exists(out + "-bnb"));
+  fs::remove_all(out);
+}
+}  // namespace
