@@ -206,7 +206,7 @@ nlohmann::json hf_quant_config_json(const HfQuantConfig& c) {
       return json{{"quant_method", "bitsandbytes"}, {"load_in_4bit", true}, {"load_in_8bit", false},
                   {"_load_in_4bit", true}, {"_load_in_8bit", false},
                   {"bnb_4bit_quant_type", "nf4"}, {"bnb_4bit_use_double_quant", s.double_quant},
-                  {"bnb_4bit_compute_dtype", "float16"}, {"bnb_4bit_quant_storage", "uint8"},
+                  {"bnb_4bit_compute_dtype", c.dtype}, {"bnb_4bit_quant_storage", "uint8"},
                   {"llm_int8_skip_modules", c.ignore}, {"llm_int8_threshold", 6.0},
                   {"llm_int8_has_fp16_weight", false}, {"llm_int8_enable_fp32_cpu_offload", false}};
   }
