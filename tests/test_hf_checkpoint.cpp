@@ -291,3 +291,25 @@ TEST(HfCheckpoint, TinyStoriesCheckpointsCarryItsFilesAndMatchInMemory) {
 
 }  // namespace
 }  // namespace vernier
+
+namespace vernier {
+namespace {
+TEST(HfCheckpoint, ThreadsDoNotChangeTheFiles) {
+  SmallModel sm;
+  std::string bytes[2];
+  for (int k = 0; k < 2; ++k) {
+    const fs::path dir = temp_dir("threads" + std::to_string(k));
+    HfCheckpointOptions opt;
+    opt.layout = HfLayout::bnb;
+    opt.scheme = parse_scheme("nf4-b32-dq");
+    opt.threads = k == 0 ? 1 : 3;
+    write_hf_checkpoint(sm.m, dir.string(), opt);
+    std::ifstream in(dir / "model.safetensors", std::ios::binary);
+    bytes[k].assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    fs::remove_all(dir);
+  }
+  EXPECT_FALSE(bytes[0].empty());
+  EXPECT_EQ(bytes[0], bytes[1]);
+}
+}  // namespace
+}  // namespace vernier

@@ -29,7 +29,8 @@ struct HfCheckpointOptions {
   bool quantize_output = false;        // lm_head too (an untied output matrix)
   uint64_t max_shard_bytes = 5'000'000'000ull;  // transformers' default "5GB"
   bool overwrite = false;
-  std::function<void(size_t index, size_t count, const std::string& name)> progress;
+  int threads = 0;                     // layers quantized at once (0: every hardware thread); the bytes do not depend on it
+  std::function<void(size_t index, size_t count, const std::string& name)> progress;  // called from any thread, one at a time
 };
 
 struct HfCheckpointTensor {

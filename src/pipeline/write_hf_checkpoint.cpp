@@ -3,15 +3,19 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "vernier/error.hpp"
 #include "vernier/ggml_quant.hpp"
+#include "vernier/parallel.hpp"
 #include "vernier/quantize_in_memory.hpp"
 #include "vernier/safetensors.hpp"
 
@@ -122,6 +126,7 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
   const Scheme scheme = hf_layout_scheme(opt.layout, opt.scheme);
   report.scheme = scheme;
   const QuantMethod& method = opt.method ? *opt.method : rtn_method();
+  const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::error_code ec;
   const fs::path dest = fs::absolute(fs::path(dir)).lexically_normal();
   if (fs::exists(dest, ec)) {
@@ -203,17 +208,28 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
   uint64_t total = 0;
   size_t index = 0;
   for (int s = 0; s < shards; ++s) {
-    // one shard's tensors in memory at a time: at most max_shard_bytes (or one layer past it)
-    std::vector<std::pair<std::string, HfTensor>> out;
+    // one shard's tensors in memory at a time (at most max_shard_bytes, or one layer past it); its
+    // layers quantized on `threads` threads, each taking the next layer, written in plan order
+    std::vector<const Item*> mine;
     for (const Item& it : items) {
-      if (it.shard != s) continue;
+      if (it.shard == s) mine.push_back(&it);
+    }
+    std::vector<std::vector<std::pair<std::string, HfTensor>>> made(mine.size());
+    std::vector<HfCheckpointTensor> reps(mine.size());
+    std::atomic<size_t> next{0};
+    std::mutex progress_mutex;
+    const auto produce = [&](size_t k) {
+      const Item& it = *mine[k];
       const ModelTensor& t = *it.src;
-      if (opt.progress) opt.progress(index, items.size(), t.name);
-      ++index;
-      HfCheckpointTensor rep;
+      if (opt.progress) {
+        std::lock_guard<std::mutex> lock(progress_mutex);
+        opt.progress(index++, items.size(), t.name);
+      }
+      HfCheckpointTensor& rep = reps[k];
       rep.name = it.hf;
       rep.elements = t.elements();
       rep.bytes = it.bytes;
+      auto& out = made[k];
       if (it.quantized) {
         const int64_t rows = t.ne[1], cols = t.ne[0];
         std::vector<float> w = read_as_f32(t);
@@ -245,7 +261,14 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
         out.emplace_back(it.hf, std::move(h));
       }
       if (t.release) t.release();
-      report.tensors.push_back(std::move(rep));
+    };
+    parallel_for(threads, threads, [&](int64_t, int64_t, int) {
+      for (size_t k; (k = next.fetch_add(1)) < mine.size();) produce(k);
+    });
+    std::vector<std::pair<std::string, HfTensor>> out;
+    for (size_t k = 0; k < mine.size(); ++k) {
+      for (auto& e : made[k]) out.push_back(std::move(e));
+      report.tensors.push_back(std::move(reps[k]));
     }
     const std::string file = shard_name(s);
     SafetensorsWriter w((tmp.path / file).string(), false);

@@ -56,6 +56,8 @@ void run_quantize_hf(const QuantizeCliOptions& opt) {
   h.quantize_output = opt.quantize_output;
   h.max_shard_bytes = parse_shard_size(opt.max_shard_size);
   h.overwrite = opt.force;
+  if (opt.threads < 0) throw_usage("--threads must be at least 1");
+  h.threads = opt.threads;
   const Scheme stored = hf_layout_scheme(h.layout, h.scheme);  // refuses what the layout cannot hold, before loading
   if (std::filesystem::exists(opt.output) && !opt.force) throw_usage(opt.output + ": exists (pass --force to replace it)");
   const Model m = open_model(opt.input, opt.tokenizer);
