@@ -7,7 +7,6 @@ bit for bit, what vernier itself decodes from the same checkpoint (`vernier conv
 import json
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 
@@ -15,27 +14,11 @@ import ml_dtypes
 import numpy as np
 from safetensors.numpy import load_file
 
-CLI = os.environ["VERNIER_CLI"]
-SHARED = os.environ.get("VERNIER_SHARED_DIR", "")
+from interop_common import SHARED, Tally, vernier
+
+_tally = Tally()
+check = _tally.check
 MODEL = os.path.join(SHARED, "models", "TinyStories-656K")
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
-
-
-def vernier(*args):
-    r = subprocess.run([CLI, *args], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"vernier {' '.join(args)} failed: {r.stderr}")
-    return r.stdout
 
 
 def raw_tensors(path):
@@ -201,8 +184,7 @@ def main():
             # what stays unquantized is the source's, untouched
             src = load_file(os.path.join(MODEL, "model.safetensors"))
             check(name + " norms", np.array_equal(t["model.norm.weight"], src["model.norm.weight"]))
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return _tally.finish()
 
 
 if __name__ == "__main__":

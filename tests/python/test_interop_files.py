@@ -8,7 +8,6 @@ writes is loaded with safetensors.numpy and compared with the original checkpoin
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -17,26 +16,10 @@ import ml_dtypes
 import numpy as np
 from safetensors.numpy import load_file
 
-CLI = os.environ["VERNIER_CLI"]
-SHARED = os.environ.get("VERNIER_SHARED_DIR", "")
-passed = 0
-failed = 0
+from interop_common import SHARED, Tally, vernier
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
-
-
-def vernier(*args):
-    r = subprocess.run([CLI, *args], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"vernier {' '.join(args)} failed: {r.stderr}")
-    return r.stdout
+_tally = Tally()
+check = _tally.check
 
 
 def reader_tensors(path):
@@ -197,8 +180,7 @@ def main():
                 continue
             worst = max(worst, float(np.max(np.abs(want - got)) / max(1e-30, float(np.max(np.abs(want))))))
         check(f"dequantize {rel} like gguf.quants", ok and worst <= 1e-6, f"max relative difference {worst}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return _tally.finish()
 
 
 if __name__ == "__main__":
