@@ -309,3 +309,42 @@ TEST(HfCheckpoint, ThreadsDoNotChangeTheFiles) {
 }
 }  // namespace
 }  // namespace vernier
+
+namespace vernier {
+namespace {
+// AutoGPTQ-style checkpoints carry a bias buffer of zeros on every quantized layer.
+TEST(HfCheckpoint, ZeroBiasOfAQuantizedLayerIsAcceptedANonZeroOneRefused) {
+  SmallModel sm;
+  const fs::path dir = temp_dir("bias");
+  HfCheckpointOptions opt;
+  opt.layout = HfLayout::gptq;
+  opt.scheme = parse_scheme("int4-sym-g32");
+  write_hf_checkpoint(sm.m, dir.string(), opt);
+  const fs::path st = dir / "model.safetensors", copy = temp_dir("bias-orig.safetensors");
+  fs::copy_file(st, copy);
+  const auto rewrite = [&](uint16_t bias_bits) {
+    const SafetensorsFile in = SafetensorsFile::open(copy.string());
+    SafetensorsWriter w(st.string(), true);
+    for (const auto& t : in.tensors()) w.add_tensor(t.name, t.dtype, t.shape);
+    w.add_tensor("model.layers.0.self_attn.q_proj.bias", StDtype::F16, {64});
+    w.write_header();
+    for (const auto& t : in.tensors()) w.write_tensor(in.tensor_data(t));
+    std::vector<uint16_t> bias(64, 0x8000);  // -0.0
+    bias[3] = bias_bits;
+    w.write_tensor({reinterpret_cast<const uint8_t*>(bias.data()), bias.size() * 2});
+    w.finish();
+  };
+  rewrite(0x0000);
+  EXPECT_NO_THROW(load_model(dir.string()));
+  rewrite(0x3c00);  // 1.0
+  try {
+    load_model(dir.string());
+    FAIL() << "a non-zero bias was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'model.layers.0.self_attn.q_proj.bias': a non-zero bias"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+  fs::remove(copy);
+}
+}  // namespace
+}  // namespace vernier

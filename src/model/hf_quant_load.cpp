@@ -1,6 +1,7 @@
 // Reading GPTQ, AWQ, compressed-tensors and bitsandbytes checkpoints into a Model.
 #include "hf_quant_load.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -57,8 +58,7 @@ std::set<std::string> load_hf_quantized(Model& m, const SafetensorsCheckpoint& c
     const std::string& n = e.info->name;
     for (auto& [prefix, list] : modules) {
       if (n.size() > prefix.size() + 1 && n.compare(0, prefix.size(), prefix) == 0 && n[prefix.size()] == '.') {
-        const std::string rest = n.substr(prefix.size() + 1);
-        if (rest != "bias") list.push_back(&e);  // a bias stays an ordinary tensor
+        list.push_back(&e);
       }
     }
   }
@@ -70,6 +70,21 @@ std::set<std::string> load_hf_quantized(Model& m, const SafetensorsCheckpoint& c
     std::map<std::string, HfTensorRef> refs;
     std::string file;
     for (const auto* e : list) {
+      if (e->info->name == prefix + ".bias") {
+        // AutoGPTQ's QuantLinear saves a bias buffer even for layers without one (zeros): LLaMA's
+        // linear layers have none, and neither does vernier's runtime, so only zeros are accepted
+        const auto d = e->file->tensor_data(*e->info);
+        const size_t width = st_dtype_size(e->info->dtype);
+        bool zero = e->info->dtype == StDtype::F16 || e->info->dtype == StDtype::BF16 || e->info->dtype == StDtype::F32;
+        for (size_t i = 0; zero && i + width <= d.size(); i += width) {
+          uint32_t v = 0;
+          std::memcpy(&v, d.data() + i, width);
+          zero = (v & (width == 2 ? 0x7fffu : 0x7fffffffu)) == 0;  // +0 or -0
+        }
+        if (!zero) throw_bad_input(e->file->path() + ": tensor '" + e->info->name + "': a non-zero bias (LLaMA's linear layers have none)");
+        consumed.insert(e->info->name);
+        continue;
+      }
       HfTensorRef r;
       r.name = e->info->name;
       r.dtype = e->info->dtype;
