@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what vernier's build and tests need on Debian/Ubuntu, and nothing else.
-#   C++ build : g++, cmake, ninja, Google Highway, fmt, CLI11, nlohmann-json
+#   C++ build : g++, cmake, ninja, Google Highway, fmt, CLI11, nlohmann-json, OpenBLAS + LAPACKE
+#               (GPTQ's Hessian products and Cholesky factorisations)
 #   tests     : GoogleTest, Google Benchmark, python3-venv (interop tests)
 #   Python    : a project virtual environment in .venv with numpy, ml_dtypes
 #               (independent FP8/BF16 codecs), gguf (llama.cpp's reader), safetensors and
@@ -14,6 +15,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
   g++ cmake ninja-build pkg-config
   libhwy-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  libopenblas-dev liblapacke-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv python3-pip
 )

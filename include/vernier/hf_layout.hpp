@@ -32,14 +32,6 @@ std::string_view hf_layout_name(HfLayout l);  // "gptq", "awq", "compressed-tens
 HfLayout parse_hf_layout(std::string_view name);  // throws a usage Error naming the layouts
 std::string hf_layout_names();
 
-// One quantized linear layer. Act order (GPTQ's desc_act): the columns of `q` are the input columns in
-// the order perm gives (column k of q is input column perm[k]), so that groups are contiguous in q;
-// empty perm: the identity.
-struct QuantizedLinear {
-  QuantizedTensor q;
-  std::vector<int32_t> perm;
-};
-
 // The scheme a layout stores for the one asked for: the same codes, with the scale precision the
 // layout keeps (GPTQ and AWQ store FP16 scales, so their schemes quantize with FP16-rounded scales).
 // Throws a usage Error that names the layout's limits when it cannot hold the scheme.
@@ -94,8 +86,5 @@ QuantizedLinear decode_linear(const HfQuantConfig& c, const HfTensorLookup& find
 // The suffixes that mark a module as stored in this layout (GPTQ/AWQ "qweight", compressed-tensors
 // "weight_packed" or "weight_scale", bnb "weight.quant_state.bitsandbytes__nf4").
 bool hf_layout_owns(HfLayout l, std::string_view suffix);
-
-// Dequantized weights in the input's own column order (act order undone): rows × cols.
-std::vector<float> dequantize_linear(const QuantizedLinear& w);
 
 }  // namespace vernier

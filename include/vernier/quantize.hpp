@@ -126,6 +126,16 @@ QuantizedTensor quantize(const TensorView& input, const Scheme& scheme);
 void dequantize(const QuantizedTensor& q, std::span<float> out);  // out.size() == rows * cols
 std::vector<float> dequantize(const QuantizedTensor& q);
 
+// One quantized linear layer. Act order (GPTQ's desc_act): the columns of `q` are the input columns in
+// the order perm gives (column k of q is input column perm[k]), so that groups are contiguous in q;
+// empty perm: the identity.
+struct QuantizedLinear {
+  QuantizedTensor q;
+  std::vector<int32_t> perm;
+};
+// Dequantized weights in the input's own column order (act order undone): rows × cols.
+std::vector<float> dequantize_linear(const QuantizedLinear& w);
+
 // Bits per weight of a scheme on a rows × cols matrix, without quantizing it.
 double scheme_bits_per_weight(const Scheme& scheme, int64_t rows, int64_t cols);
 uint64_t scheme_storage_bytes(const Scheme& scheme, int64_t rows, int64_t cols);  // QuantizedTensor::storage_bytes()

@@ -155,17 +155,6 @@ bool hf_layout_owns(HfLayout l, std::string_view suffix) {
   return false;
 }
 
-std::vector<float> dequantize_linear(const QuantizedLinear& w) {
-  std::vector<float> d = dequantize(w.q);
-  if (w.perm.empty()) return d;
-  const int64_t rows = w.q.rows, cols = w.q.cols;
-  std::vector<float> out(d.size());
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t k = 0; k < cols; ++k) out[static_cast<size_t>(r * cols + w.perm[static_cast<size_t>(k)])] = d[static_cast<size_t>(r * cols + k)];
-  }
-  return out;
-}
-
 // ---- quantization_config ---------------------------------------------------------------------
 nlohmann::json hf_quant_config_json(const HfQuantConfig& c) {
   using nlohmann::json;

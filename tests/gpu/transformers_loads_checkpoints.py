@@ -36,10 +36,11 @@ def load_awq_with_autoawq(ckpt, torch, awq_root):
     from safetensors.torch import load_file
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    # import awq.modules.linear.gemm without awq/__init__.py (it pulls in model classes of transformers 4)
-    pkg = types.ModuleType("awq")
-    pkg.__path__ = [os.path.join(awq_root, "awq")]
-    sys.modules["awq"] = pkg
+    if awq_root:
+        # import awq.modules.linear.gemm without awq/__init__.py (it pulls in model classes of transformers 4)
+        pkg = types.ModuleType("awq")
+        pkg.__path__ = [os.path.join(awq_root, "awq")]
+        sys.modules["awq"] = pkg
     from awq.modules.linear.gemm import WQLinear_GEMM
 
     with open(os.path.join(ckpt, "config.json")) as f:
@@ -110,7 +111,13 @@ def main():
             with open(os.path.join(ckpt, "config.json")) as f:
                 qm = json.load(f)["quantization_config"]["quant_method"]
             if qm == "awq":
-                model = load_awq_with_autoawq(ckpt, torch, a.awq_root)
+                try:
+                    model = load_awq_with_autoawq(ckpt, torch, a.awq_root)
+                except ImportError as e:
+                    rec.update({"skipped": f"AutoAWQ not importable ({e}); pass --awq-root", "pass": True})
+                    print(json.dumps(rec), flush=True)
+                    results["cases"].append(rec)
+                    continue
                 rec["loader"] = "AutoAWQ WQLinear_GEMM in transformers LlamaForCausalLM (fp16 activations)"
                 dtype = torch.float16
             else:

@@ -53,6 +53,10 @@ void run_quantize_hf(const QuantizeCliOptions& opt) {
   if (!wt.is_scheme()) throw_usage("--scheme '" + opt.scheme + "' is a GGML type; a --layout checkpoint holds a vernier scheme");
   h.scheme = wt.as_scheme();
   h.method = &find_method(opt.method);
+  if (h.method->needs_importance()) {
+    throw_usage("--method " + opt.method + " weighs the scale searches of GGML types; a --layout checkpoint holds a scheme "
+                "(use --method rtn)");
+  }
   h.quantize_output = opt.quantize_output;
   h.max_shard_bytes = parse_shard_size(opt.max_shard_size);
   h.overwrite = opt.force;

@@ -1,0 +1,63 @@
+// vernier/gptq.hpp — GPTQ (Frantar et al., 2022) on one linear layer: its weights W (out × in), the
+// Hessian H = 2/N · Σ x xᵀ of its N calibration inputs (in × in), and an integer scheme → codes.
+//
+// As the authors' gptq.py does it: dead inputs (H_ii = 0) get H_ii = 1 and their weights 0; H is damped
+// by damp · mean(diag H) (raised tenfold, and reported, when the Cholesky factorisation fails); the
+// sweep uses the upper Cholesky factor U of H⁻¹; columns are quantized one at a time, each column's
+// error (w − q)/U_ii spread over the columns after it in its block of `block` columns at once, and over
+// the later blocks in one product per block (lazy batch updates). A group's scale and zero point are
+// found when the sweep reaches the group's first column, from the weights as the previous blocks' updates
+// left them (gptq.py reads its outer W there). act_order sweeps the columns by decreasing H_ii (the
+// groups are then contiguous in that order: QuantizedLinear::perm, GPTQ's g_idx); static_groups fixes
+// every group's parameters from the weights before the sweep (with act_order, groups stay in the
+// input's order and no permutation is stored).
+//
+// The grid: asymmetric schemes use vernier's min/max rule (the same as GPTQ's Quantizer: min and max
+// widened to include 0, zero = round(−min/s)); symmetric ones use GPTQ's full-range grid, s = 2·absmax /
+// (2^b − 1) with codes −2^(b−1) … 2^(b−1) − 1 — one level more than vernier's RTN grid (absmax /
+// (2^(b−1) − 1), codes ±(2^(b−1) − 1)), which vernier's symmetric formats store just the same. Scales are
+// rounded to the scheme's scale precision before the codes are chosen. With H = I (no correlation)
+// GPTQ reduces to round to nearest on its grid: the same codes as quantize() for asymmetric schemes.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "vernier/quantize.hpp"
+
+namespace vernier {
+
+struct GptqOptions {
+  double damp = 0.01;         // fraction of mean(diag H) added to the diagonal (gptq.py's percdamp)
+  int64_t block = 128;        // columns per lazy batch update (gptq.py's blocksize)
+  bool act_order = false;     // sweep columns by decreasing H_ii (desc_act)
+  bool static_groups = false; // group parameters from the weights before the sweep
+  int threads = 1;            // for the BLAS products (OpenBLAS's own threads)
+};
+
+struct GptqResult {
+  QuantizedLinear w;            // the codes; w.perm with act_order (and no static groups)
+  double damp = 0;              // the damping fraction used (> options.damp when it was raised)
+  int damp_raises = 0;
+  int64_t dead_columns = 0;     // inputs that never fired (H_ii = 0): weights set to 0
+  // tr((W − Ŵ) H (W − Ŵ)ᵀ) with the undamped H (dead columns included with H_ii = 0): N/2 times the
+  // layer's output error ‖(W − Ŵ)·X‖² over the calibration set, for GPTQ's Ŵ and for round to nearest
+  // with the same scheme (quantize()).
+  double loss = 0, rtn_loss = 0;
+};
+
+// Throws a usage Error for a scheme GPTQ does not quantize (not an integer format, per tensor) and a
+// bad_input Error naming the tensor for NaN/Inf in W or H, a shape mismatch, or an H that stays
+// indefinite after the damping is raised to 100 × mean(diag H).
+GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, const Scheme& s, const GptqOptions& opt);
+
+// tr(D H Dᵀ) for D = a − b (rows × cols each), H cols × cols.
+double hessian_loss(const float* a, const float* b, int64_t rows, int64_t cols, std::span<const float> hessian);
+
+// H += 2/total · Xᵀ X for x (n × cols, row-major): one rank-n update (BLAS syrk) into the upper
+// triangle; call hessian_symmetrize once all batches are in. `total` is the number of rows of every
+// batch together.
+void hessian_accumulate(std::span<float> hessian, const float* x, int64_t n, int64_t cols, int64_t total);
+void hessian_symmetrize(std::span<float> hessian, int64_t cols);
+
+}  // namespace vernier
