@@ -85,6 +85,10 @@ class LlamaRuntime {
   std::span<const float> head(const float* x, int64_t n);
 
   void set_observer(LayerObserver* observer) { observer_ = observer; }  // nullptr: none
+  // Swaps one of block `layer`'s matrices ("attn_q.weight", …) for t (same shape), e.g. its quantized
+  // form while a calibration pipeline quantizes the block sub-layer by sub-layer. t's data must
+  // outlive the runtime.
+  void replace_matrix(int64_t layer, std::string_view tensor, const ModelTensor& t);
 
   const LlamaConfig& config() const { return c_; }
   int64_t context() const { return context_; }
@@ -103,6 +107,7 @@ class LlamaRuntime {
     std::string name;
     WeightType type;
     int64_t rows = 0, cols = 0;
+    uint64_t bytes = 0;             // as stored (counted in weight_bytes_)
     const uint8_t* data = nullptr;  // GGML types: the mapped file's bytes, or `owned`
     std::vector<uint8_t> owned;
     std::shared_ptr<const PackedTensor> scheme;     // vernier schemes
@@ -116,6 +121,7 @@ class LlamaRuntime {
   };
   void init(const Model& m, const RuntimeOptions& opt);
   Matrix matrix(const Model& m, const std::string& name, int64_t rows, int64_t cols);
+  Matrix matrix_of(const ModelTensor& t, const std::string& path, const std::string& name, int64_t rows, int64_t cols);
   // Matrices that read the same input, in one product (one activation quantization, one barrier)
   void mul(std::initializer_list<std::pair<const Matrix*, float*>> ms, const float* x, int64_t n);
   void observe(int64_t layer, InputGroup g, const float* x, int64_t n, int64_t d) {

@@ -136,6 +136,11 @@ struct QuantizedLinear {
 // Dequantized weights in the input's own column order (act order undone): rows × cols.
 std::vector<float> dequantize_linear(const QuantizedLinear& w);
 
+// Rows in another order: row r of the result is row order[r] of q (codes, and the row's scales and zero
+// points). Exact for per-channel and per-group schemes; throws a usage Error under NF4 double
+// quantization, whose second-level blocks span rows.
+QuantizedTensor permute_rows(const QuantizedTensor& q, const std::vector<int32_t>& order);
+
 // Bits per weight of a scheme on a rows × cols matrix, without quantizing it.
 double scheme_bits_per_weight(const Scheme& scheme, int64_t rows, int64_t cols);
 uint64_t scheme_storage_bytes(const Scheme& scheme, int64_t rows, int64_t cols);  // QuantizedTensor::storage_bytes()

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <numeric>
 #include <thread>
 #include <nlohmann/json.hpp>
 
@@ -230,7 +231,21 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
       rep.elements = t.elements();
       rep.bytes = it.bytes;
       auto& out = made[k];
-      if (it.quantized) {
+      if (it.quantized && t.scheme && describe(t.scheme->scheme) == describe(scheme)) {
+        // already quantized to this scheme (GPTQ, in memory): its own codes, rows back in HF's order
+        QuantizedLinear ql{unpack(*t.scheme), t.input_perm ? *t.input_perm : std::vector<int32_t>{}};
+        if (const int64_t heads = rope_heads(m, t.name)) {
+          std::vector<int32_t> order(static_cast<size_t>(t.ne[1]));
+          std::iota(order.begin(), order.end(), 0);
+          to_hf_rows(order, heads, t.ne[1]);  // HF row r is GGUF row order[r]
+          ql.q = permute_rows(ql.q, order);
+        }
+        rep.stored = std::string(hf_layout_name(opt.layout)) + " " + scheme_name(scheme) + " (as held)";
+        for (HfTensor& h : encode_linear(qc, ql)) {
+          const std::string name = it.hf + "." + h.suffix;
+          out.emplace_back(name, std::move(h));
+        }
+      } else if (it.quantized) {
         const int64_t rows = t.ne[1], cols = t.ne[0];
         std::vector<float> w = read_as_f32(t);
         if (const int64_t heads = rope_heads(m, t.name)) to_hf_rows(w, heads, rows);

@@ -173,4 +173,21 @@ std::vector<float> dequantize_linear(const QuantizedLinear& w) {
   return out;
 }
 
+QuantizedTensor permute_rows(const QuantizedTensor& q, const std::vector<int32_t>& order) {
+  if (q.scheme.double_quant) throw_usage("permute_rows: NF4 double quantization spans rows");
+  if (static_cast<int64_t>(order.size()) != q.rows) throw_usage("permute_rows: an order of the wrong length");
+  QuantizedTensor out = q;
+  const int64_t per_row = q.scheme.granularity == Granularity::per_group ? q.groups_per_row() : 1;
+  const bool row_scales = q.scheme.granularity != Granularity::per_tensor && !q.scales.empty();
+  for (int64_t r = 0; r < q.rows; ++r) {
+    const auto src = static_cast<int64_t>(order[static_cast<size_t>(r)]);
+    std::copy_n(q.codes.begin() + src * q.row_bytes, q.row_bytes, out.codes.begin() + r * q.row_bytes);
+    if (row_scales) {
+      std::copy_n(q.scales.begin() + src * per_row, per_row, out.scales.begin() + r * per_row);
+      if (!q.zero_points.empty()) std::copy_n(q.zero_points.begin() + src * per_row, per_row, out.zero_points.begin() + r * per_row);
+    }
+  }
+  return out;
+}
+
 }  // namespace vernier

@@ -93,33 +93,54 @@ std::span<const std::string_view> input_group_tensors(InputGroup g) {
 }
 
 LlamaRuntime::Matrix LlamaRuntime::matrix(const Model& m, const std::string& name, int64_t rows, int64_t cols) {
-  const ModelTensor& t = need(m, name, rows * cols);
+  return matrix_of(need(m, name, rows * cols), m.path, name, rows, cols);
+}
+
+void LlamaRuntime::replace_matrix(int64_t layer, std::string_view tensor, const ModelTensor& t) {
+  if (layer < 0 || layer >= c_.layers) throw_usage("replace_matrix: no layer " + std::to_string(layer));
+  Layer& L = layers_[static_cast<size_t>(layer)];
+  Matrix* slots[] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down};
+  const std::string name = "blk." + std::to_string(layer) + "." + std::string(tensor);
+  for (Matrix* mx : slots) {
+    if (mx->name != name) continue;
+    if (t.elements() != mx->rows * mx->cols) throw_usage("replace_matrix: '" + name + "' has another shape");
+    weight_bytes_ -= mx->bytes;  // matrix_of counts the new one
+    *mx = matrix_of(t, "(replaced)", name, mx->rows, mx->cols);
+    return;
+  }
+  throw_usage("replace_matrix: no matrix '" + name + "'");
+}
+
+LlamaRuntime::Matrix LlamaRuntime::matrix_of(const ModelTensor& t, const std::string& path, const std::string& name, int64_t rows,
+                                             int64_t cols) {
   Matrix mx;
   mx.name = name;
   mx.rows = rows;
   mx.cols = cols;
   if (t.scheme) {  // a vernier scheme held in memory: its codes are what the kernels read
     if (t.scheme->rows != rows || t.scheme->cols != cols) {
-      throw_bad_input(m.path + ": tensor '" + name + "': quantized as " + std::to_string(t.scheme->rows) + " × " +
+      throw_bad_input(path + ": tensor '" + name + "': quantized as " + std::to_string(t.scheme->rows) + " × " +
                       std::to_string(t.scheme->cols) + ", expected " + std::to_string(rows) + " × " + std::to_string(cols));
     }
     mx.scheme = t.scheme;
     mx.perm = t.input_perm;
     mx.out_perm = t.output_perm;
     if (mx.out_perm && static_cast<int64_t>(mx.out_perm->size()) != rows) {
-      throw_bad_input(m.path + ": tensor '" + name + "': an output permutation of " + std::to_string(mx.out_perm->size()) + " rows, expected " +
+      throw_bad_input(path + ": tensor '" + name + "': an output permutation of " + std::to_string(mx.out_perm->size()) + " rows, expected " +
                       std::to_string(rows));
     }
     if (mx.perm && static_cast<int64_t>(mx.perm->size()) != cols) {
-      throw_bad_input(m.path + ": tensor '" + name + "': an input permutation of " + std::to_string(mx.perm->size()) + " columns, expected " +
+      throw_bad_input(path + ": tensor '" + name + "': an input permutation of " + std::to_string(mx.perm->size()) + " columns, expected " +
                       std::to_string(cols));
     }
     mx.type = t.weight_type();
     mx.prepared = backend_->prepare(*mx.scheme);
-    weight_bytes_ += mx.scheme->bytes();
+    mx.bytes = mx.scheme->bytes();
+    weight_bytes_ += mx.bytes;
     return mx;
   }
   mx.type = t.type;
+  mx.bytes = t.nbytes;
   weight_bytes_ += t.nbytes;
   const GgmlTypeInfo* ti = ggml_type_info(id_of(t.type));
   if (kernel_supports(t.type) && ti && cols % ti->block_size == 0) {

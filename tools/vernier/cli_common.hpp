@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "vernier/gptq_model.hpp"
 #include "vernier/model.hpp"
 #include "vernier/plan.hpp"
 
@@ -51,6 +52,18 @@ void apply_isa(const std::string& isa);
 // formats` lists, for run and eval. Returns the model unchanged when `scheme` is empty; prints what
 // it did to stderr unless quiet. `report` receives the figures.
 Model apply_scheme(const Model& m, const std::string& scheme, int threads, bool quiet, InMemoryReport* report);
+
+// --method rtn|gptq and GPTQ's calibration options (cli_method.cpp).
+struct MethodCli {
+  std::string method = "rtn";
+  CalibrationOptions calib;
+  GptqOptions gptq;
+  std::string sample = "first", propagate = "quantized";
+};
+void add_method_options(CLI::App* cmd, MethodCli& m);
+bool method_is_gptq(const MethodCli& m);  // validates the combination; throws a usage Error
+// The blocks' linear layers quantized by GPTQ to `scheme` (a per-layer loss table on stderr unless quiet).
+Model apply_gptq(const Model& m, const std::string& scheme, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report);
 
 // Progress on stderr: on a terminal one line rewritten in place; in a log every `every`-th step and
 // the last (every = 0: nothing in a log). Nothing with quiet. The line is cleared when done.

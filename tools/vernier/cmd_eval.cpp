@@ -21,6 +21,7 @@ namespace vernier::cli {
 namespace {
 struct EvalOptions {
   std::string model, text_file, tokenizer, base, kv = "f32", isa = "auto", save_logits, base_logits, scheme, protocol = "llama.cpp";
+  MethodCli method;
   int64_t ctx = 512, chunks = 0, batch = 512;
   int threads = 0;
   bool json = false, quiet = false, force = false;
@@ -34,7 +35,11 @@ void run_eval(const EvalOptions& opt) {
   const std::string isa = resolve_isa(opt.isa);
   const Model source = open_model(opt.model, opt.tokenizer);
   InMemoryReport q;
-  const Model m = apply_scheme(source, opt.scheme, opt.threads, opt.quiet, &q);
+  nlohmann::json gptq_report;
+  const bool gptq = method_is_gptq(opt.method);
+  if (gptq && opt.scheme.empty()) throw_usage("--method gptq needs --scheme (the scheme GPTQ quantizes to)");
+  const Model m = gptq ? apply_gptq(source, opt.scheme, opt.method, opt.threads, opt.quiet || opt.json, &gptq_report)
+                       : apply_scheme(source, opt.scheme, opt.threads, opt.quiet, &q);
   PerplexityOptions p;
   p.batch = opt.batch;
   p.save_logits = opt.save_logits;
@@ -57,9 +62,13 @@ void run_eval(const EvalOptions& opt) {
                         {"scored", r.scored}, {"ctx", opt.ctx}, {"protocol", opt.protocol}, {"seconds", r.seconds}, {"tokens_per_second", r.tokens_per_second},
                         {"peak_rss_bytes", peak_rss_bytes()}, {"kernel_isa", r.kernel_isa}, {"batch", opt.batch}, {"kv", opt.kv}, {"kv_bytes_per_token", r.kv_bytes_per_token},
                         {"weight_bytes", r.weight_bytes}, {"resident_weight_bytes", r.resident_weight_bytes}};
-    if (!opt.scheme.empty()) {
+    if (!opt.scheme.empty() && !gptq) {
       j["scheme"] = {{"type", parse_weight_type(opt.scheme).name()}, {"method", "rtn"}, {"matrices", q.tensors.size()},
                      {"bytes", q.bytes}, {"bits_per_weight", q.bits_per_weight()}};
+    }
+    if (gptq) {
+      gptq_report["type"] = parse_weight_type(opt.scheme).name();
+      j["scheme"] = gptq_report;
     }
     if (r.has_kld) {
       const KldStats& k = r.kld;
@@ -111,6 +120,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--scheme", opt->scheme,
                   "Quantize the block matrices in memory (round to nearest) to this weight type first, e.g. int4-asym-g128, "
                   "nf4-b64, Q4_K (any type `vernier formats` lists); the kernels multiply the packed weights");
+  add_method_options(cmd, opt->method);
   cmd->add_option("--batch", opt->batch, "Tokens per forward pass")->capture_default_str();
   add_threads_option(cmd, opt->threads);
   add_isa_option(cmd, opt->isa);

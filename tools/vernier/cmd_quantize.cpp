@@ -22,7 +22,8 @@ struct QuantizeCliOptions {
   std::string input, output, type, imatrix, tokenizer;
   std::vector<std::string> tensor_types;
   std::string output_tensor_type, token_embedding_type;
-  std::string scheme, layout, method = "rtn", max_shard_size = "5GB";
+  std::string scheme, layout, max_shard_size = "5GB";
+  MethodCli method;
   bool quantize_output = false;
   bool pure = false, leave_output = false, allow_requantize = false, allow_nonfinite = false;
   bool force = false, quiet = false, json = false;
@@ -52,19 +53,21 @@ void run_quantize_hf(const QuantizeCliOptions& opt) {
   const WeightType wt = parse_weight_type(opt.scheme);
   if (!wt.is_scheme()) throw_usage("--scheme '" + opt.scheme + "' is a GGML type; a --layout checkpoint holds a vernier scheme");
   h.scheme = wt.as_scheme();
-  h.method = &find_method(opt.method);
-  if (h.method->needs_importance()) {
-    throw_usage("--method " + opt.method + " weighs the scale searches of GGML types; a --layout checkpoint holds a scheme "
-                "(use --method rtn)");
-  }
+  const bool gptq = method_is_gptq(opt.method);
   h.quantize_output = opt.quantize_output;
   h.max_shard_bytes = parse_shard_size(opt.max_shard_size);
   h.overwrite = opt.force;
   if (opt.threads < 0) throw_usage("--threads must be at least 1");
   h.threads = opt.threads;
   const Scheme stored = hf_layout_scheme(h.layout, h.scheme);  // refuses what the layout cannot hold, before loading
+  if (gptq && opt.method.gptq.act_order && !opt.method.gptq.static_groups && h.layout != HfLayout::gptq) {
+    throw_usage("--act-order's column order (g_idx) is stored only by --layout gptq; add --static-groups to keep the groups in order");
+  }
   if (std::filesystem::exists(opt.output) && !opt.force) throw_usage(opt.output + ": exists (pass --force to replace it)");
-  const Model m = open_model(opt.input, opt.tokenizer);
+  const Model source = open_model(opt.input, opt.tokenizer);
+  nlohmann::json gptq_report;
+  // GPTQ's codes are chosen in memory, then written as they are
+  const Model m = gptq ? apply_gptq(source, scheme_name(stored), opt.method, opt.threads, opt.quiet || opt.json, &gptq_report) : source;
   Progress progress(opt.quiet);
   if (!opt.quiet) {
     h.progress = [&](size_t i, size_t n, const std::string& name) {
@@ -89,7 +92,7 @@ void run_quantize_hf(const QuantizeCliOptions& opt) {
     }
     print_json({{"input", opt.input}, {"output", opt.output}, {"layout", hf_layout_name(h.layout)}, {"scheme", scheme_name(stored)},
                 {"tensors", tensors}, {"files", r.files}, {"notes", r.notes}, {"total_bytes", r.bytes}, {"shards", r.shards},
-                {"quantized_bits_per_weight", bpw}, {"seconds", r.seconds}});
+                {"quantized_bits_per_weight", bpw}, {"seconds", r.seconds}, {"method", gptq ? gptq_report : nlohmann::json("rtn")}});
     return;
   }
   Table t;
@@ -110,6 +113,7 @@ void run_quantize(const QuantizeCliOptions& opt) {
   if (!opt.layout.empty()) return run_quantize_hf(opt);
   if (opt.type.empty()) throw_usage("--type is required (a GGUF file type), or --layout with --scheme for a Hugging Face checkpoint");
   if (!opt.scheme.empty()) throw_usage("--scheme goes with --layout (a Hugging Face checkpoint); a GGUF file takes --type");
+  if (method_is_gptq(opt.method)) throw_usage("--method gptq writes --layout checkpoints so far; GGUF types under GPTQ are not built yet");
   const GgufFileType* ft = find_gguf_file_type(opt.type);
   if (!ft) throw_usage("unknown --type '" + opt.type + "' (expected one of: " + gguf_file_type_names() + ")");
   if (opt.threads < 0) throw_usage("--threads must be at least 1");
@@ -199,7 +203,7 @@ void add_quantize_command(CLI::App& app) {
                       " (GPTQ: int2/3/4/8 sym or asym, per channel or group; AWQ: int4 asym per group; compressed-tensors: "
                       "int2/4/8 or fp8_e4m3 per tensor/channel; bnb: NF4 blocks, dq optional)");
   cmd->add_option("--scheme", opt->scheme, "With --layout: the scheme of the blocks' linear layers, e.g. int4-sym-g128, nf4-b64-dq");
-  cmd->add_option("--method", opt->method, "With --layout: how codes are chosen: " + method_names())->capture_default_str();
+  add_method_options(cmd, opt->method);
   cmd->add_flag("--quantize-output", opt->quantize_output, "With --layout: quantize lm_head too (default: kept, as the ecosystem does)");
   cmd->add_option("--max-shard-size", opt->max_shard_size, "With --layout: largest safetensors shard (5GB, 500MB, 2GiB)")->capture_default_str();
   cmd->add_option("--imatrix", opt->imatrix, "Importance matrix (llama-imatrix GGUF or legacy .dat)");

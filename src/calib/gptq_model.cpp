@@ -1,0 +1,173 @@
+// Calibration windows and the block-by-block GPTQ pipeline (gptq_model.hpp).
+#include "vernier/gptq_model.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "vernier/error.hpp"
+#include "vernier/llama_runtime.hpp"
+#include "vernier/tokenizer.hpp"
+
+namespace vernier {
+
+std::vector<std::vector<int32_t>> calibration_windows(const Model& m, const CalibrationOptions& opt) {
+  if (opt.ctx < 2) throw_usage("--calib-ctx must be at least 2 tokens");
+  if (opt.windows < 1) throw_usage("--calib-windows must be at least 1");
+  std::vector<int32_t> ids;
+  std::string path;
+  if (!opt.tokens_path.empty()) {
+    path = opt.tokens_path;
+    std::ifstream in(path);
+    if (!in) throw Error(ErrorKind::io, path + ": cannot open");
+    std::string word;
+    while (in >> word) {
+      size_t used = 0;
+      long long v = 0;
+      try {
+        v = std::stoll(word, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != word.size()) throw_bad_input(path + ": '" + word + "' is not a token id (expected whitespace-separated integers)");
+      if (v < 0 || v >= m.config.vocab) {
+        throw_bad_input(path + ": token id " + word + " outside the vocabulary [0, " + std::to_string(m.config.vocab) + ")");
+      }
+      ids.push_back(static_cast<int32_t>(v));
+    }
+  } else {
+    path = opt.text_path;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorKind::io, path + ": cannot open");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (m.tokenizer.tokens.empty()) throw_bad_input(m.path + ": no tokenizer to cut the calibration text with (pass --calib-tokens)");
+    const Tokenizer tok(m.tokenizer);
+    ids = tok.encode(ss.str(), tok.adds_bos(), false);
+  }
+  const int64_t available = static_cast<int64_t>(ids.size()) / opt.ctx;
+  if (available < 1) {
+    throw_bad_input(path + ": " + std::to_string(ids.size()) + " tokens, shorter than one calibration window of " +
+                    std::to_string(opt.ctx));
+  }
+  std::vector<int64_t> starts(static_cast<size_t>(available));
+  std::iota(starts.begin(), starts.end(), 0);
+  if (opt.random) std::shuffle(starts.begin(), starts.end(), std::mt19937_64(opt.seed));
+  starts.resize(static_cast<size_t>(std::min(available, opt.windows)));
+  std::vector<std::vector<int32_t>> out;
+  for (int64_t s : starts) out.emplace_back(ids.begin() + s * opt.ctx, ids.begin() + (s + 1) * opt.ctx);
+  return out;
+}
+
+namespace {
+// Accumulates the Hessian of one input group of one layer.
+class HessianObserver : public LayerObserver {
+ public:
+  int64_t layer = -1;
+  InputGroup group = InputGroup::attn_in;
+  int64_t total = 0;
+  std::vector<float> h;
+  int64_t d = 0;
+  void observe(int64_t l, InputGroup g, const float* x, int64_t n, int64_t dim) override {
+    if (l != layer || g != group) return;
+    if (h.empty()) {
+      d = dim;
+      h.assign(static_cast<size_t>(dim * dim), 0.0f);
+    }
+    hessian_accumulate(h, x, n, dim, total);
+  }
+};
+
+// A quantized layer held as a ModelTensor (codes for the kernels, float32 through read()).
+ModelTensor held(const ModelTensor& src, QuantizedLinear w) {
+  ModelTensor t;
+  t.name = src.name;
+  t.ne = src.ne;
+  t.type = GgmlType::F32;
+  t.nbytes = static_cast<uint64_t>(src.elements()) * 4;
+  auto packed = std::make_shared<const PackedTensor>(pack(std::move(w.q)));
+  std::shared_ptr<const std::vector<int32_t>> perm;
+  if (!w.perm.empty()) perm = std::make_shared<const std::vector<int32_t>>(std::move(w.perm));
+  t.scheme = packed;
+  t.input_perm = perm;
+  t.read = [packed, perm](std::span<uint8_t> dst) {
+    const std::vector<float> d = dequantize_linear(QuantizedLinear{unpack(*packed), perm ? *perm : std::vector<int32_t>{}});
+    std::memcpy(dst.data(), d.data(), std::min(dst.size(), d.size() * 4));
+  };
+  return t;
+}
+}  // namespace
+
+Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>>& windows, const GptqModelOptions& opt,
+                          GptqModelReport* report) {
+  if (windows.empty()) throw_usage("GPTQ needs at least one calibration window");
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t ctx = static_cast<int64_t>(windows[0].size());
+  const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  LlamaRuntime rt(m, RuntimeOptions{ctx, threads, KvType::f32, ctx, ""});
+  const LlamaConfig& c = rt.config();
+  const int64_t D = c.dim, W = static_cast<int64_t>(windows.size());
+  GptqOptions go = opt.gptq;
+  go.threads = threads;
+  GptqModelReport rep;
+  rep.windows = W;
+  rep.tokens = W * ctx;
+
+  std::vector<float> x(static_cast<size_t>(W * ctx * D));  // the windows' hidden states entering the block
+  for (int64_t w = 0; w < W; ++w) rt.embed(windows[static_cast<size_t>(w)], x.data() + w * ctx * D);
+  Model out = m;
+  std::vector<float> tmp(static_cast<size_t>(ctx * D)), next;
+  HessianObserver obs;
+  obs.total = W * ctx;
+  rt.set_observer(&obs);
+  for (int64_t l = 0; l < c.layers; ++l) {
+    const auto tb = std::chrono::steady_clock::now();
+    if (opt.propagate_float) {  // the float block's outputs, before any of its matrices is replaced
+      next = x;
+      for (int64_t w = 0; w < W; ++w) rt.run_layer(l, next.data() + w * ctx * D, ctx, 0);
+    }
+    for (InputGroup g : kInputGroups) {
+      if (opt.progress) opt.progress(l, c.layers, std::string(input_group_name(g)));
+      obs.layer = l;
+      obs.group = g;
+      obs.h.clear();
+      for (int64_t w = 0; w < W; ++w) {  // inputs computed with the sub-layers before g quantized
+        std::copy_n(x.begin() + w * ctx * D, ctx * D, tmp.begin());
+        rt.run_layer(l, tmp.data(), ctx, 0);
+      }
+      hessian_symmetrize(obs.h, obs.d);
+      for (std::string_view tn : input_group_tensors(g)) {
+        const std::string name = "blk." + std::to_string(l) + "." + std::string(tn);
+        const ModelTensor* src = m.find(name);
+        if (!src || src->ne.size() != 2) throw_bad_input(m.path + ": tensor '" + name + "' is missing");
+        std::vector<float> wv(static_cast<size_t>(src->elements()));
+        read_f32(*src, wv);
+        GptqResult r = gptq_quantize(TensorView{wv.data(), src->ne[1], src->ne[0], name}, obs.h, opt.scheme, go);
+        rep.layers.push_back({name, r.loss, r.rtn_loss, r.damp, r.damp_raises, r.dead_columns});
+        ModelTensor q = held(*src, std::move(r.w));
+        for (auto& t : out.tensors) {
+          if (t.name == name) t = q;
+        }
+        rt.replace_matrix(l, tn, q);
+      }
+    }
+    obs.layer = -1;
+    if (opt.propagate_float) {
+      x.swap(next);
+    } else {  // the quantized block's outputs feed the next block
+      for (int64_t w = 0; w < W; ++w) rt.run_layer(l, x.data() + w * ctx * D, ctx, 0);
+    }
+    rep.block_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - tb).count());
+  }
+  rt.set_observer(nullptr);
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (report) *report = std::move(rep);
+  return out;
+}
+
+}  // namespace vernier

@@ -1,0 +1,89 @@
+// --method and its calibration options, shared by quantize (with --layout) and eval/run (--scheme).
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "cli_common.hpp"
+#include "vernier/error.hpp"
+#include "vernier/file.hpp"
+
+namespace vernier::cli {
+
+void add_method_options(CLI::App* cmd, MethodCli& m) {
+  cmd->add_option("--method", m.method, "How the scheme's codes are chosen: rtn (round to nearest) or gptq (calibrated, "
+                                        "Hessian error compensation; needs --calib or --calib-tokens)")
+      ->capture_default_str();
+  cmd->add_option("--calib", m.calib.text_path, "GPTQ: calibration text, tokenized with the model's tokenizer");
+  cmd->add_option("--calib-tokens", m.calib.tokens_path, "GPTQ: calibration token ids (whitespace-separated integers)");
+  cmd->add_option("--calib-ctx", m.calib.ctx, "GPTQ: tokens per calibration window")->capture_default_str();
+  cmd->add_option("--calib-windows", m.calib.windows, "GPTQ: calibration windows (the first N)")->capture_default_str();
+  cmd->add_option("--calib-sample", m.sample, "GPTQ: which windows: first or random")->capture_default_str();
+  cmd->add_option("--seed", m.calib.seed, "GPTQ: seed of --calib-sample random")->capture_default_str();
+  cmd->add_option("--damp", m.gptq.damp, "GPTQ: damping, a fraction of mean(diag H)")->capture_default_str();
+  cmd->add_option("--block", m.gptq.block, "GPTQ: columns per lazy batch update")->capture_default_str();
+  cmd->add_flag("--act-order", m.gptq.act_order, "GPTQ: quantize columns by decreasing Hessian diagonal (desc_act, g_idx)");
+  cmd->add_flag("--static-groups", m.gptq.static_groups, "GPTQ: group scales from the weights before the sweep");
+  cmd->add_option("--propagate", m.propagate, "GPTQ: what feeds block l+1: quantized (the quantized block's outputs) or float")
+      ->capture_default_str();
+}
+
+bool method_is_gptq(const MethodCli& m) {
+  if (m.method == "rtn") {
+    if (!m.calib.text_path.empty() || !m.calib.tokens_path.empty() || m.gptq.act_order || m.gptq.static_groups) {
+      throw_usage("--calib, --calib-tokens, --act-order and --static-groups go with --method gptq");
+    }
+    return false;
+  }
+  if (m.method != "gptq") throw_usage("unknown --method '" + m.method + "' (expected rtn or gptq)");
+  if (m.calib.text_path.empty() == m.calib.tokens_path.empty()) throw_usage("--method gptq needs one of --calib FILE or --calib-tokens FILE");
+  if (m.sample != "first" && m.sample != "random") throw_usage("--calib-sample is first or random");
+  if (m.propagate != "quantized" && m.propagate != "float") throw_usage("--propagate is quantized or float");
+  return true;
+}
+
+Model apply_gptq(const Model& m, const std::string& scheme, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report) {
+  const WeightType wt = parse_weight_type(scheme);
+  if (!wt.is_scheme()) throw_usage("--method gptq quantizes vernier's integer schemes (e.g. int4-asym-g128); " + scheme + " is a GGML type");
+  CalibrationOptions co = mc.calib;
+  co.random = mc.sample == "random";
+  const std::vector<std::vector<int32_t>> windows = calibration_windows(m, co);
+  GptqModelOptions o;
+  o.scheme = wt.as_scheme();
+  o.gptq = mc.gptq;
+  o.propagate_float = mc.propagate == "float";
+  o.threads = threads;
+  Progress progress(quiet);
+  o.progress = [&](int64_t l, int64_t n, const std::string& what) {
+    progress.update(l, n, fmt::format("[{}/{}] GPTQ block {} {}", l + 1, n, l, what));
+  };
+  GptqModelReport r;
+  Model out = gptq_quantize_model(m, windows, o, &r);
+  progress.clear();
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& x : r.layers) {
+    layers.push_back({{"name", x.name}, {"loss", x.loss}, {"rtn_loss", x.rtn_loss}, {"damp", x.damp}, {"damp_raises", x.damp_raises},
+                      {"dead_columns", x.dead_columns}});
+  }
+  if (report) {
+    *report = {{"method", "gptq"}, {"scheme", scheme_name(o.scheme)}, {"windows", r.windows}, {"tokens", r.tokens},
+               {"calib_ctx", co.ctx}, {"act_order", o.gptq.act_order}, {"static_groups", o.gptq.static_groups}, {"damp", o.gptq.damp},
+               {"block", o.gptq.block}, {"propagate", mc.propagate}, {"layers", layers}, {"block_seconds", r.block_seconds},
+               {"seconds", r.seconds}, {"peak_rss_bytes", peak_rss_bytes()}};
+  }
+  if (!quiet) {
+    Table t;
+    t.header = {"layer", "GPTQ loss", "RTN loss", "GPTQ/RTN", "damp"};
+    for (const auto& x : r.layers) {
+      t.rows.push_back({x.name, num(x.loss, 4), num(x.rtn_loss, 4), fixed(x.rtn_loss > 0 ? x.loss / x.rtn_loss : 0, 3),
+                        num(x.damp, 3) + (x.damp_raises ? " (raised)" : "")});
+    }
+    t.print(std::cerr);
+    std::cerr << fmt::format("GPTQ {}: {} windows × {} tokens, {} layers in {:.2f} s ({:.2f} s per block), peak RSS {}\n",
+                             scheme_name(o.scheme), r.windows, co.ctx, r.layers.size(), r.seconds,
+                             r.block_seconds.empty() ? 0.0 : r.seconds / static_cast<double>(r.block_seconds.size()),
+                             format_bytes_short(peak_rss_bytes()));
+  }
+  return out;
+}
+
+}  // namespace vernier::cli
