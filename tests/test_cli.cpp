@@ -575,3 +575,56 @@ TEST(CliFiles, QuantizeToCheckpointLayoutsAndRunThem) {
   fs::remove_all(out);
 }
 }  // namespace
+
+namespace {
+TEST(CliFiles, GptqQuantizesWithCalibrationAndRefusesBadCalibration) {
+  VERNIER_REQUIRE_SHARED("models/TinyStories-656K/model.safetensors");
+  namespace fs = std::filesystem;
+  const std::string src = vernier::testdata::shared("models/TinyStories-656K");
+  const std::string calib = vernier::testdata::shared("text/tinyshakespeare.txt");
+  const std::string text = vernier::testdata::shared("text/tinystories-excerpt.txt");
+  const std::string common = " --text " + text + " --protocol windows --ctx 128 --chunks 4 --base " + src + " --json --quiet --threads 2";
+  CliResult r = run("eval " + src + " --scheme int4-asym-g32" + common);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const double rtn_kld = nlohmann::json::parse(r.out)["kld"]["mean"].get<double>();
+  r = run("eval " + src + " --scheme int4-asym-g32 --method gptq --calib " + calib + " --calib-ctx 128 --calib-windows 8" + common);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_LT(j["kld"]["mean"].get<double>(), rtn_kld);
+  EXPECT_EQ(j["scheme"]["method"], "gptq");
+  ASSERT_EQ(j["scheme"]["layers"].size(), 14u);
+  for (const auto& l : j["scheme"]["layers"]) EXPECT_LT(l["loss"].get<double>(), l["rtn_loss"].get<double>()) << l["name"];
+  EXPECT_EQ(j["scheme"]["tokens"], 8 * 128);
+  // a calibration text shorter than one window, token ids outside the vocabulary, GPTQ without a text
+  const std::string tiny = vernier::testdata::temp_path("calib-tiny.txt");
+  { std::ofstream(tiny) << "Once upon a time"; }
+  r = run("eval " + src + " --scheme int4-asym-g32 --method gptq --calib " + tiny + common);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("shorter than one calibration window"), std::string::npos) << r.err;
+  const std::string ids = vernier::testdata::temp_path("calib-ids.txt");
+  { std::ofstream(ids) << "1 2 3 99999 4"; }
+  r = run("eval " + src + " --scheme int4-asym-g32 --method gptq --calib-tokens " + ids + common);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
+  r = run("eval " + src + " --scheme int4-asym-g32 --method gptq" + common);
+  EXPECT_EQ(r.code, 2);
+  r = run("eval " + src + " --scheme nf4-b64 --method gptq --calib " + calib + common);
+  EXPECT_EQ(r.code, 2) << "GPTQ quantizes integer schemes";
+  // into a checkpoint: act order goes to GPTQ's g_idx; elsewhere it needs static groups
+  const std::string out = vernier::testdata::temp_path("cli-gptq-real");
+  fs::remove_all(out);
+  r = run("quantize " + src + " -o " + out + " --layout gptq --scheme int4-asym-g32 --method gptq --calib " + calib +
+          " --calib-ctx 128 --calib-windows 8 --act-order --quiet --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("inspect " + out + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  int act = 0;
+  const auto inspected = nlohmann::json::parse(r.out);
+  for (const auto& t : inspected["tensors"]) act += t["act_order"].get<bool>();
+  EXPECT_EQ(act, 14);
+  r = run("quantize " + src + " -o " + out + "-awq --layout awq --scheme int4-asym-g32 --method gptq --calib " + calib + " --act-order");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--static-groups"), std::string::npos) << r.err;
+  fs::remove_all(out);
+}
+}  // namespace

@@ -161,6 +161,7 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
                     std::string(hf_layout_name(opt.layout)) + ": " + err);
       }
       it.quantized = true;
+      qc.desc_act = qc.desc_act || (t.input_perm && t.scheme && describe(t.scheme->scheme) == describe(scheme));  // GPTQ act order
       it.hf = hf->substr(0, hf->size() - std::string(".weight").size());
       it.specs = hf_layout_specs(qc, scheme, rows, cols);
       for (const auto& s : it.specs) {
