@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -79,8 +80,9 @@ class LlamaRuntime {
 
   // The same pass in steps. x: n × dim hidden rows (the residual stream), n ≤ max_batch.
   void embed(std::span<const int32_t> tokens, float* x);
-  // Block `layer` on x in place, for tokens at positions pos0 … pos0 + n − 1 (writes their K/V).
-  void run_layer(int64_t layer, float* x, int64_t n, int64_t pos0);
+  // Block `layer` on x in place, for tokens at positions pos0 … pos0 + n − 1 (writes their K/V). With
+  // `stop`, returns as soon as that group's input has been observed (x is then partly updated).
+  void run_layer(int64_t layer, float* x, int64_t n, int64_t pos0, std::optional<InputGroup> stop = std::nullopt);
   // Final norm and output matrix of n rows of x → logits (n × vocabulary, valid until the next call).
   std::span<const float> head(const float* x, int64_t n);
 

@@ -138,7 +138,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
       obs.h.clear();
       for (int64_t w = 0; w < W; ++w) {  // inputs computed with the sub-layers before g quantized
         std::copy_n(x.begin() + w * ctx * D, ctx * D, tmp.begin());
-        rt.run_layer(l, tmp.data(), ctx, 0);
+        rt.run_layer(l, tmp.data(), ctx, 0, g);  // up to g's input only
       }
       hessian_symmetrize(obs.h, obs.d);
       for (std::string_view tn : input_group_tensors(g)) {

@@ -310,7 +310,7 @@ void LlamaRuntime::embed(std::span<const int32_t> tokens, float* x) {
   for (int64_t i = 0; i < n; ++i) ggml_dequantize(et, embd_.data + tokens[static_cast<size_t>(i)] * embd_row, x + i * D, D);
 }
 
-void LlamaRuntime::run_layer(int64_t l, float* x, int64_t n, int64_t pos0) {
+void LlamaRuntime::run_layer(int64_t l, float* x, int64_t n, int64_t pos0, std::optional<InputGroup> stop) {
   check_batch(n, pos0);
   if (l < 0 || l >= c_.layers) throw_usage("run_layer: layer " + std::to_string(l) + " of " + std::to_string(c_.layers));
   const int64_t D = c_.dim, F = c_.ffn, hd = c_.head_dim(), KV = c_.kv_heads * hd;
@@ -321,6 +321,7 @@ void LlamaRuntime::run_layer(int64_t l, float* x, int64_t n, int64_t pos0) {
   Backend& be = *backend_;
   be.rmsnorm(xb_.data(), x, L.attn_norm.data(), n, D, eps);
   observe(l, InputGroup::attn_in, xb_.data(), n, D);
+  if (stop == InputGroup::attn_in) return;
   mul({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, xb_.data(), n);
   be.rope(q_.data(), n, D, hd, rope_dim, theta, pos0);
   be.rope(k_.data(), n, KV, hd, rope_dim, theta, pos0);
@@ -343,13 +344,16 @@ void LlamaRuntime::run_layer(int64_t l, float* x, int64_t n, int64_t pos0) {
   }
   be.attention({q_.data(), kc, vc, xb_.data(), n, pos0, c_.heads, c_.kv_heads, hd});
   observe(l, InputGroup::attn_out, xb_.data(), n, D);
+  if (stop == InputGroup::attn_out) return;
   mul({{&L.wo, xb2_.data()}}, xb_.data(), n);
   be.add(x, xb2_.data(), n * D);
   be.rmsnorm(xb_.data(), x, L.ffn_norm.data(), n, D, eps);
   observe(l, InputGroup::ffn_in, xb_.data(), n, D);
+  if (stop == InputGroup::ffn_in) return;
   mul({{&L.w_gate, hb_.data()}, {&L.w_up, hb2_.data()}}, xb_.data(), n);
   be.swiglu(hb_.data(), hb2_.data(), n * F);
   observe(l, InputGroup::ffn_mid, hb_.data(), n, F);
+  if (stop == InputGroup::ffn_mid) return;
   mul({{&L.w_down, xb_.data()}}, hb_.data(), n);
   be.add(x, xb_.data(), n * D);
 }
