@@ -162,6 +162,13 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
     } else {  // the quantized block's outputs feed the next block
       for (int64_t w = 0; w < W; ++w) rt.run_layer(l, x.data() + w * ctx * D, ctx, 0);
     }
+    // the block's float matrices are no longer read: let their mapped pages go
+    for (InputGroup g : kInputGroups) {
+      for (std::string_view tn : input_group_tensors(g)) {
+        const ModelTensor* src = m.find("blk." + std::to_string(l) + "." + std::string(tn));
+        if (src && src->release) src->release();
+      }
+    }
     rep.block_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - tb).count());
   }
   rt.set_observer(nullptr);

@@ -77,14 +77,21 @@ void find_params(const Grid& g, int64_t rows, int64_t c0, int64_t c1, Column col
   for (int64_t r = 0; r < rows; ++r) out[r] = params_of(g, lo[static_cast<size_t>(r)], hi[static_cast<size_t>(r)]);
 }
 
-// U with H⁻¹ = Uᵀ U (upper, row-major), from H + damp·mean(diag H)·I in double precision. Returns
-// false where a factorisation fails (H not positive definite at this damping).
-bool inverse_cholesky_upper(const std::vector<double>& h, int64_t n, double damp, std::vector<float>& u) {
+// U with H⁻¹ = Uᵀ U (upper, row-major) for the Hessian in the sweep's column order (row k is input
+// perm[k]), its diagonal replaced by `diag` (dead inputs at 1) plus damp·mean(diag), factorised in
+// double precision in one n × n buffer. Returns false where a factorisation fails (not positive
+// definite at this damping).
+bool inverse_cholesky_upper(std::span<const float> h, const std::vector<int32_t>& perm, const std::vector<double>& diag, int64_t n,
+                            double damp, std::vector<float>& u) {
   double mean = 0;
-  for (int64_t i = 0; i < n; ++i) mean += h[static_cast<size_t>(i * n + i)];
+  for (double d : diag) mean += d;
   mean /= static_cast<double>(n);
-  std::vector<double> a = h;
-  for (int64_t i = 0; i < n; ++i) a[static_cast<size_t>(i * n + i)] += damp * mean;
+  std::vector<double> a(static_cast<size_t>(n * n));
+  for (int64_t k = 0; k < n; ++k) {
+    const auto pk = static_cast<size_t>(perm[static_cast<size_t>(k)]);
+    for (int64_t j = 0; j <= k; ++j) a[static_cast<size_t>(k * n + j)] = h[pk * static_cast<size_t>(n) + static_cast<size_t>(perm[static_cast<size_t>(j)])];
+    a[static_cast<size_t>(k * n + k)] = diag[pk] + damp * mean;
+  }
   const auto N = static_cast<lapack_int>(n);
   if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', N, a.data(), N) != 0) return false;
   if (LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', N, a.data(), N) != 0) return false;  // H⁻¹, lower triangle
@@ -155,10 +162,12 @@ GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, co
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < cols; ++c) wt[static_cast<size_t>(c * rows + r)] = w.data[r * cols + c];
   }
-  std::vector<double> h(hessian.begin(), hessian.end());
+  // the Hessian stays the caller's (float): its diagonal here, dead inputs at 1
+  std::vector<double> diag(static_cast<size_t>(cols));
   for (int64_t c = 0; c < cols; ++c) {
-    if (h[static_cast<size_t>(c * cols + c)] == 0.0) {
-      h[static_cast<size_t>(c * cols + c)] = 1.0;
+    diag[static_cast<size_t>(c)] = hessian[static_cast<size_t>(c * cols + c)];
+    if (diag[static_cast<size_t>(c)] == 0.0) {
+      diag[static_cast<size_t>(c)] = 1.0;
       std::fill(wt.begin() + c * rows, wt.begin() + (c + 1) * rows, 0.0f);
       ++res.dead_columns;
     }
@@ -174,23 +183,14 @@ GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, co
   std::vector<int32_t> perm(static_cast<size_t>(cols));
   std::iota(perm.begin(), perm.end(), 0);
   if (opt.act_order) {
-    std::stable_sort(perm.begin(), perm.end(), [&](int32_t a, int32_t b) {
-      return h[static_cast<size_t>(a) * static_cast<size_t>(cols + 1)] > h[static_cast<size_t>(b) * static_cast<size_t>(cols + 1)];
-    });
+    std::stable_sort(perm.begin(), perm.end(), [&](int32_t a, int32_t b) { return diag[static_cast<size_t>(a)] > diag[static_cast<size_t>(b)]; });
     std::vector<float> pw(wt.size());
-    std::vector<double> ph(h.size());
-    for (int64_t k = 0; k < cols; ++k) {
-      std::copy_n(wt.begin() + perm[static_cast<size_t>(k)] * rows, rows, pw.begin() + k * rows);
-      for (int64_t j = 0; j < cols; ++j) {
-        ph[static_cast<size_t>(k * cols + j)] = h[static_cast<size_t>(perm[static_cast<size_t>(k)]) * static_cast<size_t>(cols) + static_cast<size_t>(perm[static_cast<size_t>(j)])];
-      }
-    }
+    for (int64_t k = 0; k < cols; ++k) std::copy_n(wt.begin() + perm[static_cast<size_t>(k)] * rows, rows, pw.begin() + k * rows);
     wt = std::move(pw);
-    h = std::move(ph);
   }
   std::vector<float> u;
   double damp = opt.damp;
-  while (!inverse_cholesky_upper(h, cols, damp, u)) {
+  while (!inverse_cholesky_upper(hessian, perm, diag, cols, damp, u)) {
     damp = damp > 0 ? damp * 10 : 0.01;
     ++res.damp_raises;
     if (damp > 100) throw_bad_input("tensor '" + name + "': its calibration Hessian stays indefinite with damping 100 × mean(diag H)");
