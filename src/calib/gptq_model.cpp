@@ -125,8 +125,10 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
   HessianObserver obs;
   obs.total = W * ctx;
   rt.set_observer(&obs);
+  std::vector<std::shared_ptr<std::vector<float>>> blocks_dense;  // the current block's quantized weights as float32
   for (int64_t l = 0; l < c.layers; ++l) {
     const auto tb = std::chrono::steady_clock::now();
+    blocks_dense.clear();  // the previous block's (the runtime holds its codes by now)
     if (opt.propagate_float) {  // the float block's outputs, before any of its matrices is replaced
       next = x;
       for (int64_t w = 0; w < W; ++w) rt.run_layer(l, next.data() + w * ctx * D, ctx, 0);
@@ -149,11 +151,22 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
         read_f32(*src, wv);
         GptqResult r = gptq_quantize(TensorView{wv.data(), src->ne[1], src->ne[0], name}, obs.h, opt.scheme, go);
         rep.layers.push_back({name, r.loss, r.rtn_loss, r.damp, r.damp_raises, r.dead_columns});
+        // the runtime multiplies the quantized weights as float32 while it calibrates the rest: the same
+        // values, at the F32 kernel's speed whatever the scheme (3-bit products have no SIMD path)
+        auto dense = std::make_shared<std::vector<float>>(dequantize_linear(r.w));
+        blocks_dense.push_back(dense);
         ModelTensor q = held(*src, std::move(r.w));
         for (auto& t : out.tensors) {
           if (t.name == name) t = q;
         }
-        rt.replace_matrix(l, tn, q);
+        ModelTensor d;
+        d.name = name;
+        d.ne = src->ne;
+        d.type = GgmlType::F32;
+        d.nbytes = dense->size() * 4;
+        d.read = [dense](std::span<uint8_t> o) { std::memcpy(o.data(), dense->data(), std::min(o.size(), dense->size() * 4)); };
+        d.view = [dense] { return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(dense->data()), dense->size() * 4); };
+        rt.replace_matrix(l, tn, d);
       }
     }
     obs.layer = -1;
@@ -162,11 +175,14 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
     } else {  // the quantized block's outputs feed the next block
       for (int64_t w = 0; w < W; ++w) rt.run_layer(l, x.data() + w * ctx * D, ctx, 0);
     }
-    // the block's float matrices are no longer read: let their mapped pages go
+    // the block's float matrices are no longer read: let their mapped pages go, and give the runtime the
+    // codes instead of the float32 copies (which go with the next block)
     for (InputGroup g : kInputGroups) {
       for (std::string_view tn : input_group_tensors(g)) {
-        const ModelTensor* src = m.find("blk." + std::to_string(l) + "." + std::string(tn));
+        const std::string name = "blk." + std::to_string(l) + "." + std::string(tn);
+        const ModelTensor* src = m.find(name);
         if (src && src->release) src->release();
+        if (const ModelTensor* q = out.find(name)) rt.replace_matrix(l, tn, *q);
       }
     }
     rep.block_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - tb).count());

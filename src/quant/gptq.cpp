@@ -79,30 +79,27 @@ void find_params(const Grid& g, int64_t rows, int64_t c0, int64_t c1, Column col
 
 // U with H⁻¹ = Uᵀ U (upper, row-major) for the Hessian in the sweep's column order (row k is input
 // perm[k]), its diagonal replaced by `diag` (dead inputs at 1) plus damp·mean(diag), factorised in
-// double precision in one n × n buffer. Returns false where a factorisation fails (not positive
-// definite at this damping).
+// float32 in u itself (gptq.py factorises in float32 too; one n × n buffer besides the caller's H).
+// Returns false where a factorisation fails (not positive definite at this damping).
 bool inverse_cholesky_upper(std::span<const float> h, const std::vector<int32_t>& perm, const std::vector<double>& diag, int64_t n,
                             double damp, std::vector<float>& u) {
   double mean = 0;
   for (double d : diag) mean += d;
   mean /= static_cast<double>(n);
-  std::vector<double> a(static_cast<size_t>(n * n));
+  u.assign(static_cast<size_t>(n * n), 0.0f);
   for (int64_t k = 0; k < n; ++k) {
     const auto pk = static_cast<size_t>(perm[static_cast<size_t>(k)]);
-    for (int64_t j = 0; j <= k; ++j) a[static_cast<size_t>(k * n + j)] = h[pk * static_cast<size_t>(n) + static_cast<size_t>(perm[static_cast<size_t>(j)])];
-    a[static_cast<size_t>(k * n + k)] = diag[pk] + damp * mean;
+    for (int64_t j = 0; j <= k; ++j) u[static_cast<size_t>(k * n + j)] = h[pk * static_cast<size_t>(n) + static_cast<size_t>(perm[static_cast<size_t>(j)])];
+    u[static_cast<size_t>(k * n + k)] = static_cast<float>(diag[pk] + damp * mean);
   }
   const auto N = static_cast<lapack_int>(n);
-  if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', N, a.data(), N) != 0) return false;
-  if (LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', N, a.data(), N) != 0) return false;  // H⁻¹, lower triangle
+  if (LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'L', N, u.data(), N) != 0) return false;
+  if (LAPACKE_spotri(LAPACK_ROW_MAJOR, 'L', N, u.data(), N) != 0) return false;  // H⁻¹, lower triangle
   for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = i + 1; j < n; ++j) a[static_cast<size_t>(i * n + j)] = a[static_cast<size_t>(j * n + i)];
+    for (int64_t j = i + 1; j < n; ++j) u[static_cast<size_t>(i * n + j)] = u[static_cast<size_t>(j * n + i)];
   }
-  if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', N, a.data(), N) != 0) return false;
-  u.assign(static_cast<size_t>(n * n), 0.0f);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = i; j < n; ++j) u[static_cast<size_t>(i * n + j)] = static_cast<float>(a[static_cast<size_t>(i * n + j)]);
-  }
+  if (LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'U', N, u.data(), N) != 0) return false;
+  for (int64_t i = 1; i < n; ++i) std::fill_n(u.begin() + i * n, i, 0.0f);  // the strict lower part
   return std::all_of(u.begin(), u.end(), [](float v) { return std::isfinite(v); });
 }
 }  // namespace
