@@ -35,10 +35,11 @@ struct HfCheckpointOptions {
 
 struct HfCheckpointTensor {
   std::string name;     // Hugging Face module or tensor name
-  std::string stored;   // "int4-sym-g128-f16" for a quantized layer, else the dtype ("F32")
+  std::string stored;   // "gptq int4-sym-g128-f16" for a quantized layer, else the dtype ("F32")
+  bool quantized = false;
   int64_t elements = 0;
   uint64_t bytes = 0;   // of every tensor the layer wrote
-  double rmse = 0;      // quantized layers: of the dequantized weights against the source
+  double rmse = 0;      // quantized here: of the dequantized weights against the source (0 for codes written as held)
 };
 struct HfCheckpointReport {
   Scheme scheme;        // what the layers hold

@@ -95,6 +95,14 @@ std::optional<std::string> gguf_to_hf_name(std::string_view gguf);
 // cols] matrix: to_gguf maps HF rows to GGUF rows, and the inverse when false.
 void permute_rope_rows(std::span<const uint8_t> in, std::span<uint8_t> out, int64_t n_head, int64_t rows,
                        uint64_t row_bytes, bool to_gguf);
+// The same permutation as row indices: row r of the permuted matrix is row order[r] of the input
+// (to_gguf: the input is in HF's order and the result in GGUF's).
+std::vector<int32_t> rope_row_order(int64_t n_head, int64_t rows, bool to_gguf);
+
+// A layer held as a vernier scheme's codes (ModelTensor::scheme) for the weight-only kernels, with the
+// orderings a checkpoint may keep — w.perm as input_perm (act order), output_order as output_perm (rows
+// stored in another order) — and read() giving float32 in this tensor's own order (ne = {cols, rows}).
+ModelTensor held_tensor(std::string name, QuantizedLinear w, std::vector<int32_t> output_order = {});
 
 // GGUF metadata a converter writes for this model: general.*, llama.*, tokenizer.*.
 GgufMetadata build_gguf_metadata(const Model& m, uint32_t file_type);

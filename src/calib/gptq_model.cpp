@@ -83,24 +83,6 @@ class HessianObserver : public LayerObserver {
   }
 };
 
-// A quantized layer held as a ModelTensor (codes for the kernels, float32 through read()).
-ModelTensor held(const ModelTensor& src, QuantizedLinear w) {
-  ModelTensor t;
-  t.name = src.name;
-  t.ne = src.ne;
-  t.type = GgmlType::F32;
-  t.nbytes = static_cast<uint64_t>(src.elements()) * 4;
-  auto packed = std::make_shared<const PackedTensor>(pack(std::move(w.q)));
-  std::shared_ptr<const std::vector<int32_t>> perm;
-  if (!w.perm.empty()) perm = std::make_shared<const std::vector<int32_t>>(std::move(w.perm));
-  t.scheme = packed;
-  t.input_perm = perm;
-  t.read = [packed, perm](std::span<uint8_t> dst) {
-    const std::vector<float> d = dequantize_linear(QuantizedLinear{unpack(*packed), perm ? *perm : std::vector<int32_t>{}});
-    std::memcpy(dst.data(), d.data(), std::min(dst.size(), d.size() * 4));
-  };
-  return t;
-}
 }  // namespace
 
 Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>>& windows, const GptqModelOptions& opt,
@@ -125,10 +107,10 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
   HessianObserver obs;
   obs.total = W * ctx;
   rt.set_observer(&obs);
-  std::vector<std::shared_ptr<std::vector<float>>> blocks_dense;  // the current block's quantized weights as float32
+  // the block's quantized matrices as float32, which the runtime multiplies in place while the block is calibrated
+  std::vector<std::shared_ptr<std::vector<float>>> block_dense;
   for (int64_t l = 0; l < c.layers; ++l) {
     const auto tb = std::chrono::steady_clock::now();
-    blocks_dense.clear();  // the previous block's (the runtime holds its codes by now)
     if (opt.propagate_float) {  // the float block's outputs, before any of its matrices is replaced
       next = x;
       for (int64_t w = 0; w < W; ++w) rt.run_layer(l, next.data() + w * ctx * D, ctx, 0);
@@ -154,8 +136,8 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
         // the runtime multiplies the quantized weights as float32 while it calibrates the rest: the same
         // values, at the F32 kernel's speed whatever the scheme (3-bit products have no SIMD path)
         auto dense = std::make_shared<std::vector<float>>(dequantize_linear(r.w));
-        blocks_dense.push_back(dense);
-        ModelTensor q = held(*src, std::move(r.w));
+        block_dense.push_back(dense);
+        ModelTensor q = held_tensor(name, std::move(r.w));
         for (auto& t : out.tensors) {
           if (t.name == name) t = q;
         }
@@ -176,7 +158,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
       for (int64_t w = 0; w < W; ++w) rt.run_layer(l, x.data() + w * ctx * D, ctx, 0);
     }
     // the block's float matrices are no longer read: let their mapped pages go, and give the runtime the
-    // codes instead of the float32 copies (which go with the next block)
+    // codes instead of the float32 copies
     for (InputGroup g : kInputGroups) {
       for (std::string_view tn : input_group_tensors(g)) {
         const std::string name = "blk." + std::to_string(l) + "." + std::string(tn);
@@ -185,6 +167,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
         if (const ModelTensor* q = out.find(name)) rt.replace_matrix(l, tn, *q);
       }
     }
+    block_dense.clear();
     rep.block_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - tb).count());
   }
   rt.set_observer(nullptr);

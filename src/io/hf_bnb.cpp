@@ -30,9 +30,9 @@ std::string state_json(const HfQuantConfig& c, const QuantizedTensor* q, const S
   std::string j = "{\"quant_type\": \"nf4\", \"blocksize\": " + std::to_string(s.group_size) + ", \"dtype\": \"" + c.dtype +
                   "\", \"shape\": [" + std::to_string(rows) + ", " + std::to_string(cols) + "]";
   if (s.double_quant) {
-    char off[40];
+    char off[40] = "";  // no tensor: the planned length, the offset's width added by the caller
     // %.9g round-trips a float32 exactly (bitsandbytes prints the shortest repr of the same value)
-    std::snprintf(off, sizeof off, "%.9g", q ? static_cast<double>(q->double_quant.offset) : -1.23456789e-30);
+    if (q) std::snprintf(off, sizeof off, "%.9g", static_cast<double>(q->double_quant.offset));
     j += ", \"nested_blocksize\": 256, \"nested_dtype\": \"float32\", \"nested_offset\": " + std::string(off);
   }
   return j + "}";

@@ -231,11 +231,10 @@ std::vector<std::string> str_list(const json& o, const char* key) {
   }
   return v;
 }
-FormatId int_format(int bits, bool sym, const std::string& path) {
+FormatId int_format(int bits, const std::string& path) {
   static constexpr FormatId kSigned[] = {FormatId::int2, FormatId::int3, FormatId::int4, FormatId::int5,
                                          FormatId::int6, FormatId::int7, FormatId::int8};
   if (bits < 2 || bits > 8) throw_bad_input(path + ": quantization_config names " + std::to_string(bits) + " bits (expected 2 to 8)");
-  (void)sym;
   return kSigned[bits - 2];
 }
 void set_group(Scheme& s, int64_t g, const std::string& path) {
@@ -263,7 +262,7 @@ HfQuantConfig parse_hf_quant_config(const json& qc, const std::string& path) {
       throw_bad_input(path + ": quantization_config.bits is " + std::to_string(bits) + " (GPTQ stores 2, 3, 4 or 8)");
     }
     const bool sym = bool_field(qc, "sym", true, path);
-    s.format = int_format(bits, sym, path);
+    s.format = int_format(bits, path);
     s.mode = sym ? AffineMode::symmetric : AffineMode::asymmetric;
     s.scale_type = ScaleType::f16;
     set_group(s, int_field(qc, {"group_size"}, 128, path, false), path);
@@ -311,7 +310,7 @@ HfQuantConfig parse_hf_quant_config(const json& qc, const std::string& path) {
     if (format == "pack-quantized" && type == "int") {
       if (bits != 2 && bits != 4 && bits != 8) throw_bad_input(path + ": pack-quantized with " + std::to_string(bits) + " bits (vernier reads 2, 4, 8)");
       const bool sym = bool_field(w, "symmetric", true, path);
-      s.format = int_format(bits, sym, path);
+      s.format = int_format(bits, path);
       s.mode = sym ? AffineMode::symmetric : AffineMode::asymmetric;
     } else if (format == "float-quantized" && type == "float" && bits == 8) {
       s.format = FormatId::fp8_e4m3;

@@ -36,14 +36,6 @@ bool owner_suffix(HfLayout l, const std::string& name, std::string* prefix) {
   return false;
 }
 
-// GGUF row g of a [heads × head_dim] matrix is row rope_row_order[g] of Hugging Face's rotate-half order.
-std::vector<int32_t> rope_row_order(int64_t heads, int64_t rows) {
-  std::vector<int32_t> src(static_cast<size_t>(rows)), dst(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) src[static_cast<size_t>(r)] = static_cast<int32_t>(r);
-  permute_rope_rows({reinterpret_cast<const uint8_t*>(src.data()), src.size() * 4}, {reinterpret_cast<uint8_t*>(dst.data()), dst.size() * 4},
-                    heads, rows, 4, true);
-  return dst;
-}
 }  // namespace
 
 std::set<std::string> load_hf_quantized(Model& m, const SafetensorsCheckpoint& ck, const nlohmann::json& qcj, const std::string& cfg_path) {
@@ -54,13 +46,14 @@ std::set<std::string> load_hf_quantized(Model& m, const SafetensorsCheckpoint& c
     std::string prefix;
     if (owner_suffix(qc.layout, e.info->name, &prefix)) modules[prefix];
   }
+  // each tensor to the module it belongs to: the one whose prefix sorts last before it (if it is one)
   for (const auto& e : ck.tensors()) {
     const std::string& n = e.info->name;
-    for (auto& [prefix, list] : modules) {
-      if (n.size() > prefix.size() + 1 && n.compare(0, prefix.size(), prefix) == 0 && n[prefix.size()] == '.') {
-        list.push_back(&e);
-      }
-    }
+    auto it = modules.upper_bound(n);
+    if (it == modules.begin()) continue;
+    --it;
+    const std::string& prefix = it->first;
+    if (n.size() > prefix.size() + 1 && n.compare(0, prefix.size(), prefix) == 0 && n[prefix.size()] == '.') it->second.push_back(&e);
   }
   std::set<std::string> consumed;
   for (const auto& [prefix, list] : modules) {
@@ -107,28 +100,7 @@ std::set<std::string> load_hf_quantized(Model& m, const SafetensorsCheckpoint& c
     if (g->ends_with(".attn_k.weight")) heads = m.config.kv_heads;
     // Q and K keep their stored (rotate-half) rows, so that the runtime multiplies the checkpoint's own
     // codes (NF4 double quantization spans rows); the runtime puts the products' rows in GGUF's order.
-    std::shared_ptr<const std::vector<int32_t>> rows_order;
-    if (heads > 0) rows_order = std::make_shared<const std::vector<int32_t>>(rope_row_order(heads, rows));
-    ModelTensor t;
-    t.name = *g;
-    t.ne = {cols, rows};
-    t.type = GgmlType::F32;
-    t.nbytes = static_cast<uint64_t>(rows * cols) * 4;
-    auto packed = std::make_shared<const PackedTensor>(pack(std::move(w.q)));
-    std::shared_ptr<const std::vector<int32_t>> perm;
-    if (!w.perm.empty()) perm = std::make_shared<const std::vector<int32_t>>(std::move(w.perm));
-    t.scheme = packed;
-    t.input_perm = perm;
-    t.output_perm = rows_order;
-    t.read = [packed, perm, rows_order, cols](std::span<uint8_t> dst) {
-      QuantizedLinear ql{unpack(*packed), perm ? *perm : std::vector<int32_t>{}};
-      const std::vector<float> d = dequantize_linear(ql);
-      const size_t row_bytes = static_cast<size_t>(cols) * 4;
-      for (size_t g = 0; g < d.size() / static_cast<size_t>(cols); ++g) {
-        const size_t src = rows_order ? static_cast<size_t>((*rows_order)[g]) : g;
-        std::memcpy(dst.data() + g * row_bytes, d.data() + src * static_cast<size_t>(cols), row_bytes);
-      }
-    };
+    ModelTensor t = held_tensor(*g, std::move(w), heads > 0 ? rope_row_order(heads, rows, true) : std::vector<int32_t>{});
     m.tensors.push_back(std::move(t));
   }
   if (modules.empty()) m.warnings.push_back(cfg_path + ": quantization_config says " + m.layout + ", but no tensor is stored in that layout");

@@ -56,6 +56,14 @@ std::optional<std::string> gguf_to_hf_name(std::string_view gguf) {
   return std::nullopt;
 }
 
+std::vector<int32_t> rope_row_order(int64_t n_head, int64_t rows, bool to_gguf) {
+  std::vector<int32_t> index(static_cast<size_t>(rows)), order(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) index[static_cast<size_t>(r)] = static_cast<int32_t>(r);
+  permute_rope_rows({reinterpret_cast<const uint8_t*>(index.data()), index.size() * 4},
+                    {reinterpret_cast<uint8_t*>(order.data()), order.size() * 4}, n_head, rows, 4, to_gguf);
+  return order;
+}
+
 void permute_rope_rows(std::span<const uint8_t> in, std::span<uint8_t> out, int64_t n_head, int64_t rows,
                        uint64_t row_bytes, bool to_gguf) {
   // HF keeps each head's rotary pairs as (first half, second half); GGUF interleaves them. For head h,

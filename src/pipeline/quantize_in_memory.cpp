@@ -75,14 +75,7 @@ Model quantize_in_memory(const Model& m, const InMemoryOptions& opt, InMemoryRep
       QuantizedTensor q = method.quantize_scheme(view, st, wt.as_scheme());
       dequantize(q, back);
       r.bytes = q.storage_bytes();
-      auto p = std::make_shared<const PackedTensor>(pack(std::move(q)));  // kept as stored: nothing widened
-      t.scheme = p;
-      t.type = GgmlType::F32;  // read() gives the dequantized values
-      t.nbytes = static_cast<uint64_t>(rows * cols) * 4;
-      t.read = [p](std::span<uint8_t> dst) {
-        dequantize(unpack(*p), std::span<float>(reinterpret_cast<float*>(dst.data()), dst.size() / 4));
-      };
-      t.view = nullptr;
+      t = held_tensor(t.name, QuantizedLinear{std::move(q), {}});  // kept as stored: nothing widened
     } else {
       const GgmlTypeInfo& ti = wt.ggml_info();
       const auto row_bytes = ggml_row_bytes(ti, cols);

@@ -10,12 +10,11 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <numeric>
 #include <thread>
 #include <nlohmann/json.hpp>
 
 #include "vernier/error.hpp"
-#include "vernier/ggml_quant.hpp"
+#include "vernier/metrics.hpp"
 #include "vernier/parallel.hpp"
 #include "vernier/quantize_in_memory.hpp"
 #include "vernier/safetensors.hpp"
@@ -57,18 +56,6 @@ struct Item {
   uint64_t bytes = 0;
   int shard = 0;
 };
-
-std::vector<float> read_as_f32(const ModelTensor& t) {
-  std::vector<float> out(static_cast<size_t>(t.elements()));
-  if (t.type == GgmlType::F32 || t.type == GgmlType::F16 || t.type == GgmlType::BF16) {
-    read_f32(t, out);
-    return out;
-  }
-  std::vector<uint8_t> raw(t.nbytes);
-  t.read(raw);
-  ggml_dequantize(t.type, raw.data(), out.data(), t.elements());
-  return out;
-}
 
 int64_t rope_heads(const Model& m, const std::string& name) {
   if (name.ends_with(".attn_q.weight")) return m.config.heads;
@@ -231,43 +218,36 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
       rep.name = it.hf;
       rep.elements = t.elements();
       rep.bytes = it.bytes;
+      rep.quantized = it.quantized;
       auto& out = made[k];
-      if (it.quantized && t.scheme && describe(t.scheme->scheme) == describe(scheme)) {
-        // already quantized to this scheme (GPTQ, in memory): its own codes, rows back in HF's order
-        QuantizedLinear ql{unpack(*t.scheme), t.input_perm ? *t.input_perm : std::vector<int32_t>{}};
-        if (const int64_t heads = rope_heads(m, t.name)) {
-          std::vector<int32_t> order(static_cast<size_t>(t.ne[1]));
-          std::iota(order.begin(), order.end(), 0);
-          to_hf_rows(order, heads, t.ne[1]);  // HF row r is GGUF row order[r]
-          ql.q = permute_rows(ql.q, order);
-        }
-        rep.stored = std::string(hf_layout_name(opt.layout)) + " " + scheme_name(scheme) + " (as held)";
-        for (HfTensor& h : encode_linear(qc, ql)) {
-          const std::string name = it.hf + "." + h.suffix;
-          out.emplace_back(name, std::move(h));
-        }
-      } else if (it.quantized) {
+      if (it.quantized) {
         const int64_t rows = t.ne[1], cols = t.ne[0];
-        std::vector<float> w = read_as_f32(t);
-        if (const int64_t heads = rope_heads(m, t.name)) to_hf_rows(w, heads, rows);
-        QuantizedLinear ql{method.quantize_scheme(TensorView{w.data(), rows, cols, t.name}, TensorStats{}, scheme), {}};
-        const std::vector<float> back = dequantize_linear(ql);
-        double se = 0;
-        for (size_t i = 0; i < w.size(); ++i) se += (static_cast<double>(back[i]) - w[i]) * (static_cast<double>(back[i]) - w[i]);
-        rep.rmse = std::sqrt(se / static_cast<double>(std::max<size_t>(1, w.size())));
+        const int64_t heads = rope_heads(m, t.name);
+        QuantizedLinear ql;
         rep.stored = std::string(hf_layout_name(opt.layout)) + " " + scheme_name(scheme);
+        if (t.scheme && describe(t.scheme->scheme) == describe(scheme)) {
+          // already quantized to this scheme (GPTQ, in memory): its own codes, rows back in HF's order
+          ql = {unpack(*t.scheme), t.input_perm ? *t.input_perm : std::vector<int32_t>{}};
+          if (heads) ql.q = permute_rows(ql.q, rope_row_order(heads, rows, false));
+          rep.stored += " (as held)";
+        } else {
+          std::vector<float> w(static_cast<size_t>(t.elements()));
+          read_f32(t, w);  // float types, and GGML blocks decoded
+          if (heads) to_hf_rows(w, heads, rows);
+          ql = {method.quantize_scheme(TensorView{w.data(), rows, cols, t.name}, TensorStats{}, scheme), {}};
+          rep.rmse = error_stats(w, dequantize_linear(ql)).rmse;
+        }
         for (HfTensor& h : encode_linear(qc, ql)) {
-          const std::string name = it.hf + "." + h.suffix;
-          out.emplace_back(name, std::move(h));
+          std::string name = it.hf + "." + h.suffix;
+          out.emplace_back(std::move(name), std::move(h));
         }
       } else {
         HfTensor h;
         h.dtype = it.dtype;
         h.shape = it.shape;
-        if (it.dtype == StDtype::F32) {
-          std::vector<float> w = read_as_f32(t);
-          h.data.resize(w.size() * 4);
-          std::memcpy(h.data.data(), w.data(), h.data.size());
+        if (it.dtype == StDtype::F32) {  // float types and GGML blocks, decoded straight into the tensor's bytes
+          h.data.resize(static_cast<size_t>(t.elements()) * 4);
+          read_f32(t, {reinterpret_cast<float*>(h.data.data()), static_cast<size_t>(t.elements())});
         } else {
           h.data.resize(t.nbytes);
           t.read(h.data);

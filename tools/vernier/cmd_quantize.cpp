@@ -79,7 +79,7 @@ void run_quantize_hf(const QuantizeCliOptions& opt) {
   uint64_t qbytes = 0;
   int64_t qelems = 0;
   for (const auto& t : r.tensors) {
-    if (t.rmse > 0 || t.stored.find(' ') != std::string::npos) {
+    if (t.quantized) {
       qbytes += t.bytes;
       qelems += t.elements;
     }
