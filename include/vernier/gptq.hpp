@@ -22,8 +22,10 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "vernier/quantize.hpp"
+#include "vernier/weight_type.hpp"
 
 namespace vernier {
 
@@ -37,6 +39,7 @@ struct GptqOptions {
 
 struct GptqResult {
   QuantizedLinear w;            // the codes; w.perm with act_order (and no static groups)
+  std::vector<uint8_t> blocks;  // gptq_quantize_ggml: the GGML rows
   double damp = 0;              // the damping fraction used (> options.damp when it was raised)
   int damp_raises = 0;
   int64_t dead_columns = 0;     // inputs that never fired (H_ii = 0): weights set to 0
@@ -50,6 +53,18 @@ struct GptqResult {
 // bad_input Error naming the tensor for NaN/Inf in W or H, a shape mismatch, or an H that stays
 // indefinite after the damping is raised to 100 × mean(diag H).
 GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, const Scheme& s, const GptqOptions& opt);
+
+// GPTQ into one of llama.cpp's GGML block types (Q4_0 … Q8_0, Q2_K … Q6_K, IQ4_NL, IQ4_XS: the types
+// whose registry row has `codes`). A block is a group: when the sweep reaches its first column, its
+// scales (and mins) come from llama.cpp's own rule for the type (its importance-weighted scale search,
+// with diag H as the importance, as llama.cpp's imatrix — the same statistic up to a constant factor)
+// applied to the row's error-updated values of the block; the block's codes then come from the sweep,
+// each the nearest level under those stored scales. Result: `blocks` (rows × the type's row bytes,
+// an ordinary llama.cpp row), w left empty; rtn_loss is that of llama.cpp's quantizer with the same
+// importance (imatrix RTN). act_order needs static_groups (a GGUF row has no column permutation).
+// Throws a usage Error for a type without codes or rows that are not whole blocks.
+GptqResult gptq_quantize_ggml(const TensorView& w, std::span<const float> hessian, GgmlType type, const GptqOptions& opt);
+bool gptq_can_make(GgmlType type);
 
 // tr(D H Dᵀ) for D = a − b (rows × cols each), H cols × cols.
 double hessian_loss(const float* a, const float* b, int64_t rows, int64_t cols, std::span<const float> hessian);

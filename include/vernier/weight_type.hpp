@@ -46,6 +46,9 @@ constexpr uint32_t id_of(GgmlType t) { return static_cast<uint32_t>(t); }
 using QuantizeRowFn = void (*)(const float* x, void* y, int64_t n, const float* imatrix);
 using DequantizeRowFn = void (*)(const void* x, float* y, int64_t n);
 using DotFn = float (*)(const void* w, const void* x, int64_t n);
+// A block type as per-element grids under its stored scales, and a code writer: what a method that
+// chooses the codes itself (GPTQ) needs (defined in src/quant/ggml/codes.hpp).
+struct GgmlBlockCodes;
 
 struct GgmlTypeInfo {
   GgmlType type;
@@ -58,6 +61,7 @@ struct GgmlTypeInfo {
   DequantizeRowFn dequantize;
   DotFn reference_dot;       // nullptr: no product (the type is storage only, or an activation format)
   bool importance;           // the quantizer uses an importance matrix (llama.cpp's imatrix path)
+  const GgmlBlockCodes* codes;  // per-element grids and a code writer (GPTQ's sweep); nullptr: none
   std::string_view doc;      // docs page that describes it
   double bits_per_weight() const { return 8.0 * static_cast<double>(block_bytes) / static_cast<double>(block_size); }
 };

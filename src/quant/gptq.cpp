@@ -1,5 +1,6 @@
-// GPTQ on one linear layer (gptq.hpp). The weights are held transposed (one input column contiguous
-// over the outputs), so that each column's error update is an axpy and each lazy batch update one GEMM.
+// GPTQ on one linear layer (gptq.hpp): the preparation and factorisation shared by every target, and
+// the integer schemes' rule. The weights are held transposed (one input column contiguous over the
+// outputs), so that each column's error update is an axpy and each lazy batch update one GEMM.
 #include "vernier/gptq.hpp"
 
 #include <cblas.h>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "gptq_sweep.hpp"
 #include "internal.hpp"
 #include "vernier/error.hpp"
 #include "vernier/pack.hpp"
@@ -102,6 +104,35 @@ bool inverse_cholesky_upper(std::span<const float> h, const std::vector<int32_t>
   for (int64_t i = 1; i < n; ++i) std::fill_n(u.begin() + i * n, i, 0.0f);  // the strict lower part
   return std::all_of(u.begin(), u.end(), [](float v) { return std::isfinite(v); });
 }
+
+// The integer schemes' rule (gptq_sweep.hpp): a scale and zero point per row and group, found from
+// the group's min and max; codes by swept column.
+struct IntegerRule {
+  Grid grid;
+  int64_t len = 0, rows = 0, cols = 0, gpr = 0;
+  bool is_static = false;
+  std::vector<Params> fixed;    // static groups: by input group
+  std::vector<Params> group;    // otherwise: by swept group
+  std::vector<Params> current;  // the swept group's
+  std::vector<int32_t> q;       // codes, swept column major
+
+  template <class Column>
+  void find_static(Column column) {
+    fixed.resize(static_cast<size_t>(gpr * rows));
+    for (int64_t g = 0; g < gpr; ++g) find_params(grid, rows, g * len, std::min(cols, (g + 1) * len), column, &fixed[static_cast<size_t>(g * rows)]);
+  }
+  template <class Column>
+  void find(int64_t i, int64_t end, Column column) {
+    find_params(grid, rows, i, end, column, current.data());
+    std::copy(current.begin(), current.end(), group.begin() + (i / len) * rows);
+  }
+  float quantize(int64_t i, int64_t c, int64_t r, float x) {
+    const Params& p = is_static ? fixed[static_cast<size_t>((c / len) * rows + r)] : current[static_cast<size_t>(r)];
+    const int32_t code = code_of(grid, p, x);
+    q[static_cast<size_t>(i * rows + r)] = code;
+    return value_of(p, code);
+  }
+};
 }  // namespace
 
 double hessian_loss(const float* a, const float* b, int64_t rows, int64_t cols, std::span<const float> h) {
@@ -127,12 +158,9 @@ void hessian_symmetrize(std::span<float> h, int64_t cols) {
   }
 }
 
-GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, const Scheme& s, const GptqOptions& opt) {
-  validate(s);
-  const FormatInfo& f = format_info(s.format);
-  if (f.kind != FormatKind::integer || s.granularity == Granularity::per_tensor) {
-    throw_usage("GPTQ quantizes integer schemes per channel or per group; " + describe(s) + " is not one");
-  }
+namespace detail {
+
+GptqPrepared gptq_prepare(const TensorView& w, std::span<const float> hessian, const GptqOptions& opt) {
   const int64_t rows = w.rows, cols = w.cols;
   const std::string name(w.name);
   if (hessian.size() != static_cast<size_t>(cols * cols)) {
@@ -149,100 +177,84 @@ GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, co
   }
   if (opt.block < 1) throw_usage("GPTQ block size must be at least 1");
   openblas_set_num_threads(std::max(1, opt.threads));
-  const Grid grid = grid_of(s);
-  const int64_t len = s.granularity == Granularity::per_group ? s.group_size : cols;  // columns per group
-  const int64_t gpr = (cols + len - 1) / len;
-  GptqResult res;
-
-  // transposed weights (column c at wt[c·rows …]) and H in double; dead inputs
-  std::vector<float> wt(static_cast<size_t>(cols * rows));
+  GptqPrepared p;
+  p.rows = rows;
+  p.cols = cols;
+  p.wt.resize(static_cast<size_t>(cols * rows));
   for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) wt[static_cast<size_t>(c * rows + r)] = w.data[r * cols + c];
+    for (int64_t c = 0; c < cols; ++c) p.wt[static_cast<size_t>(c * rows + r)] = w.data[r * cols + c];
   }
-  // the Hessian stays the caller's (float): its diagonal here, dead inputs at 1
-  std::vector<double> diag(static_cast<size_t>(cols));
+  // the Hessian stays the caller's (float): its diagonal here, dead inputs at 1 and their weights 0
+  p.diag.resize(static_cast<size_t>(cols));
   for (int64_t c = 0; c < cols; ++c) {
-    diag[static_cast<size_t>(c)] = hessian[static_cast<size_t>(c * cols + c)];
-    if (diag[static_cast<size_t>(c)] == 0.0) {
-      diag[static_cast<size_t>(c)] = 1.0;
-      std::fill(wt.begin() + c * rows, wt.begin() + (c + 1) * rows, 0.0f);
-      ++res.dead_columns;
+    p.diag[static_cast<size_t>(c)] = hessian[static_cast<size_t>(c * cols + c)];
+    if (p.diag[static_cast<size_t>(c)] == 0.0) {
+      p.diag[static_cast<size_t>(c)] = 1.0;
+      std::fill(p.wt.begin() + c * rows, p.wt.begin() + (c + 1) * rows, 0.0f);
+      ++p.dead_columns;
     }
   }
-  // static groups: every group's parameters from the weights as they are, in the input's order
-  std::vector<Params> fixed;
-  if (opt.static_groups) {
-    fixed.resize(static_cast<size_t>(gpr * rows));
-    const auto column = [&](int64_t c) { return wt.data() + c * rows; };
-    for (int64_t g = 0; g < gpr; ++g) find_params(grid, rows, g * len, std::min(cols, (g + 1) * len), column, &fixed[static_cast<size_t>(g * rows)]);
+  p.perm.resize(static_cast<size_t>(cols));
+  std::iota(p.perm.begin(), p.perm.end(), 0);
+  if (opt.act_order) {  // columns by decreasing H_ii
+    std::stable_sort(p.perm.begin(), p.perm.end(),
+                     [&](int32_t a, int32_t b) { return p.diag[static_cast<size_t>(a)] > p.diag[static_cast<size_t>(b)]; });
   }
-  // act order: columns by decreasing H_ii
-  std::vector<int32_t> perm(static_cast<size_t>(cols));
-  std::iota(perm.begin(), perm.end(), 0);
+  return p;
+}
+
+void gptq_factorise(GptqPrepared& p, std::span<const float> hessian, const GptqOptions& opt, const std::string& name) {
+  const int64_t rows = p.rows, cols = p.cols;
   if (opt.act_order) {
-    std::stable_sort(perm.begin(), perm.end(), [&](int32_t a, int32_t b) { return diag[static_cast<size_t>(a)] > diag[static_cast<size_t>(b)]; });
-    std::vector<float> pw(wt.size());
-    for (int64_t k = 0; k < cols; ++k) std::copy_n(wt.begin() + perm[static_cast<size_t>(k)] * rows, rows, pw.begin() + k * rows);
-    wt = std::move(pw);
+    std::vector<float> pw(p.wt.size());
+    for (int64_t k = 0; k < cols; ++k) std::copy_n(p.wt.begin() + p.perm[static_cast<size_t>(k)] * rows, rows, pw.begin() + k * rows);
+    p.wt = std::move(pw);
   }
-  std::vector<float> u;
   double damp = opt.damp;
-  while (!inverse_cholesky_upper(hessian, perm, diag, cols, damp, u)) {
+  while (!inverse_cholesky_upper(hessian, p.perm, p.diag, cols, damp, p.u)) {
     damp = damp > 0 ? damp * 10 : 0.01;
-    ++res.damp_raises;
+    ++p.damp_raises;
     if (damp > 100) throw_bad_input("tensor '" + name + "': its calibration Hessian stays indefinite with damping 100 × mean(diag H)");
   }
-  res.damp = damp;
+  p.damp = damp;
+}
 
-  // the sweep, in blocks of opt.block columns (in the permuted order)
-  std::vector<int32_t> q(static_cast<size_t>(cols * rows));                     // codes, permuted order
-  std::vector<Params> group(static_cast<size_t>(gpr * rows));                    // non-static: by permuted group
-  std::vector<Params> current(static_cast<size_t>(rows));
-  std::vector<float> err(static_cast<size_t>(opt.block * rows)), outer;
-  for (int64_t i1 = 0; i1 < cols; i1 += opt.block) {
-    const int64_t i2 = std::min(cols, i1 + opt.block), count = i2 - i1;
-    // gptq.py finds a group's parameters on its outer W, which this block's own updates do not reach
-    // until the block ends (they go to its copy W1): the block's columns as they were at its start
-    if (!opt.static_groups && len < cols) outer.assign(wt.begin() + i1 * rows, wt.begin() + i2 * rows);
-    const auto outer_column = [&](int64_t c) { return c < i2 ? outer.data() + (c - i1) * rows : wt.data() + c * rows; };
-    for (int64_t i = i1; i < i2; ++i) {
-      if (opt.static_groups) {
-        const int64_t g = perm[static_cast<size_t>(i)] / len;
-        std::copy_n(fixed.begin() + g * rows, rows, current.begin());
-      } else if (i % len == 0) {
-        if (len < cols) {
-          find_params(grid, rows, i, std::min(cols, i + len), outer_column, current.data());
-        } else {  // per channel: the one group is found at the first column, before any update
-          find_params(grid, rows, 0, cols, [&](int64_t c) { return wt.data() + c * rows; }, current.data());
-        }
-        std::copy(current.begin(), current.end(), group.begin() + (i / len) * rows);
-      }
-      float* col = wt.data() + i * rows;
-      const float d = u[static_cast<size_t>(i * cols + i)];
-      float* e = err.data() + (i - i1) * rows;
-      for (int64_t r = 0; r < rows; ++r) {
-        const int32_t c = code_of(grid, current[static_cast<size_t>(r)], col[r]);
-        q[static_cast<size_t>(i * rows + r)] = c;
-        e[r] = (col[r] - value_of(current[static_cast<size_t>(r)], c)) / d;
-      }
-      for (int64_t j = i + 1; j < i2; ++j) {  // the rest of the block: W[:, j] -= e · U[i, j]
-        cblas_saxpy(static_cast<int>(rows), -u[static_cast<size_t>(i * cols + j)], e, 1, wt.data() + j * rows, 1);
-      }
-    }
-    if (i2 < cols) {  // later blocks at once: Wt[i2:, :] -= U[i1:i2, i2:]ᵀ · E
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(cols - i2), static_cast<int>(rows), static_cast<int>(count), -1.0f,
-                  u.data() + i1 * cols + i2, static_cast<int>(cols), err.data(), static_cast<int>(rows), 1.0f, wt.data() + i2 * rows,
-                  static_cast<int>(rows));
-    }
+}  // namespace detail
+
+GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, const Scheme& s, const GptqOptions& opt) {
+  validate(s);
+  const FormatInfo& f = format_info(s.format);
+  if (f.kind != FormatKind::integer || s.granularity == Granularity::per_tensor) {
+    throw_usage("GPTQ quantizes integer schemes per channel or per group; " + describe(s) + " is not one");
   }
+  const int64_t rows = w.rows, cols = w.cols;
+  detail::GptqPrepared p = detail::gptq_prepare(w, hessian, opt);
+  IntegerRule rule;
+  rule.grid = grid_of(s);
+  rule.len = s.granularity == Granularity::per_group ? s.group_size : cols;
+  rule.rows = rows;
+  rule.cols = cols;
+  rule.gpr = (cols + rule.len - 1) / rule.len;
+  rule.is_static = opt.static_groups;
+  rule.group.resize(static_cast<size_t>(rule.gpr * rows));
+  rule.current.resize(static_cast<size_t>(rows));
+  rule.q.resize(static_cast<size_t>(cols * rows));
+  // static groups: every group's parameters from the weights as they are, in the input's order
+  if (opt.static_groups) rule.find_static([&](int64_t c) { return p.column(c); });
+  detail::gptq_factorise(p, hessian, opt, std::string(w.name));
+  detail::gptq_sweep(p, opt, rule);
 
+  GptqResult res;
+  res.damp = p.damp;
+  res.damp_raises = p.damp_raises;
+  res.dead_columns = p.dead_columns;
   // the QuantizedTensor: permuted order with contiguous groups, or the input's order
   const bool keep_perm = opt.act_order && !opt.static_groups;
   std::vector<int32_t> where(static_cast<size_t>(cols));  // output column k ← swept column where[k]
   if (keep_perm) {
     std::iota(where.begin(), where.end(), 0);
   } else {
-    for (int64_t k = 0; k < cols; ++k) where[static_cast<size_t>(perm[static_cast<size_t>(k)])] = static_cast<int32_t>(k);
+    for (int64_t k = 0; k < cols; ++k) where[static_cast<size_t>(p.perm[static_cast<size_t>(k)])] = static_cast<int32_t>(k);
   }
   QuantizedTensor& out = res.w.q;
   out.scheme = s;
@@ -250,22 +262,25 @@ GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, co
   out.cols = cols;
   out.row_bytes = packed_bytes(cols, f.bits);
   out.codes.assign(static_cast<size_t>(rows * out.row_bytes), 0);
+  const int64_t gpr = rule.gpr;
   const int64_t groups = s.granularity == Granularity::per_group ? rows * gpr : rows;
   out.scales.resize(static_cast<size_t>(groups));
-  if (!grid.sym) out.zero_points.resize(static_cast<size_t>(groups));
-  const int32_t offset = grid.sym && !f.is_signed ? (1 << (f.bits - 1)) : 0;  // a uintB symmetric store
+  if (!rule.grid.sym) out.zero_points.resize(static_cast<size_t>(groups));
+  const int32_t offset = rule.grid.sym && !f.is_signed ? (1 << (f.bits - 1)) : 0;  // a uintB symmetric store
   std::vector<int32_t> row(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t k = 0; k < cols; ++k) row[static_cast<size_t>(k)] = q[static_cast<size_t>(where[static_cast<size_t>(k)]) * static_cast<size_t>(rows) + static_cast<size_t>(r)] + offset;
+    for (int64_t k = 0; k < cols; ++k) {
+      row[static_cast<size_t>(k)] = rule.q[static_cast<size_t>(where[static_cast<size_t>(k)]) * static_cast<size_t>(rows) + static_cast<size_t>(r)] + offset;
+    }
     pack_codes(row.data(), cols, f.bits, out.codes.data() + r * out.row_bytes);
     for (int64_t g = 0; g < gpr; ++g) {
-      const Params& p = opt.static_groups ? fixed[static_cast<size_t>(g * rows + r)] : group[static_cast<size_t>(g * rows + r)];
+      const Params& pr = opt.static_groups ? rule.fixed[static_cast<size_t>(g * rows + r)] : rule.group[static_cast<size_t>(g * rows + r)];
       const size_t idx = static_cast<size_t>(s.granularity == Granularity::per_group ? r * gpr + g : r);
-      out.scales[idx] = p.scale;
-      if (!grid.sym) out.zero_points[idx] = p.zero;
+      out.scales[idx] = pr.scale;
+      if (!rule.grid.sym) out.zero_points[idx] = pr.zero;
     }
   }
-  if (keep_perm) res.w.perm = perm;
+  if (keep_perm) res.w.perm = p.perm;
 
   const std::vector<float> mine = dequantize_linear(res.w);
   res.loss = hessian_loss(w.data, mine.data(), rows, cols, hessian);

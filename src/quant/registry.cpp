@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "ggml/codes.hpp"
 #include "ggml/reference_dot.hpp"
 #include "ggml/types.hpp"
 #include "vernier/error.hpp"
@@ -39,41 +40,41 @@ void quantize_q8_1(const float* x, void* y, int64_t n, const float*) { ggml::qua
 
 using G = GgmlType;
 constexpr std::string_view kGgufDoc = "docs/gguf-types.md", kFloatDoc = "docs/formats/fp16-bf16.md";
-// type, name, block, bytes, is_float, activations, quantize, dequantize, reference dot, importance, doc.
+// type, name, block, bytes, is_float, activations, quantize, dequantize, reference dot, importance, codes, doc.
 // Sizes: QK4_0 = 32 → 2 + 16 bytes, QK_K = 256 …; a type without a quantizer is read and copied only.
 constexpr std::array<GgmlTypeInfo, 32> kGgmlTypes = {{
-    {G::F32, "F32", 1, 4, true, G::F32, quantize_f32, dequantize_f32, ggml::dot_f32, false, kFloatDoc},
-    {G::F16, "F16", 1, 2, true, G::F16, quantize_f16, dequantize_f16, ggml::dot_f16, false, kFloatDoc},
-    {G::Q4_0, "Q4_0", 32, 18, false, G::Q8_0, ggml::quantize_q4_0, ggml::dequantize_q4_0, ggml::dot_q4_0, true, kGgufDoc},
-    {G::Q4_1, "Q4_1", 32, 20, false, G::Q8_1, ggml::quantize_q4_1, ggml::dequantize_q4_1, ggml::dot_q4_1, true, kGgufDoc},
-    {G::Q5_0, "Q5_0", 32, 22, false, G::Q8_0, ggml::quantize_q5_0, ggml::dequantize_q5_0, ggml::dot_q5_0, true, kGgufDoc},
-    {G::Q5_1, "Q5_1", 32, 24, false, G::Q8_1, ggml::quantize_q5_1, ggml::dequantize_q5_1, ggml::dot_q5_1, true, kGgufDoc},
-    {G::Q8_0, "Q8_0", 32, 34, false, G::Q8_0, ggml::quantize_q8_0, ggml::dequantize_q8_0, ggml::dot_q8_0, false, kGgufDoc},
-    {G::Q8_1, "Q8_1", 32, 36, false, G::Q8_1, quantize_q8_1, nullptr, nullptr, false, kGgufDoc},
-    {G::Q2_K, "Q2_K", 256, 84, false, G::Q8_K, ggml::quantize_q2_k, ggml::dequantize_q2_k, ggml::dot_q2_k, true, kGgufDoc},
-    {G::Q3_K, "Q3_K", 256, 110, false, G::Q8_K, ggml::quantize_q3_k, ggml::dequantize_q3_k, ggml::dot_q3_k, true, kGgufDoc},
-    {G::Q4_K, "Q4_K", 256, 144, false, G::Q8_K, ggml::quantize_q4_k, ggml::dequantize_q4_k, ggml::dot_q4_k, true, kGgufDoc},
-    {G::Q5_K, "Q5_K", 256, 176, false, G::Q8_K, ggml::quantize_q5_k, ggml::dequantize_q5_k, ggml::dot_q5_k, true, kGgufDoc},
-    {G::Q6_K, "Q6_K", 256, 210, false, G::Q8_K, ggml::quantize_q6_k, ggml::dequantize_q6_k, ggml::dot_q6_k, true, kGgufDoc},
-    {G::Q8_K, "Q8_K", 256, 292, false, G::Q8_K, ggml::quantize_q8_k, ggml::dequantize_q8_k, nullptr, false, kGgufDoc},
-    {G::IQ2_XXS, "IQ2_XXS", 256, 66, false, G::IQ2_XXS, nullptr, nullptr, nullptr, false, kGgufDoc},
-    {G::IQ2_XS, "IQ2_XS", 256, 74, false, G::IQ2_XS, nullptr, nullptr, nullptr, false, kGgufDoc},
-    {G::IQ3_XXS, "IQ3_XXS", 256, 98, false, G::IQ3_XXS, nullptr, nullptr, nullptr, false, kGgufDoc},
-    {G::IQ1_S, "IQ1_S", 256, 50, false, G::IQ1_S, nullptr, nullptr, nullptr, false, kGgufDoc},
-    {G::IQ4_NL, "IQ4_NL", 32, 18, false, G::Q8_0, ggml::quantize_iq4_nl, ggml::dequantize_iq4_nl, ggml::dot_iq4_nl, true, kGgufDoc},
-    {G::IQ3_S, "IQ3_S", 256, 110, false, G::IQ3_S, nullptr, nullptr, nullptr, false, kGgufDoc},
-    {G::IQ2_S, "IQ2_S", 256, 82, false, G::IQ2_S, nullptr, nullptr, nullptr, false, kGgufDoc},
-    {G::IQ4_XS, "IQ4_XS", 256, 136, false, G::Q8_K, ggml::quantize_iq4_xs, ggml::dequantize_iq4_xs, ggml::dot_iq4_xs, true, kGgufDoc},
-    {G::I8, "I8", 1, 1, false, G::I8, nullptr, nullptr, nullptr, false, kGgufDoc},
-    {G::I16, "I16", 1, 2, false, G::I16, nullptr, nullptr, nullptr, false, kGgufDoc},
-    {G::I32, "I32", 1, 4, false, G::I32, nullptr, nullptr, nullptr, false, kGgufDoc},
-    {G::I64, "I64", 1, 8, false, G::I64, nullptr, nullptr, nullptr, false, kGgufDoc},
-    {G::F64, "F64", 1, 8, true, G::F64, nullptr, nullptr, nullptr, false, kFloatDoc},
-    {G::IQ1_M, "IQ1_M", 256, 56, false, G::IQ1_M, nullptr, nullptr, nullptr, false, kGgufDoc},
-    {G::BF16, "BF16", 1, 2, true, G::BF16, quantize_bf16, dequantize_bf16, ggml::dot_bf16, false, kFloatDoc},
-    {G::TQ1_0, "TQ1_0", 256, 54, false, G::TQ1_0, nullptr, nullptr, nullptr, false, kGgufDoc},
-    {G::TQ2_0, "TQ2_0", 256, 66, false, G::TQ2_0, nullptr, nullptr, nullptr, false, kGgufDoc},
-    {G::MXFP4, "MXFP4", 32, 17, false, G::MXFP4, nullptr, nullptr, nullptr, false, kGgufDoc},
+    {G::F32, "F32", 1, 4, true, G::F32, quantize_f32, dequantize_f32, ggml::dot_f32, false, nullptr, kFloatDoc},
+    {G::F16, "F16", 1, 2, true, G::F16, quantize_f16, dequantize_f16, ggml::dot_f16, false, nullptr, kFloatDoc},
+    {G::Q4_0, "Q4_0", 32, 18, false, G::Q8_0, ggml::quantize_q4_0, ggml::dequantize_q4_0, ggml::dot_q4_0, true, &ggml::kCodesQ4_0, kGgufDoc},
+    {G::Q4_1, "Q4_1", 32, 20, false, G::Q8_1, ggml::quantize_q4_1, ggml::dequantize_q4_1, ggml::dot_q4_1, true, &ggml::kCodesQ4_1, kGgufDoc},
+    {G::Q5_0, "Q5_0", 32, 22, false, G::Q8_0, ggml::quantize_q5_0, ggml::dequantize_q5_0, ggml::dot_q5_0, true, &ggml::kCodesQ5_0, kGgufDoc},
+    {G::Q5_1, "Q5_1", 32, 24, false, G::Q8_1, ggml::quantize_q5_1, ggml::dequantize_q5_1, ggml::dot_q5_1, true, &ggml::kCodesQ5_1, kGgufDoc},
+    {G::Q8_0, "Q8_0", 32, 34, false, G::Q8_0, ggml::quantize_q8_0, ggml::dequantize_q8_0, ggml::dot_q8_0, false, &ggml::kCodesQ8_0, kGgufDoc},
+    {G::Q8_1, "Q8_1", 32, 36, false, G::Q8_1, quantize_q8_1, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::Q2_K, "Q2_K", 256, 84, false, G::Q8_K, ggml::quantize_q2_k, ggml::dequantize_q2_k, ggml::dot_q2_k, true, &ggml::kCodesQ2_K, kGgufDoc},
+    {G::Q3_K, "Q3_K", 256, 110, false, G::Q8_K, ggml::quantize_q3_k, ggml::dequantize_q3_k, ggml::dot_q3_k, true, &ggml::kCodesQ3_K, kGgufDoc},
+    {G::Q4_K, "Q4_K", 256, 144, false, G::Q8_K, ggml::quantize_q4_k, ggml::dequantize_q4_k, ggml::dot_q4_k, true, &ggml::kCodesQ4_K, kGgufDoc},
+    {G::Q5_K, "Q5_K", 256, 176, false, G::Q8_K, ggml::quantize_q5_k, ggml::dequantize_q5_k, ggml::dot_q5_k, true, &ggml::kCodesQ5_K, kGgufDoc},
+    {G::Q6_K, "Q6_K", 256, 210, false, G::Q8_K, ggml::quantize_q6_k, ggml::dequantize_q6_k, ggml::dot_q6_k, true, &ggml::kCodesQ6_K, kGgufDoc},
+    {G::Q8_K, "Q8_K", 256, 292, false, G::Q8_K, ggml::quantize_q8_k, ggml::dequantize_q8_k, nullptr, false, nullptr, kGgufDoc},
+    {G::IQ2_XXS, "IQ2_XXS", 256, 66, false, G::IQ2_XXS, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::IQ2_XS, "IQ2_XS", 256, 74, false, G::IQ2_XS, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::IQ3_XXS, "IQ3_XXS", 256, 98, false, G::IQ3_XXS, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::IQ1_S, "IQ1_S", 256, 50, false, G::IQ1_S, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::IQ4_NL, "IQ4_NL", 32, 18, false, G::Q8_0, ggml::quantize_iq4_nl, ggml::dequantize_iq4_nl, ggml::dot_iq4_nl, true, &ggml::kCodesIQ4_NL, kGgufDoc},
+    {G::IQ3_S, "IQ3_S", 256, 110, false, G::IQ3_S, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::IQ2_S, "IQ2_S", 256, 82, false, G::IQ2_S, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::IQ4_XS, "IQ4_XS", 256, 136, false, G::Q8_K, ggml::quantize_iq4_xs, ggml::dequantize_iq4_xs, ggml::dot_iq4_xs, true, &ggml::kCodesIQ4_XS, kGgufDoc},
+    {G::I8, "I8", 1, 1, false, G::I8, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::I16, "I16", 1, 2, false, G::I16, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::I32, "I32", 1, 4, false, G::I32, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::I64, "I64", 1, 8, false, G::I64, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::F64, "F64", 1, 8, true, G::F64, nullptr, nullptr, nullptr, false, nullptr, kFloatDoc},
+    {G::IQ1_M, "IQ1_M", 256, 56, false, G::IQ1_M, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::BF16, "BF16", 1, 2, true, G::BF16, quantize_bf16, dequantize_bf16, ggml::dot_bf16, false, nullptr, kFloatDoc},
+    {G::TQ1_0, "TQ1_0", 256, 54, false, G::TQ1_0, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::TQ2_0, "TQ2_0", 256, 66, false, G::TQ2_0, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
+    {G::MXFP4, "MXFP4", 32, 17, false, G::MXFP4, nullptr, nullptr, nullptr, false, nullptr, kGgufDoc},
 }};
 
 QuantizedTensor quantize_scheme(const TensorView& in, const Scheme& s) { return quantize(in, s); }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "pack_codes.hpp"
 #include "search.hpp"
 #include "search_simd.hpp"
 #include "types.hpp"
@@ -101,9 +102,7 @@ void quantize_iq4(int super, const float* x, uint16_t* dh, uint8_t* q4, uint16_t
       for (int j = 0; j < super; ++j) L[j] = static_cast<uint8_t>(best_index_int8(16, kValues, id * x[j]));
     }
   }
-  for (int i = 0; i < super / 32; ++i) {
-    for (int j = 0; j < 16; ++j) q4[16 * i + j] = static_cast<uint8_t>(L[32 * i + j] | (L[32 * i + 16 + j] << 4));
-  }
+  for (int i = 0; i < super / 32; ++i) pack_nibbles_32(L + 32 * i, q4 + 16 * i);
 }
 }  // namespace
 

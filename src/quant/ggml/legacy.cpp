@@ -5,23 +5,13 @@
 #include <cmath>
 #include <cstring>
 
+#include "pack_codes.hpp"
 #include "search.hpp"
 #include "types.hpp"
 
 namespace vernier::ggml {
 
 namespace {
-void pack_q5_bits(const uint8_t* L, uint8_t* qs, uint8_t* qh_out) {
-  uint32_t qh = 0;
-  for (int j = 0; j < 16; ++j) {
-    const uint8_t xi0 = L[j], xi1 = L[j + 16];
-    qs[j] = static_cast<uint8_t>((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
-    qh |= ((xi0 & 0x10u) >> 4) << (j + 0);
-    qh |= ((xi1 & 0x10u) >> 4) << (j + 16);
-  }
-  std::memcpy(qh_out, &qh, 4);
-}
-
 // roundf(v) for |v| <= 127 without a libm call: truncate, then step away from zero on a remainder of
 // at least one half (the remainder v − trunc(v) is exact).
 int round_half_away(float v) {
@@ -30,155 +20,129 @@ int round_half_away(float v) {
   return t + (frac >= 0.5f) - (frac <= -0.5f);
 }
 
-float row_sigma2(const float* x, int64_t n) {
-  float sum_x2 = 0;
-  for (int64_t j = 0; j < n; ++j) sum_x2 += x[j] * x[j];
-  return sum_x2 / n;
+// The importance weights of one block: imatrix[j] × sqrt(σ² + x²), σ² the row's mean square.
+void block_weights(const float* xb, const float* qw, float sigma2, float* weight) {
+  for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+}
+
+// The value of largest magnitude, with its sign.
+float signed_max(const float* xb) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < 32; ++j) {
+    if (amax < std::fabs(xb[j])) { amax = std::fabs(xb[j]); max = xb[j]; }
+  }
+  return max;
+}
+
+// Reference rule of the types with a min: d = (max − min)/nmax, codes truncating (x − min)/d + 0.5.
+void min_max_codes(const float* xb, int nmax, uint16_t* d_out, uint16_t* m_out, uint8_t* L) {
+  float min = FLT_MAX, max = -FLT_MAX;
+  for (int j = 0; j < 32; ++j) {
+    if (xb[j] < min) min = xb[j];
+    if (xb[j] > max) max = xb[j];
+  }
+  const float d = (max - min) / static_cast<float>(nmax);
+  const float id = d ? 1.0f / d : 0.0f;
+  *d_out = to_fp16(d);
+  *m_out = to_fp16(min);
+  for (int j = 0; j < 32; ++j) L[j] = static_cast<uint8_t>(min_of(nmax, static_cast<int>(static_cast<int8_t>((xb[j] - min) * id + 0.5f))));
+}
+
+// Importance rule of the types with a min: make_qkx3's weighted affine fit.
+void weighted_min_codes(const float* xb, int nmax, const float* weight, uint16_t* d_out, uint16_t* m_out, uint8_t* L) {
+  uint8_t Laux[32];
+  float min;
+  const float d = make_qkx3_quants(32, nmax, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
+  *d_out = to_fp16(d);
+  *m_out = to_fp16(-min);
+}
+
+// Reference rule of the types without a min: d = max / −(nmax + 1) of the signed extreme, codes
+// truncating x/d + nmax + 1.5 (round half up; the extreme maps to the lowest code exactly).
+void signed_max_codes(const float* xb, int half, uint16_t* d_out, uint8_t* L) {
+  const float d = signed_max(xb) / static_cast<float>(-half);
+  const float id = d ? 1.0f / d : 0.0f;
+  *d_out = to_fp16(d);
+  const float bias = static_cast<float>(half) + 0.5f;
+  for (int j = 0; j < 32; ++j) L[j] = static_cast<uint8_t>(min_of(2 * half - 1, static_cast<int>(static_cast<int8_t>(xb[j] * id + bias))));
+}
+
+void weighted_signed_codes(const float* xb, int half, const float* weight, uint16_t* d_out, uint8_t* L) {
+  int8_t Ls[32];
+  *d_out = to_fp16(make_qx_quants(32, half, xb, Ls, 1, weight));
+  for (int j = 0; j < 32; ++j) L[j] = static_cast<uint8_t>(Ls[j]);
+}
+
+template <class Block, class Fn>
+void each_block(const float* x, void* vy, int64_t n, const float* qw, Fn block) {
+  auto* y = static_cast<Block*>(vy);
+  const float sigma2 = qw ? row_sigma2(x, n) : 0.0f;
+  for (int64_t ib = 0; ib < n / 32; ++ib) block(x + 32 * ib, &y[ib], qw ? qw + 32 * ib : nullptr, sigma2);
 }
 }  // namespace
 
-void quantize_q4_0(const float* x, void* vy, int64_t n, const float* qw) {
+float row_sigma2(const float* x, int64_t n) {
+  float sum_x2 = 0;
+  for (int64_t j = 0; j < n; ++j) sum_x2 += x[j] * x[j];
+  return sum_x2 / static_cast<float>(n);
+}
+
+void quantize_block_q4_0(const float* xb, void* vy, const float* qw, float sigma2) {
   auto* y = static_cast<BlockQ4_0*>(vy);
-  const int64_t nb = n / QK4_0;
-  if (!qw) {
-    for (int64_t i = 0; i < nb; ++i) {
-      const float* xb = x + i * QK4_0;
-      float amax = 0, max = 0;  // the value of largest magnitude, with its sign
-      for (int j = 0; j < QK4_0; ++j) {
-        if (amax < std::fabs(xb[j])) { amax = std::fabs(xb[j]); max = xb[j]; }
-      }
-      const float d = max / -8;
-      const float id = d ? 1.0f / d : 0.0f;
-      y[i].d = to_fp16(d);
-      for (int j = 0; j < QK4_0 / 2; ++j) {
-        // truncating x/d + 8.5 rounds half up; the extreme maps to −8 exactly
-        const uint8_t xi0 = static_cast<uint8_t>(min_of(15, static_cast<int>(static_cast<int8_t>(xb[j] * id + 8.5f))));
-        const uint8_t xi1 = static_cast<uint8_t>(min_of(15, static_cast<int>(static_cast<int8_t>(xb[j + 16] * id + 8.5f))));
-        y[i].qs[j] = static_cast<uint8_t>(xi0 | (xi1 << 4));
-      }
-    }
-    return;
+  uint8_t L[32];
+  if (qw) {
+    float weight[32];
+    block_weights(xb, qw, sigma2, weight);
+    weighted_signed_codes(xb, 8, weight, &y->d, L);
+  } else {
+    signed_max_codes(xb, 8, &y->d, L);
   }
-  const float sigma2 = row_sigma2(x, n);
-  float weight[QK4_0];
-  int8_t L[QK4_0];
-  for (int64_t ib = 0; ib < nb; ++ib) {
-    const float* xb = x + QK4_0 * ib;
-    const float* w = qw + QK4_0 * ib;
-    for (int j = 0; j < QK4_0; ++j) weight[j] = w[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
-    const float d = make_qx_quants(QK4_0, 8, xb, L, 1, weight);
-    y[ib].d = to_fp16(d);
-    for (int j = 0; j < 16; ++j) y[ib].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
-  }
+  pack_nibbles_32(L, y->qs);
 }
 
-void quantize_q4_1(const float* x, void* vy, int64_t n, const float* qw) {
+void quantize_block_q4_1(const float* xb, void* vy, const float* qw, float sigma2) {
   auto* y = static_cast<BlockQ4_1*>(vy);
-  const int64_t nb = n / QK4_1;
-  if (!qw) {
-    for (int64_t i = 0; i < nb; ++i) {
-      const float* xb = x + i * QK4_1;
-      float min = FLT_MAX, max = -FLT_MAX;
-      for (int j = 0; j < QK4_1; ++j) {
-        if (xb[j] < min) min = xb[j];
-        if (xb[j] > max) max = xb[j];
-      }
-      const float d = (max - min) / ((1 << 4) - 1);
-      const float id = d ? 1.0f / d : 0.0f;
-      y[i].d = to_fp16(d);
-      y[i].m = to_fp16(min);
-      for (int j = 0; j < QK4_1 / 2; ++j) {
-        const uint8_t xi0 = static_cast<uint8_t>(min_of(15, static_cast<int>(static_cast<int8_t>((xb[j] - min) * id + 0.5f))));
-        const uint8_t xi1 = static_cast<uint8_t>(min_of(15, static_cast<int>(static_cast<int8_t>((xb[j + 16] - min) * id + 0.5f))));
-        y[i].qs[j] = static_cast<uint8_t>(xi0 | (xi1 << 4));
-      }
-    }
-    return;
+  uint8_t L[32];
+  if (qw) {
+    float weight[32];
+    block_weights(xb, qw, sigma2, weight);
+    weighted_min_codes(xb, 15, weight, &y->d, &y->m, L);
+  } else {
+    min_max_codes(xb, 15, &y->d, &y->m, L);
   }
-  const float sigma2 = row_sigma2(x, n);
-  float weight[QK4_1];
-  uint8_t L[QK4_1], Laux[QK4_1];
-  for (int64_t ib = 0; ib < nb; ++ib) {
-    const float* xb = x + QK4_1 * ib;
-    const float* w = qw + QK4_1 * ib;
-    for (int j = 0; j < QK4_1; ++j) weight[j] = w[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
-    float min;
-    const float d = make_qkx3_quants(QK4_1, 15, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
-    y[ib].d = to_fp16(d);
-    y[ib].m = to_fp16(-min);
-    for (int j = 0; j < 16; ++j) y[ib].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
-  }
+  pack_nibbles_32(L, y->qs);
 }
 
-void quantize_q5_0(const float* x, void* vy, int64_t n, const float* qw) {
+void quantize_block_q5_0(const float* xb, void* vy, const float* qw, float sigma2) {
   auto* y = static_cast<BlockQ5_0*>(vy);
-  const int64_t nb = n / QK5_0;
-  uint8_t L[QK5_0];
-  if (!qw) {
-    for (int64_t i = 0; i < nb; ++i) {
-      const float* xb = x + i * QK5_0;
-      float amax = 0, max = 0;
-      for (int j = 0; j < QK5_0; ++j) {
-        if (amax < std::fabs(xb[j])) { amax = std::fabs(xb[j]); max = xb[j]; }
-      }
-      const float d = max / -16;
-      const float id = d ? 1.0f / d : 0.0f;
-      y[i].d = to_fp16(d);
-      for (int j = 0; j < QK5_0; ++j) {
-        L[j] = static_cast<uint8_t>(min_of(31, static_cast<int>(static_cast<int8_t>(xb[j] * id + 16.5f))));
-      }
-      pack_q5_bits(L, y[i].qs, y[i].qh);
-    }
-    return;
+  uint8_t L[32];
+  if (qw) {
+    float weight[32];
+    block_weights(xb, qw, sigma2, weight);
+    weighted_signed_codes(xb, 16, weight, &y->d, L);
+  } else {
+    signed_max_codes(xb, 16, &y->d, L);
   }
-  const float sigma2 = row_sigma2(x, n);
-  float weight[QK5_0];
-  int8_t Ls[QK5_0];
-  for (int64_t ib = 0; ib < nb; ++ib) {
-    const float* xb = x + QK5_0 * ib;
-    const float* w = qw + QK5_0 * ib;
-    for (int j = 0; j < QK5_0; ++j) weight[j] = w[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
-    const float d = make_qx_quants(QK5_0, 16, xb, Ls, 1, weight);
-    y[ib].d = to_fp16(d);
-    for (int j = 0; j < QK5_0; ++j) L[j] = static_cast<uint8_t>(Ls[j]);
-    pack_q5_bits(L, y[ib].qs, y[ib].qh);
-  }
+  pack_q5_bits(L, y->qs, y->qh);
 }
 
-void quantize_q5_1(const float* x, void* vy, int64_t n, const float* qw) {
+void quantize_block_q5_1(const float* xb, void* vy, const float* qw, float sigma2) {
   auto* y = static_cast<BlockQ5_1*>(vy);
-  const int64_t nb = n / QK5_1;
-  uint8_t L[QK5_1], Laux[QK5_1];
-  if (!qw) {
-    for (int64_t i = 0; i < nb; ++i) {
-      const float* xb = x + i * QK5_1;
-      float min = FLT_MAX, max = -FLT_MAX;
-      for (int j = 0; j < QK5_1; ++j) {
-        if (xb[j] < min) min = xb[j];
-        if (xb[j] > max) max = xb[j];
-      }
-      const float d = (max - min) / ((1 << 5) - 1);
-      const float id = d ? 1.0f / d : 0.0f;
-      y[i].d = to_fp16(d);
-      y[i].m = to_fp16(min);
-      for (int j = 0; j < QK5_1; ++j) L[j] = static_cast<uint8_t>((xb[j] - min) * id + 0.5f);
-      pack_q5_bits(L, y[i].qs, y[i].qh);
-    }
-    return;
+  uint8_t L[32];
+  if (qw) {
+    float weight[32];
+    block_weights(xb, qw, sigma2, weight);
+    weighted_min_codes(xb, 31, weight, &y->d, &y->m, L);
+  } else {
+    min_max_codes(xb, 31, &y->d, &y->m, L);
   }
-  const float sigma2 = row_sigma2(x, n);
-  float weight[QK5_1];
-  for (int64_t ib = 0; ib < nb; ++ib) {
-    const float* xb = x + QK5_1 * ib;
-    const float* w = qw + QK5_1 * ib;
-    for (int j = 0; j < QK5_1; ++j) weight[j] = w[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
-    float min;
-    const float d = make_qkx3_quants(QK5_1, 31, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
-    y[ib].d = to_fp16(d);
-    y[ib].m = to_fp16(-min);
-    pack_q5_bits(L, y[ib].qs, y[ib].qh);
-  }
+  pack_q5_bits(L, y->qs, y->qh);
 }
+
+void quantize_q4_0(const float* x, void* vy, int64_t n, const float* qw) { each_block<BlockQ4_0>(x, vy, n, qw, quantize_block_q4_0); }
+void quantize_q4_1(const float* x, void* vy, int64_t n, const float* qw) { each_block<BlockQ4_1>(x, vy, n, qw, quantize_block_q4_1); }
+void quantize_q5_0(const float* x, void* vy, int64_t n, const float* qw) { each_block<BlockQ5_0>(x, vy, n, qw, quantize_block_q5_0); }
+void quantize_q5_1(const float* x, void* vy, int64_t n, const float* qw) { each_block<BlockQ5_1>(x, vy, n, qw, quantize_block_q5_1); }
 
 void quantize_q8_0(const float* x, void* vy, int64_t n, const float*) {
   auto* y = static_cast<BlockQ8_0*>(vy);

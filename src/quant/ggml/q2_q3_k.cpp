@@ -3,20 +3,12 @@
 #include <cmath>
 #include <cstring>
 
+#include "pack_codes.hpp"
 #include "search.hpp"
 #include "types.hpp"
 
 namespace vernier::ggml {
 
-namespace {
-void pack_2bit(const uint8_t* L, uint8_t* qs) {
-  for (int j = 0; j < QK_K; j += 128) {
-    for (int l = 0; l < 32; ++l) {
-      qs[j / 4 + l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
-    }
-  }
-}
-}  // namespace
 
 void quantize_q2_k(const float* x, void* vy, int64_t n, const float* qw) {
   auto* y = static_cast<BlockQ2_K*>(vy);
@@ -119,19 +111,9 @@ void finish_q3(BlockQ3_K& b, const float* x, int8_t* L) {
       L[16 * j + ii] = static_cast<int8_t>(max_of(-4, min_of(3, l)) + 4);
     }
   }
-  std::memset(b.hmask, 0, QK_K / 8);
-  int m = 0;
-  uint8_t hm = 1;
-  for (int j = 0; j < QK_K; ++j) {
-    if (L[j] > 3) {
-      b.hmask[m] = static_cast<uint8_t>(b.hmask[m] | hm);
-      L[j] = static_cast<int8_t>(L[j] - 4);
-    }
-    if (++m == QK_K / 8) { m = 0; hm = static_cast<uint8_t>(hm << 1); }
-  }
   uint8_t Lu[QK_K];
   for (int j = 0; j < QK_K; ++j) Lu[j] = static_cast<uint8_t>(L[j]);
-  pack_2bit(Lu, b.qs);
+  pack_q3_k_codes(Lu, b);
 }
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "pack_codes.hpp"
 #include "search.hpp"
 #include "types.hpp"
 
@@ -95,11 +96,7 @@ void quantize_q4_k(const float* x, void* vy, int64_t n, const float* qw) {
   for (int64_t i = 0; i < n / QK_K; ++i) {
     std::memset(y[i].scales, 0, 12);
     quantize_super_block(x + QK_K * i, qw ? qw + QK_K * i : nullptr, 15, {&y[i].d, &y[i].dmin, y[i].scales}, L);
-    uint8_t* q = y[i].qs;
-    for (int j = 0; j < QK_K; j += 64) {
-      for (int l = 0; l < 32; ++l) q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
-      q += 32;
-    }
+    pack_q4_k_codes(L, y[i].qs);
   }
 }
 
@@ -109,22 +106,7 @@ void quantize_q5_k(const float* x, void* vy, int64_t n, const float* qw) {
   for (int64_t i = 0; i < n / QK_K; ++i) {
     std::memset(y[i].scales, 0, 12);
     quantize_super_block(x + QK_K * i, qw ? qw + QK_K * i : nullptr, 31, {&y[i].d, &y[i].dmin, y[i].scales}, L);
-    uint8_t* qh = y[i].qh;
-    uint8_t* ql = y[i].qs;
-    std::memset(qh, 0, QK_K / 8);
-    uint8_t m1 = 1, m2 = 2;
-    for (int k = 0; k < QK_K; k += 64) {
-      for (int j = 0; j < 32; ++j) {
-        int l1 = L[k + j];
-        if (l1 > 15) { l1 -= 16; qh[j] = static_cast<uint8_t>(qh[j] | m1); }
-        int l2 = L[k + j + 32];
-        if (l2 > 15) { l2 -= 16; qh[j] = static_cast<uint8_t>(qh[j] | m2); }
-        ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
-      }
-      m1 = static_cast<uint8_t>(m1 << 2);
-      m2 = static_cast<uint8_t>(m2 << 2);
-      ql += 32;
-    }
+    pack_q5_k_codes(L, y[i].qh, y[i].qs);
   }
 }
 

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "pack_codes.hpp"
 #include "search.hpp"
 #include "types.hpp"
 
@@ -36,18 +37,9 @@ void quantize_q6_k(const float* x, void* vy, int64_t n, const float* qw) {
         L[16 * j + ii] = static_cast<int8_t>(max_of(-32, min_of(31, l)) + 32);
       }
     }
-    uint8_t* ql = y[i].ql;
-    uint8_t* qh = y[i].qh;
-    for (int j = 0; j < QK_K; j += 128) {
-      for (int l = 0; l < 32; ++l) {
-        const uint8_t q1 = L[j + l + 0] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
-        ql[l + 0] = static_cast<uint8_t>(q1 | (q3 << 4));
-        ql[l + 32] = static_cast<uint8_t>(q2 | (q4 << 4));
-        qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
-      }
-      ql += 64;
-      qh += 32;
-    }
+    uint8_t Lu[QK_K];
+    for (int j = 0; j < QK_K; ++j) Lu[j] = static_cast<uint8_t>(L[j]);
+    pack_q6_k_codes(Lu, y[i].ql, y[i].qh);
   }
 }
 

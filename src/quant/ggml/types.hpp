@@ -26,4 +26,13 @@ VERNIER_GGML_TYPE(iq4_nl)
 VERNIER_GGML_TYPE(iq4_xs)
 #undef VERNIER_GGML_TYPE
 
+// One 32-value block of the types with a row-level importance weighting: llama.cpp weighs the block's
+// values by imatrix[j] × sqrt(σ² + x²) with σ² the mean square of the whole row (row_sigma2), which
+// the caller passes in. qw nullptr: the reference rule (σ² unused).
+float row_sigma2(const float* x, int64_t n);
+void quantize_block_q4_0(const float* x, void* block, const float* qw, float sigma2);
+void quantize_block_q4_1(const float* x, void* block, const float* qw, float sigma2);
+void quantize_block_q5_0(const float* x, void* block, const float* qw, float sigma2);
+void quantize_block_q5_1(const float* x, void* block, const float* qw, float sigma2);
+
 }  // namespace vernier::ggml
