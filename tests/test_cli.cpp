@@ -628,3 +628,56 @@ TEST(CliFiles, GptqQuantizesWithCalibrationAndRefusesBadCalibration) {
   fs::remove_all(out);
 }
 }  // namespace
+
+namespace {
+TEST(CliFiles, GptqIntoGgufTypes) {
+  VERNIER_REQUIRE_SHARED("models/TinyStories-656K/model.safetensors");
+  namespace fs = std::filesystem;
+  const std::string src = vernier::testdata::shared("models/TinyStories-656K");
+  const std::string calib = vernier::testdata::shared("text/tinyshakespeare.txt");
+  const std::string text = vernier::testdata::shared("text/tinystories-excerpt.txt");
+  const std::string gptq = " --method gptq --calib " + calib + " --calib-ctx 128 --calib-windows 8 --threads 2";
+  const std::string out = vernier::testdata::temp_path("cli-gptq-q4_0.gguf"), rtn = vernier::testdata::temp_path("cli-rtn-q4_0.gguf");
+  fs::remove(out);
+  CliResult r = run("quantize " + src + " -o " + out + " --type Q4_0" + gptq + " --json --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["method"]["method"], "gptq");
+  EXPECT_EQ(j["method"]["target"], "Q4_0");
+  ASSERT_EQ(j["method"]["layers"].size(), 14u);
+  for (const auto& l : j["method"]["layers"]) {
+    EXPECT_EQ(l["target"], "Q4_0") << l["name"];
+    EXPECT_LT(l["loss"].get<double>(), l["rtn_loss"].get<double>()) << l["name"];
+  }
+  r = run("quantize " + src + " -o " + rtn + " --type Q4_0 --force --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  // the GGUF's own tokenizer is llama.cpp's reading of this BPE vocabulary; --tokenizer gives the model's
+  const std::string eval = " --tokenizer " + src + " --text " + text + " --protocol windows --ctx 128 --chunks 8 --base " + src + " --json --quiet";
+  r = run("eval " + rtn + eval);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const double rtn_kld = nlohmann::json::parse(r.out)["kld"]["mean"].get<double>();
+  r = run("eval " + out + eval);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_LT(nlohmann::json::parse(r.out)["kld"]["mean"].get<double>(), rtn_kld);
+  // in memory, one GGML type for every block matrix
+  r = run("eval " + src + " --scheme Q5_0" + gptq + " --text " + text + " --ctx 128 --chunks 2 --json --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["scheme"]["layers"].size(), 14u);
+  r = run("eval " + src + " --scheme Q4_K" + gptq + " --text " + text + " --quiet");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("not whole Q4_K blocks of 256"), std::string::npos) << r.err;
+  // act order: GGUF has no g_idx; refused before anything is written
+  const std::string refused = vernier::testdata::temp_path("cli-gptq-act.gguf");
+  fs::remove(refused);
+  r = run("quantize " + src + " -o " + refused + " --type Q4_0" + gptq + " --act-order --quiet");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--static-groups"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(refused));
+  // a tokenizer of another vocabulary
+  r = run("eval " + out + " --tokenizer " + vernier::testdata::shared("models/stories260K/tok512.bin") + " --text " + text + " --quiet");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("tok512.bin"), std::string::npos) << r.err;
+  fs::remove(out);
+  fs::remove(rtn);
+}
+}  // namespace

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,11 @@ struct CalibrationOptions {
 std::vector<std::vector<int32_t>> calibration_windows(const Model& m, const CalibrationOptions& opt);
 
 struct GptqModelOptions {
-  Scheme scheme;
+  Scheme scheme;  // the target of every block linear layer, unless `ggml`
+  // GGUF targets (ggml set): each block linear layer's GGML type — a file type's mixture, or one type
+  // for all (gptq_quantize_ggml); a layer not named keeps its float weights.
+  bool ggml = false;
+  std::map<std::string, GgmlType> ggml_types;
   GptqOptions gptq;
   bool propagate_float = false;
   int threads = 0;  // the runtime's and the BLAS products' (0: every hardware thread)
@@ -43,6 +48,7 @@ struct GptqModelOptions {
 
 struct GptqLayerReport {
   std::string name;
+  std::string target;             // the scheme's or the GGML type's name
   double loss = 0, rtn_loss = 0;  // tr(ΔW H ΔWᵀ), GPTQ's and round to nearest's (gptq.hpp)
   double damp = 0;
   int damp_raises = 0;
@@ -56,8 +62,8 @@ struct GptqModelReport {
 };
 
 // The model with every block linear layer quantized by GPTQ to opt.scheme (held as codes,
-// ModelTensor::scheme, with input_perm under act order); the other tensors are the source's. The
-// source must outlive the result.
+// ModelTensor::scheme, with input_perm under act order) or to its GGML type (held as GGML blocks); the
+// other tensors are the source's. The source must outlive the result.
 Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>>& windows, const GptqModelOptions& opt,
                           GptqModelReport* report = nullptr);
 

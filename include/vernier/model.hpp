@@ -103,6 +103,8 @@ std::vector<int32_t> rope_row_order(int64_t n_head, int64_t rows, bool to_gguf);
 // orderings a checkpoint may keep — w.perm as input_perm (act order), output_order as output_perm (rows
 // stored in another order) — and read() giving float32 in this tensor's own order (ne = {cols, rows}).
 ModelTensor held_tensor(std::string name, QuantizedLinear w, std::vector<int32_t> output_order = {});
+// A layer held as GGML blocks in memory (ne = {cols, rows}, bytes the rows of `type`).
+ModelTensor held_ggml_tensor(std::string name, std::vector<int64_t> ne, GgmlType type, std::vector<uint8_t> bytes);
 
 // GGUF metadata a converter writes for this model: general.*, llama.*, tokenizer.*.
 GgufMetadata build_gguf_metadata(const Model& m, uint32_t file_type);

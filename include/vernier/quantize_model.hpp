@@ -21,7 +21,7 @@ namespace vernier {
 
 struct QuantizeModelOptions {
   const GgufFileType* file_type = nullptr;
-  MixtureOptions mixture;
+  MixtureOptions mixture;          // has_imatrix: also set by `imatrix` (a calibrated method sets it itself)
   const ImportanceMatrix* imatrix = nullptr;
   std::string imatrix_path;        // written as quantize.imatrix.file
   const QuantMethod* method = nullptr;  // nullptr: imatrix with an importance matrix, else rtn
@@ -53,5 +53,11 @@ struct QuantizeModelReport {
 };
 
 QuantizeModelReport quantize_model(const Model& m, const std::string& path, const QuantizeModelOptions& opt);
+
+// The type each tensor of m gets (llama.cpp's order), as quantize_model plans it: what a calibrated
+// method (GPTQ) needs to know before it quantizes the block matrices itself. A tensor already of its
+// planned type is copied by quantize_model as it is (llama-quantize's rule), which is how such a
+// method's blocks reach the file unchanged.
+std::vector<MixtureChoice> plan_model_mixture(const Model& m, const QuantizeModelOptions& opt);
 
 }  // namespace vernier

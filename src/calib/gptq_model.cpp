@@ -7,10 +7,12 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "vernier/error.hpp"
+#include "vernier/ggml_quant.hpp"
 #include "vernier/llama_runtime.hpp"
 #include "vernier/tokenizer.hpp"
 
@@ -111,11 +113,15 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
   std::vector<std::shared_ptr<std::vector<float>>> block_dense;
   for (int64_t l = 0; l < c.layers; ++l) {
     const auto tb = std::chrono::steady_clock::now();
+    std::set<std::string> quantized;  // the block's layers GPTQ replaced (the others stay the source's)
     if (opt.propagate_float) {  // the float block's outputs, before any of its matrices is replaced
       next = x;
       for (int64_t w = 0; w < W; ++w) rt.run_layer(l, next.data() + w * ctx * D, ctx, 0);
     }
     for (InputGroup g : kInputGroups) {
+      const auto targeted = [&](std::string_view tn) { return !opt.ggml || opt.ggml_types.count("blk." + std::to_string(l) + "." + std::string(tn)); };
+      const auto tensors = input_group_tensors(g);
+      if (std::none_of(tensors.begin(), tensors.end(), targeted)) continue;  // the group stays in float
       if (opt.progress) opt.progress(l, c.layers, std::string(input_group_name(g)));
       obs.layer = l;
       obs.group = g;
@@ -129,15 +135,34 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
         const std::string name = "blk." + std::to_string(l) + "." + std::string(tn);
         const ModelTensor* src = m.find(name);
         if (!src || src->ne.size() != 2) throw_bad_input(m.path + ": tensor '" + name + "' is missing");
+        GgmlType ggml_type = GgmlType::F32;
+        if (opt.ggml) {
+          const auto it = opt.ggml_types.find(name);
+          if (it == opt.ggml_types.end()) continue;  // kept in float; later groups see it as it is
+          ggml_type = it->second;
+        }
         std::vector<float> wv(static_cast<size_t>(src->elements()));
         read_f32(*src, wv);
-        GptqResult r = gptq_quantize(TensorView{wv.data(), src->ne[1], src->ne[0], name}, obs.h, opt.scheme, go);
-        rep.layers.push_back({name, r.loss, r.rtn_loss, r.damp, r.damp_raises, r.dead_columns});
+        const TensorView view{wv.data(), src->ne[1], src->ne[0], name};
         // the runtime multiplies the quantized weights as float32 while it calibrates the rest: the same
-        // values, at the F32 kernel's speed whatever the scheme (3-bit products have no SIMD path)
-        auto dense = std::make_shared<std::vector<float>>(dequantize_linear(r.w));
+        // values, at the F32 kernel's speed whatever the target (3-bit products have no SIMD path)
+        auto dense = std::make_shared<std::vector<float>>();
+        ModelTensor q;
+        GptqResult r;
+        if (opt.ggml) {
+          r = gptq_quantize_ggml(view, obs.h, ggml_type, go);
+          dense->resize(wv.size());
+          ggml_dequantize(ggml_type, r.blocks.data(), dense->data(), static_cast<int64_t>(wv.size()));
+          q = held_ggml_tensor(name, src->ne, ggml_type, std::move(r.blocks));
+        } else {
+          r = gptq_quantize(view, obs.h, opt.scheme, go);
+          *dense = dequantize_linear(r.w);
+          q = held_tensor(name, std::move(r.w));
+        }
+        rep.layers.push_back({name, opt.ggml ? std::string(ggml_info(ggml_type).name) : scheme_name(opt.scheme), r.loss, r.rtn_loss,
+                              r.damp, r.damp_raises, r.dead_columns});
         block_dense.push_back(dense);
-        ModelTensor q = held_tensor(name, std::move(r.w));
+        quantized.insert(name);
         for (auto& t : out.tensors) {
           if (t.name == name) t = q;
         }
@@ -164,7 +189,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
         const std::string name = "blk." + std::to_string(l) + "." + std::string(tn);
         const ModelTensor* src = m.find(name);
         if (src && src->release) src->release();
-        if (const ModelTensor* q = out.find(name)) rt.replace_matrix(l, tn, *q);
+        if (const ModelTensor* q = out.find(name); q && quantized.count(name)) rt.replace_matrix(l, tn, *q);
       }
     }
     block_dense.clear();

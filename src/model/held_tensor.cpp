@@ -1,4 +1,5 @@
 // held_tensor(): a quantized layer as a ModelTensor whose codes the runtime multiplies.
+#include <algorithm>
 #include <cstring>
 
 #include "vernier/model.hpp"
@@ -29,6 +30,18 @@ ModelTensor held_tensor(std::string name, QuantizedLinear w, std::vector<int32_t
       std::memcpy(dst.data() + g * row_bytes, d.data() + src * cols, row_bytes);
     }
   };
+  return t;
+}
+
+ModelTensor held_ggml_tensor(std::string name, std::vector<int64_t> ne, GgmlType type, std::vector<uint8_t> bytes) {
+  auto held = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+  ModelTensor t;
+  t.name = std::move(name);
+  t.ne = std::move(ne);
+  t.type = type;
+  t.nbytes = held->size();
+  t.read = [held](std::span<uint8_t> dst) { std::memcpy(dst.data(), held->data(), std::min(dst.size(), held->size())); };
+  t.view = [held]() { return std::span<const uint8_t>(*held); };
   return t;
 }
 

@@ -251,19 +251,42 @@ bool has_magic(const std::string& path, const char* magic, size_t n) {
   return in.gcount() == static_cast<std::streamsize>(n) && std::memcmp(buf, magic, n) == 0;
 }
 
+// --tokenizer for a GGUF or Hugging Face model: a Hugging Face tokenizer (its directory or its
+// tokenizer.json) or a llama2.c tokenizer .bin in place of the model's own, with as many tokens.
+Model with_tokenizer(Model m, const std::string& tokenizer_path) {
+  if (tokenizer_path.empty()) return m;
+  std::error_code ec;
+  if (!fs::exists(tokenizer_path, ec)) throw Error(ErrorKind::io, tokenizer_path + ": no such file or directory");
+  const fs::path p(tokenizer_path);
+  TokenizerSpec t;
+  if (fs::is_directory(p, ec) || p.extension() == ".json") {
+    const fs::path dir = fs::is_directory(p, ec) ? p : p.parent_path();
+    t = tokenizer_from_hf(dir.string());
+    if (t.tokens.empty()) throw_bad_input(tokenizer_path + ": no Hugging Face tokenizer.json there");
+  } else {
+    t = tokenizer_from_llama2c(Llama2cVocab::read(tokenizer_path, m.config.vocab));
+  }
+  if (static_cast<int64_t>(t.tokens.size()) != m.config.vocab) {
+    throw_bad_input(tokenizer_path + ": a tokenizer of " + std::to_string(t.tokens.size()) + " tokens; " + m.path + " has a vocabulary of " +
+                    std::to_string(m.config.vocab));
+  }
+  m.tokenizer = std::move(t);
+  return m;
+}
+
 }  // namespace
 
 Model load_model(const std::string& path, const std::string& tokenizer_path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(ErrorKind::io, path + ": no such file or directory");
   if (fs::is_directory(path, ec)) {
-    if (fs::exists(fs::path(path) / "config.json")) return load_hf(path);
+    if (fs::exists(fs::path(path) / "config.json")) return with_tokenizer(load_hf(path), tokenizer_path);
     throw_bad_input(path + ": a directory without config.json (expected a Hugging Face checkpoint)");
   }
-  if (has_magic(path, "GGUF", 4)) return load_gguf(path);
+  if (has_magic(path, "GGUF", 4)) return with_tokenizer(load_gguf(path), tokenizer_path);
   const fs::path p(path);
   if (p.extension() == ".safetensors" || p.filename() == "model.safetensors.index.json") {
-    if (fs::exists(p.parent_path() / "config.json")) return load_hf(p.parent_path().string());
+    if (fs::exists(p.parent_path() / "config.json")) return with_tokenizer(load_hf(p.parent_path().string()), tokenizer_path);
     throw_bad_input(path + ": no config.json beside this safetensors file (needed for the model's shape)");
   }
   if (p.extension() == ".gguf") throw_bad_input(path + ": not a GGUF file (the first 4 bytes are not \"GGUF\")");

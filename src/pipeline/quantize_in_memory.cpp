@@ -83,14 +83,11 @@ Model quantize_in_memory(const Model& m, const InMemoryOptions& opt, InMemoryRep
         throw_usage(m.path + ": tensor '" + t.name + "' has rows of " + std::to_string(cols) + " values, not a multiple of " +
                     std::string(ti.name) + "'s block of " + std::to_string(ti.block_size));
       }
-      auto bytes = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(*row_bytes * rows));
-      method.quantize_ggml(view, st, ti.type, *bytes, threads);
-      ggml_dequantize(ti.type, bytes->data(), back.data(), rows * cols);
-      r.bytes = bytes->size();
-      t.type = ti.type;
-      t.nbytes = bytes->size();
-      t.read = [bytes](std::span<uint8_t> dst) { std::memcpy(dst.data(), bytes->data(), std::min(dst.size(), bytes->size())); };
-      t.view = [bytes]() { return std::span<const uint8_t>(*bytes); };
+      std::vector<uint8_t> bytes(static_cast<size_t>(*row_bytes * rows));
+      method.quantize_ggml(view, st, ti.type, bytes, threads);
+      ggml_dequantize(ti.type, bytes.data(), back.data(), rows * cols);
+      r.bytes = bytes.size();
+      t = held_ggml_tensor(t.name, t.ne, ti.type, std::move(bytes));
     }
     t.release = nullptr;
     const ErrorStats e = error_of(x.data(), back);

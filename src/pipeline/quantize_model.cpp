@@ -53,6 +53,12 @@ ErrorAccumulator quantize_rows(const QuantMethod& method, GgmlType type, const f
   return acc[0];
 }
 
+std::vector<size_t> tensor_order(const Model& m) {
+  std::vector<std::string> names;
+  for (const auto& t : m.tensors) names.push_back(t.name);
+  return llama_tensor_order(names);
+}
+
 // The tensor as float32: in place when it already is (the mapped bytes), else decoded into `buf`.
 std::span<const float> to_f32(const ModelTensor& t, std::span<const uint8_t> raw, std::vector<float>& buf) {
   if (t.type == ggml_type::F32 && reinterpret_cast<uintptr_t>(raw.data()) % alignof(float) == 0) {
@@ -65,6 +71,16 @@ std::span<const float> to_f32(const ModelTensor& t, std::span<const uint8_t> raw
 }
 }  // namespace
 
+std::vector<MixtureChoice> plan_model_mixture(const Model& m, const QuantizeModelOptions& opt) {
+  if (!opt.file_type) throw_usage("quantize_model: no file type given");
+  std::vector<MixtureTensor> mt;
+  for (size_t i : tensor_order(m)) mt.push_back({m.tensors[i].name, m.tensors[i].ne, m.tensors[i].type});
+  MixtureHparams hp{m.config.layers, m.config.heads, m.config.kv_heads, 0};
+  MixtureOptions mix = opt.mixture;
+  mix.has_imatrix = mix.has_imatrix || opt.imatrix != nullptr;
+  return plan_mixture(mt, *opt.file_type, mix, hp);
+}
+
 QuantizeModelReport quantize_model(const Model& m, const std::string& path, const QuantizeModelOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!opt.file_type) throw_usage("quantize_model: no file type given");
@@ -72,15 +88,8 @@ QuantizeModelReport quantize_model(const Model& m, const std::string& path, cons
   QuantizeModelReport report;
   report.threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
-  std::vector<std::string> names;
-  for (const auto& t : m.tensors) names.push_back(t.name);
-  const std::vector<size_t> order = llama_tensor_order(names);
-  std::vector<MixtureTensor> mt;
-  for (size_t i : order) mt.push_back({m.tensors[i].name, m.tensors[i].ne, m.tensors[i].type});
-  MixtureHparams hp{m.config.layers, m.config.heads, m.config.kv_heads, 0};
-  MixtureOptions mix = opt.mixture;
-  mix.has_imatrix = opt.imatrix != nullptr;
-  const std::vector<MixtureChoice> plan = plan_mixture(mt, *opt.file_type, mix, hp);
+  const std::vector<size_t> order = tensor_order(m);
+  const std::vector<MixtureChoice> plan = plan_model_mixture(m, opt);
 
   // Check every tensor can be made before writing anything.
   for (size_t k = 0; k < plan.size(); ++k) {

@@ -180,7 +180,41 @@ def main():
                 continue
             worst = max(worst, float(np.max(np.abs(want - got)) / max(1e-30, float(np.max(np.abs(want))))))
         check(f"dequantize {rel} like gguf.quants", ok and worst <= 1e-6, f"max relative difference {worst}")
+    gptq_gguf_files(tmp)
     return _tally.finish()
+
+
+def gptq_gguf_files(tmp):
+    """GGUF files made by GPTQ are ordinary llama.cpp files: the same metadata, tensor names, types and
+    shapes as llama-quantize's mixture (vernier's RTN file of the same type); GPTQ's blocks differ from
+    RTN's only in the block matrices; gguf.quants decodes them to the values vernier measured."""
+    calib = os.path.join(SHARED, "text/tinyshakespeare.txt")
+    cases = [("TinyStories-656K", os.path.join(SHARED, "models/TinyStories-656K"), "Q4_0"),
+             ("input-F32", os.path.join(SHARED, "golden/ggml/input-F32.gguf"), "Q4_K_M")]
+    for label, src, ftype in cases:
+        rtn, gq, deq = (os.path.join(tmp, f"gptq-{label}-{k}.gguf") for k in ("rtn", "gptq", "f32"))
+        vernier("quantize", src, "-o", rtn, "--type", ftype, "--force", "--quiet")
+        vernier("quantize", src, "-o", gq, "--type", ftype, "--method", "gptq", "--calib", calib, "--calib-ctx", "128",
+                "--calib-windows", "16", "--force", "--quiet")
+        vernier("convert", gq, "-o", deq, "--type", "f32", "--force", "--quiet")
+        a, ta = reader_tensors(rtn)
+        b, tb = reader_tensors(gq)
+        _, td = reader_tensors(deq)
+        check(f"GPTQ {label} {ftype}: metadata as the RTN file's",
+              {k: str(f.contents()) for k, f in a.fields.items()} == {k: str(f.contents()) for k, f in b.fields.items()})
+        check(f"GPTQ {label} {ftype}: tensor names, types and shapes as the RTN file's", list(ta) == list(tb) and all(
+            ta[n].tensor_type == tb[n].tensor_type and list(ta[n].shape) == list(tb[n].shape) for n in ta))
+        linear = [n for n in tb if n.startswith("blk.") and not n.endswith("norm.weight")]
+        others = [n for n in tb if n not in linear]
+        check(f"GPTQ {label} {ftype}: every block matrix re-chosen",
+              len(linear) >= 14 and all(ta[n].data.tobytes() != tb[n].data.tobytes() for n in linear), str(len(linear)))
+        check(f"GPTQ {label} {ftype}: the other tensors as RTN's", all(ta[n].data.tobytes() == tb[n].data.tobytes() for n in others))
+        worst = 0.0
+        for n in linear:
+            want = gguf.quants.dequantize(tb[n].data, tb[n].tensor_type).astype(np.float32).reshape(-1)
+            got = np.asarray(td[n].data).reshape(-1)
+            worst = max(worst, float(np.max(np.abs(want - got))) if want.shape == got.shape else float("inf"))
+        check(f"GPTQ {label} {ftype}: gguf.quants decodes vernier's values", worst == 0.0, f"max difference {worst}")
 
 
 if __name__ == "__main__":

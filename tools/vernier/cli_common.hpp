@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ std::string format_bytes_short(uint64_t bytes);  // "12.3 MiB"
 // Prints JSON to stdout with 2-space indentation and a newline.
 void print_json(const nlohmann::json& j);
 // load_model, with what the loader tolerated printed to stderr as warnings.
+// --tokenizer's help: what load_model accepts in place of a model's own tokenizer.
+inline constexpr const char* kTokenizerHelp =
+    "Tokenizer in place of the model's own: a Hugging Face tokenizer (directory or tokenizer.json) or a llama2.c .bin "
+    "(default: the model's; for a llama2.c model, tokenizer.bin or tok*.bin beside it)";
 Model open_model(const std::string& path, const std::string& tokenizer = "");
 
 // Flags every subcommand spells and means the same way.
@@ -63,7 +68,10 @@ struct MethodCli {
 void add_method_options(CLI::App* cmd, MethodCli& m);
 bool method_is_gptq(const MethodCli& m);  // validates the combination; throws a usage Error
 // The blocks' linear layers quantized by GPTQ to `scheme` (a per-layer loss table on stderr unless quiet).
-Model apply_gptq(const Model& m, const std::string& scheme, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report);
+// GPTQ to `target`: a vernier integer scheme or one GGML type for every block linear layer, or with
+// `mixture` each layer's GGML type (a GGUF file type's plan; `target` then names the file type).
+Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report,
+                 const std::map<std::string, GgmlType>* mixture = nullptr);
 
 // Progress on stderr: on a terminal one line rewritten in place; in a log every `every`-th step and
 // the last (every = 0: nothing in a log). Nothing with quiet. The line is cleared when done.

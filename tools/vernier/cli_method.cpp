@@ -6,6 +6,8 @@
 #include "cli_common.hpp"
 #include "vernier/error.hpp"
 #include "vernier/file.hpp"
+#include "vernier/gptq.hpp"
+#include "vernier/llama_runtime.hpp"
 
 namespace vernier::cli {
 
@@ -41,14 +43,45 @@ bool method_is_gptq(const MethodCli& m) {
   return true;
 }
 
-Model apply_gptq(const Model& m, const std::string& scheme, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report) {
-  const WeightType wt = parse_weight_type(scheme);
-  if (!wt.is_scheme()) throw_usage("--method gptq quantizes vernier's integer schemes (e.g. int4-asym-g128); " + scheme + " is a GGML type");
+Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report,
+                 const std::map<std::string, GgmlType>* mixture) {
+  GptqModelOptions o;
+  if (mixture) {
+    o.ggml = true;
+    o.ggml_types = *mixture;
+  } else {
+    const WeightType wt = parse_weight_type(target);
+    if (wt.is_scheme()) {
+      o.scheme = wt.as_scheme();
+    } else {  // one GGML type for every block linear layer (eval/run in memory)
+      if (!gptq_can_make(wt.ggml())) {
+        throw_usage("--method gptq makes vernier's integer schemes and the GGML types Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K … Q6_K, "
+                    "IQ4_NL and IQ4_XS; not " + target);
+      }
+      o.ggml = true;
+      for (int64_t l = 0; l < m.config.layers; ++l) {
+        for (InputGroup g : kInputGroups) {
+          for (std::string_view tn : input_group_tensors(g)) {
+            const std::string name = "blk." + std::to_string(l) + "." + std::string(tn);
+            const ModelTensor* t = m.find(name);
+            if (!t) continue;
+            if (t->ne.empty() || t->ne[0] % wt.ggml_info().block_size != 0) {
+              throw_usage(m.path + ": tensor '" + name + "' has rows of " + std::to_string(t->ne.empty() ? 0 : t->ne[0]) +
+                          " values, not whole " + target + " blocks of " + std::to_string(wt.ggml_info().block_size) +
+                          " (a GGUF file type's mixture falls back to a 32-value type there: use quantize --type)");
+            }
+            o.ggml_types[name] = wt.ggml();
+          }
+        }
+      }
+    }
+  }
+  if (o.ggml && mc.gptq.act_order && !mc.gptq.static_groups) {
+    throw_usage("a GGUF row has no column permutation (g_idx): --act-order into GGML types needs --static-groups");
+  }
   CalibrationOptions co = mc.calib;
   co.random = mc.sample == "random";
   const std::vector<std::vector<int32_t>> windows = calibration_windows(m, co);
-  GptqModelOptions o;
-  o.scheme = wt.as_scheme();
   o.gptq = mc.gptq;
   o.propagate_float = mc.propagate == "float";
   o.threads = threads;
@@ -61,25 +94,26 @@ Model apply_gptq(const Model& m, const std::string& scheme, const MethodCli& mc,
   progress.clear();
   nlohmann::json layers = nlohmann::json::array();
   for (const auto& x : r.layers) {
-    layers.push_back({{"name", x.name}, {"loss", x.loss}, {"rtn_loss", x.rtn_loss}, {"damp", x.damp}, {"damp_raises", x.damp_raises},
+    layers.push_back({{"name", x.name}, {"target", x.target}, {"loss", x.loss}, {"rtn_loss", x.rtn_loss}, {"damp", x.damp}, {"damp_raises", x.damp_raises},
                       {"dead_columns", x.dead_columns}});
   }
   if (report) {
-    *report = {{"method", "gptq"}, {"scheme", scheme_name(o.scheme)}, {"windows", r.windows}, {"tokens", r.tokens},
+    *report = {{"method", "gptq"}, {"target", o.ggml ? target : scheme_name(o.scheme)}, {"windows", r.windows}, {"tokens", r.tokens},
                {"calib_ctx", co.ctx}, {"act_order", o.gptq.act_order}, {"static_groups", o.gptq.static_groups}, {"damp", o.gptq.damp},
                {"block", o.gptq.block}, {"propagate", mc.propagate}, {"layers", layers}, {"block_seconds", r.block_seconds},
                {"seconds", r.seconds}, {"peak_rss_bytes", peak_rss_bytes()}};
   }
   if (!quiet) {
     Table t;
-    t.header = {"layer", "GPTQ loss", "RTN loss", "GPTQ/RTN", "damp"};
+    // against GGML types the baseline is llama.cpp's quantizer weighted by the same statistic (imatrix)
+    t.header = {"layer", "target", "GPTQ loss", o.ggml ? "imatrix loss" : "RTN loss", o.ggml ? "GPTQ/imatrix" : "GPTQ/RTN", "damp"};
     for (const auto& x : r.layers) {
-      t.rows.push_back({x.name, num(x.loss, 4), num(x.rtn_loss, 4), fixed(x.rtn_loss > 0 ? x.loss / x.rtn_loss : 0, 3),
+      t.rows.push_back({x.name, x.target, num(x.loss, 4), num(x.rtn_loss, 4), fixed(x.rtn_loss > 0 ? x.loss / x.rtn_loss : 0, 3),
                         num(x.damp, 3) + (x.damp_raises ? " (raised)" : "")});
     }
     t.print(std::cerr);
     std::cerr << fmt::format("GPTQ {}: {} windows × {} tokens, {} layers in {:.2f} s ({:.2f} s per block), peak RSS {}\n",
-                             scheme_name(o.scheme), r.windows, co.ctx, r.layers.size(), r.seconds,
+                             o.ggml ? target : scheme_name(o.scheme), r.windows, co.ctx, r.layers.size(), r.seconds,
                              r.block_seconds.empty() ? 0.0 : r.seconds / static_cast<double>(r.block_seconds.size()),
                              format_bytes_short(peak_rss_bytes()));
   }

@@ -98,7 +98,7 @@ void add_convert_command(CLI::App& app) {
   cmd->add_option("--type", opt->type, "Store 2-D tensors as f32, f16 or bf16 (norms stay f32), or requantize them to a GGML type (Q4_K, Q8_0, …; "
                   "a quantized checkpoint is decoded first); default: keep");
   cmd->add_option("--to", opt->to, "Output format: gguf or safetensors (default: from the extension)");
-  cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
+  cmd->add_option("--tokenizer", opt->tokenizer, kTokenizerHelp);
   cmd->add_flag("--force", opt->force, "Overwrite an existing output file");
   add_quiet_flag(cmd, opt->quiet);
   add_json_flag(cmd, opt->json, "the report");

@@ -124,7 +124,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--batch", opt->batch, "Tokens per forward pass")->capture_default_str();
   add_threads_option(cmd, opt->threads);
   add_isa_option(cmd, opt->isa);
-  cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
+  cmd->add_option("--tokenizer", opt->tokenizer, kTokenizerHelp);
   add_quiet_flag(cmd, opt->quiet);
   add_json_flag(cmd, opt->json);
   cmd->callback([opt] { run_eval(*opt); });

@@ -53,7 +53,7 @@ void add_imatrix_command(CLI::App& app) {
   add_threads_option(cmd, opt->threads, "Threads (default: all)");
   add_isa_option(cmd, opt->isa);
   cmd->add_option("--kv", opt->kv, "KV cache format the activations are computed with: " + kv_type_names())->capture_default_str();
-  cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
+  cmd->add_option("--tokenizer", opt->tokenizer, kTokenizerHelp);
   cmd->add_flag("--force", opt->force, "Overwrite an existing output");
   add_quiet_flag(cmd, opt->quiet);
   cmd->callback([opt] { run_imatrix(*opt); });

@@ -224,7 +224,7 @@ void add_inspect_command(CLI::App& app) {
       "inspect", "Show a model file: architecture, tokenizer, tensors (GGUF, safetensors directory — GPTQ, AWQ, compressed-tensors "
                  "and bitsandbytes checkpoints name their layout and each layer's scheme — llama2.c .bin)");
   cmd->add_option("model", opt->path, "Model: a .gguf file, a Hugging Face directory or a llama2.c .bin")->required();
-  cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: tokenizer.bin or tok*.bin beside the model)");
+  cmd->add_option("--tokenizer", opt->tokenizer, kTokenizerHelp);
   cmd->add_flag("--stats", opt->stats, "Per-tensor statistics: min/max/mean/std/kurtosis, row ranges, outlier columns");
   cmd->add_option("--tensor", opt->tensor_regex, "Only tensors whose name matches this regular expression");
   cmd->add_flag("--metadata", opt->metadata, "List every GGUF metadata key");

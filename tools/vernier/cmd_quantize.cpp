@@ -12,6 +12,8 @@
 #include "vernier/file.hpp"
 #include "vernier/ggml_quant.hpp"
 #include "vernier/ggml_types.hpp"
+#include "vernier/gptq.hpp"
+#include "vernier/llama_runtime.hpp"
 #include "vernier/hf_checkpoint.hpp"
 #include "vernier/quantize_model.hpp"
 
@@ -37,6 +39,19 @@ GgmlType parse_ggml_type(const std::string& s, const std::string& flag) {
                 " (expected one of " + weight_type_names(true, false) + ")");
   }
   return ti->type;
+}
+
+// A linear layer of a block that GPTQ quantizes (an input group's tensor: Q/K/V, O, gate/up, down).
+bool is_block_linear(const std::string& name) {
+  const auto dot = name.find('.', 4);
+  if (dot == std::string::npos) return false;
+  const std::string_view tail = std::string_view(name).substr(dot + 1);
+  for (InputGroup g : kInputGroups) {
+    for (std::string_view tn : input_group_tensors(g)) {
+      if (tn == tail) return true;
+    }
+  }
+  return false;
 }
 
 // --layout: a quantized Hugging Face checkpoint directory instead of a GGUF file.
@@ -113,7 +128,10 @@ void run_quantize(const QuantizeCliOptions& opt) {
   if (!opt.layout.empty()) return run_quantize_hf(opt);
   if (opt.type.empty()) throw_usage("--type is required (a GGUF file type), or --layout with --scheme for a Hugging Face checkpoint");
   if (!opt.scheme.empty()) throw_usage("--scheme goes with --layout (a Hugging Face checkpoint); a GGUF file takes --type");
-  if (method_is_gptq(opt.method)) throw_usage("--method gptq writes --layout checkpoints so far; GGUF types under GPTQ are not built yet");
+  const bool gptq = method_is_gptq(opt.method);
+  if (gptq && opt.method.gptq.act_order && !opt.method.gptq.static_groups) {
+    throw_usage("a GGUF row has no column permutation (g_idx): --act-order into GGML types needs --static-groups");
+  }
   const GgufFileType* ft = find_gguf_file_type(opt.type);
   if (!ft) throw_usage("unknown --type '" + opt.type + "' (expected one of: " + gguf_file_type_names() + ")");
   if (opt.threads < 0) throw_usage("--threads must be at least 1");
@@ -140,7 +158,19 @@ void run_quantize(const QuantizeCliOptions& opt) {
     q.imatrix = &imatrix;
     q.imatrix_path = opt.imatrix;
   }
-  const Model m = open_model(opt.input, opt.tokenizer);
+  const Model source = open_model(opt.input, opt.tokenizer);
+  nlohmann::json gptq_report;
+  // GPTQ: the block matrices' types from the file type's mixture (planned as with an importance matrix:
+  // GPTQ is calibrated), their blocks made in memory; quantize_model then copies each as it is (its
+  // planned type is already its type) and quantizes the other tensors by round to nearest
+  if (gptq) q.mixture.has_imatrix = true;
+  std::map<std::string, GgmlType> targets;
+  if (gptq) {
+    for (const MixtureChoice& ch : plan_model_mixture(source, q)) {
+      if (ch.quantized && ch.name.rfind("blk.", 0) == 0 && gptq_can_make(ch.type) && is_block_linear(ch.name)) targets[ch.name] = ch.type;
+    }
+  }
+  const Model m = gptq ? apply_gptq(source, std::string(ft->name), opt.method, opt.threads, opt.quiet || opt.json, &gptq_report, &targets) : source;
   int64_t total_elements = 0;
   for (const auto& t : m.tensors) total_elements += t.elements();
   const double total_mb = static_cast<double>(total_elements) * 4 / 1e6;
@@ -168,7 +198,8 @@ void run_quantize(const QuantizeCliOptions& opt) {
     }
     print_json({{"input", opt.input}, {"output", opt.output}, {"file_type", ft->name}, {"tensors", tensors},
                 {"total_bytes", r.total_bytes}, {"bits_per_weight", r.bits_per_weight()}, {"seconds", r.seconds},
-                {"threads", r.threads}, {"peak_rss_bytes", peak_rss_bytes()}});
+                {"threads", r.threads}, {"peak_rss_bytes", peak_rss_bytes()},
+                {"method", gptq ? gptq_report : nlohmann::json(opt.imatrix.empty() ? "rtn" : "imatrix")}});
     return;
   }
   Table t;
@@ -179,7 +210,7 @@ void run_quantize(const QuantizeCliOptions& opt) {
     t.rows.push_back({x.name, std::string(ggml_type_info(x.type)->name), grouped(x.bytes),
                       fixed(8.0 * static_cast<double>(x.bytes) / static_cast<double>(x.elements), 3),
                       q8 ? num(x.rmse, 3) : "-", q8 ? fixed(x.sqnr_db, 1) : "-",
-                      x.reason + (x.used_imatrix ? " (imatrix)" : "")});
+                      x.reason + (x.used_imatrix ? " (imatrix)" : "") + (targets.count(x.name) ? " (GPTQ)" : "")});
   }
   t.print(std::cout);
   std::cout << fmt::format("\n{}: {} tensors, {} bytes of tensor data, {:.3f} bits per weight, {} in {:.2f} s with {} threads "
@@ -215,7 +246,7 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("--leave-output-tensor", opt->leave_output, "Keep output.weight unquantized");
   cmd->add_flag("--allow-requantize", opt->allow_requantize, "Accept already-quantized input tensors");
   cmd->add_flag("--allow-nonfinite", opt->allow_nonfinite, "Quantize tensors that contain NaN or Inf");
-  cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
+  cmd->add_option("--tokenizer", opt->tokenizer, kTokenizerHelp);
   cmd->add_flag("--force", opt->force, "Overwrite an existing output");
   add_quiet_flag(cmd, opt->quiet);
   add_json_flag(cmd, opt->json, "the report");

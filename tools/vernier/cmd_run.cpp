@@ -147,7 +147,7 @@ void add_run_command(CLI::App& app) {
   add_threads_option(cmd, opt->threads);
   add_isa_option(cmd, opt->isa);
   cmd->add_option("--kv", opt->kv, "KV cache format: " + kv_type_names())->capture_default_str();
-  cmd->add_option("--tokenizer", opt->tokenizer, "llama2.c tokenizer .bin (default: found beside the model)");
+  cmd->add_option("--tokenizer", opt->tokenizer, kTokenizerHelp);
   add_quiet_flag(cmd, opt->quiet);
   add_json_flag(cmd, opt->json, "the text and figures");
   cmd->callback([opt] { run(*opt); });
