@@ -137,5 +137,34 @@ TEST(Gptq, IndefiniteHessianRaisesTheDampingAndNonFiniteInputsAreRefused) {
   EXPECT_THROW(gptq_quantize(TensorView{w.data(), rows, cols, "w"}, identity(16), parse_scheme("int4-asym-g32"), o), Error);
 }
 
+// A group's one factorisation (in the Hessian's own buffer) serves each of its matrices as a fresh one
+// would, keeps H (in its lower triangle) for the losses, and the values returned are the codes' values.
+TEST(Gptq, OneFactorisationServesTheGroupAndKeepsItsHessian) {
+  const int64_t rows = 20, cols = 96, n = 400;
+  const std::vector<float> h = hessian_of(correlated_inputs(n, cols, 31), n, cols);
+  for (bool act : {false, true}) {
+    GptqOptions o;
+    o.act_order = act;
+    std::vector<float> buf = h;
+    const GptqHessian f = gptq_factorise(buf, cols, o, "blk.0.attn_q.weight");
+    for (uint32_t seed : {32u, 33u}) {
+      const std::vector<float> w = random_weights(rows, cols, seed);
+      const Scheme s = parse_scheme("int4-asym-g32");
+      const GptqResult shared = gptq_quantize(TensorView{w.data(), rows, cols, "w"}, f, s, o);
+      const GptqResult fresh = gptq_quantize(TensorView{w.data(), rows, cols, "w"}, h, s, o);
+      EXPECT_EQ(shared.w.q.codes, fresh.w.q.codes) << act << " " << seed;
+      EXPECT_EQ(shared.values, dequantize_linear(shared.w)) << act << " " << seed;
+      EXPECT_NEAR(shared.loss, hessian_loss(w.data(), shared.values.data(), rows, cols, h), 1e-5 * shared.loss);
+      const std::vector<float> rtn = dequantize(quantize(TensorView{w.data(), rows, cols, "w"}, s));
+      EXPECT_NEAR(shared.rtn_loss, hessian_loss(w.data(), rtn.data(), rows, cols, h), 1e-5 * shared.rtn_loss);
+    }
+    for (int64_t i = 0; i < cols; ++i) {  // H, in the sweep's order, in the lower triangle
+      for (int64_t j = 0; j <= i; ++j) {
+        ASSERT_EQ(buf[static_cast<size_t>(i * cols + j)], h[static_cast<size_t>(f.perm[i] * cols + f.perm[j])]) << i << "," << j;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vernier

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "vernier/quantize.hpp"
@@ -40,18 +41,42 @@ struct GptqOptions {
 struct GptqResult {
   QuantizedLinear w;            // the codes; w.perm with act_order (and no static groups)
   std::vector<uint8_t> blocks;  // gptq_quantize_ggml: the GGML rows
+  std::vector<float> values;    // the quantized weights as float32 (rows × cols, the input's order)
   double damp = 0;              // the damping fraction used (> options.damp when it was raised)
   int damp_raises = 0;
   int64_t dead_columns = 0;     // inputs that never fired (H_ii = 0): weights set to 0
   // tr((W − Ŵ) H (W − Ŵ)ᵀ) with the undamped H (dead columns included with H_ii = 0): N/2 times the
   // layer's output error ‖(W − Ŵ)·X‖² over the calibration set, for GPTQ's Ŵ and for round to nearest
-  // with the same scheme (quantize()).
+  // with the same target (quantize(); for GGML types llama.cpp's quantizer with diag H as importance).
   double loss = 0, rtn_loss = 0;
 };
 
+// One input group's Hessian, factorised for every layer that reads that input (Q/K/V share one, as do
+// gate/up). It lives in the caller's n × n buffer, which it takes over: the upper Cholesky factor U of
+// the damped H⁻¹ (H⁻¹ = Uᵀ U, in the sweep's column order) in the strict upper triangle, H itself (in
+// that order, undamped) in the lower triangle and diagonal, U's diagonal beside — one Hessian's memory
+// for both. The factorisation works on the upper triangle only (LAPACK's column-major lower routines,
+// which copy nothing), so H survives every damping raise.
+struct GptqHessian {
+  int64_t n = 0;
+  std::span<float> buf;          // the caller's n × n buffer
+  std::vector<float> u_diag;     // U's diagonal
+  std::vector<float> h_diag;     // H's diagonal in the input's order (0 for dead inputs)
+  std::vector<int32_t> perm;     // swept column k is input column perm[k] (act order), else the identity
+  double damp = 0;
+  int damp_raises = 0;
+  int64_t dead_columns = 0;
+};
+// Factorises h (n × n, symmetric: hessian_symmetrize) in place, with opt's damping, act order and
+// threads. Throws a bad_input Error naming `name` for a non-finite entry, a size mismatch, or an H
+// that stays indefinite with the damping raised to 100 × mean(diag H).
+GptqHessian gptq_factorise(std::span<float> h, int64_t n, const GptqOptions& opt, const std::string& name);
+
 // Throws a usage Error for a scheme GPTQ does not quantize (not an integer format, per tensor) and a
-// bad_input Error naming the tensor for NaN/Inf in W or H, a shape mismatch, or an H that stays
-// indefinite after the damping is raised to 100 × mean(diag H).
+// bad_input Error naming the tensor for NaN/Inf in W, or an H of another width. opt must be the
+// options h was factorised with.
+GptqResult gptq_quantize(const TensorView& w, const GptqHessian& h, const Scheme& s, const GptqOptions& opt);
+// The same, factorising a copy of `hessian` (n × n, symmetric) first.
 GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, const Scheme& s, const GptqOptions& opt);
 
 // GPTQ into one of llama.cpp's GGML block types (Q4_0 … Q8_0, Q2_K … Q6_K, IQ4_NL, IQ4_XS: the types
@@ -63,6 +88,7 @@ GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, co
 // an ordinary llama.cpp row), w left empty; rtn_loss is that of llama.cpp's quantizer with the same
 // importance (imatrix RTN). act_order needs static_groups (a GGUF row has no column permutation).
 // Throws a usage Error for a type without codes or rows that are not whole blocks.
+GptqResult gptq_quantize_ggml(const TensorView& w, const GptqHessian& h, GgmlType type, const GptqOptions& opt);
 GptqResult gptq_quantize_ggml(const TensorView& w, std::span<const float> hessian, GgmlType type, const GptqOptions& opt);
 bool gptq_can_make(GgmlType type);
 

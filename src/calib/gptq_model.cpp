@@ -104,6 +104,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
 
   std::vector<float> x(static_cast<size_t>(W * ctx * D));  // the windows' hidden states entering the block
   for (int64_t w = 0; w < W; ++w) rt.embed(windows[static_cast<size_t>(w)], x.data() + w * ctx * D);
+  if (const ModelTensor* te = m.find("token_embd.weight"); te && te->release) te->release();  // read again only if tied to the output
   Model out = m;
   std::vector<float> tmp(static_cast<size_t>(ctx * D)), next;
   HessianObserver obs;
@@ -131,7 +132,10 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
         rt.run_layer(l, tmp.data(), ctx, 0, g);  // up to g's input only
       }
       hessian_symmetrize(obs.h, obs.d);
-      for (std::string_view tn : input_group_tensors(g)) {
+      // one factorisation for the group's matrices, in the Hessian's own buffer
+      const std::string group_name = "blk." + std::to_string(l) + "." + std::string(tensors.front());
+      const GptqHessian hf = gptq_factorise(obs.h, obs.d, go, group_name);
+      for (std::string_view tn : tensors) {
         const std::string name = "blk." + std::to_string(l) + "." + std::string(tn);
         const ModelTensor* src = m.find(name);
         if (!src || src->ne.size() != 2) throw_bad_input(m.path + ": tensor '" + name + "' is missing");
@@ -141,24 +145,35 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
           if (it == opt.ggml_types.end()) continue;  // kept in float; later groups see it as it is
           ggml_type = it->second;
         }
-        std::vector<float> wv(static_cast<size_t>(src->elements()));
-        read_f32(*src, wv);
-        const TensorView view{wv.data(), src->ne[1], src->ne[0], name};
-        // the runtime multiplies the quantized weights as float32 while it calibrates the rest: the same
-        // values, at the F32 kernel's speed whatever the target (3-bit products have no SIMD path)
-        auto dense = std::make_shared<std::vector<float>>();
+        // an F32 source is read where it is mapped; others are decoded into a copy
+        std::vector<float> wv;
+        const float* wdata = nullptr;
+        if (src->type == GgmlType::F32 && src->view) {
+          const std::span<const uint8_t> bytes = src->view();
+          if (bytes.size() == static_cast<size_t>(src->elements()) * 4 && reinterpret_cast<uintptr_t>(bytes.data()) % alignof(float) == 0) {
+            wdata = reinterpret_cast<const float*>(bytes.data());
+          }
+        }
+        if (!wdata) {
+          wv.resize(static_cast<size_t>(src->elements()));
+          read_f32(*src, wv);
+          wdata = wv.data();
+        }
+        const TensorView view{wdata, src->ne[1], src->ne[0], name};
         ModelTensor q;
         GptqResult r;
         if (opt.ggml) {
-          r = gptq_quantize_ggml(view, obs.h, ggml_type, go);
-          dense->resize(wv.size());
-          ggml_dequantize(ggml_type, r.blocks.data(), dense->data(), static_cast<int64_t>(wv.size()));
+          r = gptq_quantize_ggml(view, hf, ggml_type, go);
           q = held_ggml_tensor(name, src->ne, ggml_type, std::move(r.blocks));
         } else {
-          r = gptq_quantize(view, obs.h, opt.scheme, go);
-          *dense = dequantize_linear(r.w);
+          r = gptq_quantize(view, hf, opt.scheme, go);
           q = held_tensor(name, std::move(r.w));
         }
+        wv = {};
+        if (src->release) src->release();  // the float source is not read again: its pages may go
+        // the runtime multiplies the quantized weights as float32 while it calibrates the rest: the same
+        // values, at the F32 kernel's speed whatever the target (3-bit products have no SIMD path)
+        auto dense = std::make_shared<std::vector<float>>(std::move(r.values));
         rep.layers.push_back({name, opt.ggml ? std::string(ggml_info(ggml_type).name) : scheme_name(opt.scheme), r.loss, r.rtn_loss,
                               r.damp, r.damp_raises, r.dead_columns});
         block_dense.push_back(dense);
@@ -182,13 +197,10 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
     } else {  // the quantized block's outputs feed the next block
       for (int64_t w = 0; w < W; ++w) rt.run_layer(l, x.data() + w * ctx * D, ctx, 0);
     }
-    // the block's float matrices are no longer read: let their mapped pages go, and give the runtime the
-    // codes instead of the float32 copies
+    // the runtime gets the codes instead of the float32 copies
     for (InputGroup g : kInputGroups) {
       for (std::string_view tn : input_group_tensors(g)) {
         const std::string name = "blk." + std::to_string(l) + "." + std::string(tn);
-        const ModelTensor* src = m.find(name);
-        if (src && src->release) src->release();
         if (const ModelTensor* q = out.find(name); q && quantized.count(name)) rt.replace_matrix(l, tn, *q);
       }
     }

@@ -65,48 +65,22 @@ int32_t code_of(const Grid& g, const Params& p, float x) {
 }
 float value_of(const Params& p, int32_t q) { return static_cast<float>(q - p.zero) * p.scale; }
 
-// Parameters of every row for the columns [c0, c1), column c at column(c) (rows values).
-template <class Column>
-void find_params(const Grid& g, int64_t rows, int64_t c0, int64_t c1, Column column, Params* out) {
-  std::vector<float> lo(column(c0), column(c0) + rows), hi(lo);
-  for (int64_t c = c0 + 1; c < c1; ++c) {
-    const float* col = column(c);
-    for (int64_t r = 0; r < rows; ++r) {
-      lo[static_cast<size_t>(r)] = std::min(lo[static_cast<size_t>(r)], col[r]);
-      hi[static_cast<size_t>(r)] = std::max(hi[static_cast<size_t>(r)], col[r]);
+// Parameters of every row for the columns [c0, c1), weight (r, k) at value(r, k).
+template <class Value>
+void find_params(const Grid& g, int64_t rows, int64_t c0, int64_t c1, Value value, Params* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float lo = value(r, c0), hi = lo;
+    for (int64_t c = c0 + 1; c < c1; ++c) {
+      const float v = value(r, c);
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
     }
+    out[r] = params_of(g, lo, hi);
   }
-  for (int64_t r = 0; r < rows; ++r) out[r] = params_of(g, lo[static_cast<size_t>(r)], hi[static_cast<size_t>(r)]);
-}
-
-// U with H⁻¹ = Uᵀ U (upper, row-major) for the Hessian in the sweep's column order (row k is input
-// perm[k]), its diagonal replaced by `diag` (dead inputs at 1) plus damp·mean(diag), factorised in
-// float32 in u itself (gptq.py factorises in float32 too; one n × n buffer besides the caller's H).
-// Returns false where a factorisation fails (not positive definite at this damping).
-bool inverse_cholesky_upper(std::span<const float> h, const std::vector<int32_t>& perm, const std::vector<double>& diag, int64_t n,
-                            double damp, std::vector<float>& u) {
-  double mean = 0;
-  for (double d : diag) mean += d;
-  mean /= static_cast<double>(n);
-  u.assign(static_cast<size_t>(n * n), 0.0f);
-  for (int64_t k = 0; k < n; ++k) {
-    const auto pk = static_cast<size_t>(perm[static_cast<size_t>(k)]);
-    for (int64_t j = 0; j <= k; ++j) u[static_cast<size_t>(k * n + j)] = h[pk * static_cast<size_t>(n) + static_cast<size_t>(perm[static_cast<size_t>(j)])];
-    u[static_cast<size_t>(k * n + k)] = static_cast<float>(diag[pk] + damp * mean);
-  }
-  const auto N = static_cast<lapack_int>(n);
-  if (LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'L', N, u.data(), N) != 0) return false;
-  if (LAPACKE_spotri(LAPACK_ROW_MAJOR, 'L', N, u.data(), N) != 0) return false;  // H⁻¹, lower triangle
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = i + 1; j < n; ++j) u[static_cast<size_t>(i * n + j)] = u[static_cast<size_t>(j * n + i)];
-  }
-  if (LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'U', N, u.data(), N) != 0) return false;
-  for (int64_t i = 1; i < n; ++i) std::fill_n(u.begin() + i * n, i, 0.0f);  // the strict lower part
-  return std::all_of(u.begin(), u.end(), [](float v) { return std::isfinite(v); });
 }
 
 // The integer schemes' rule (gptq_sweep.hpp): a scale and zero point per row and group, found from
-// the group's min and max; codes by swept column.
+// the group's min and max; codes (less qmin, so that a byte holds them) by swept column.
 struct IntegerRule {
   Grid grid;
   int64_t len = 0, rows = 0, cols = 0, gpr = 0;
@@ -114,25 +88,76 @@ struct IntegerRule {
   std::vector<Params> fixed;    // static groups: by input group
   std::vector<Params> group;    // otherwise: by swept group
   std::vector<Params> current;  // the swept group's
-  std::vector<int32_t> q;       // codes, swept column major
+  std::vector<uint8_t> q;       // code − qmin, swept column major
 
-  template <class Column>
-  void find_static(Column column) {
+  template <class Value>
+  void find_static(Value value) {
     fixed.resize(static_cast<size_t>(gpr * rows));
-    for (int64_t g = 0; g < gpr; ++g) find_params(grid, rows, g * len, std::min(cols, (g + 1) * len), column, &fixed[static_cast<size_t>(g * rows)]);
+    for (int64_t g = 0; g < gpr; ++g) find_params(grid, rows, g * len, std::min(cols, (g + 1) * len), value, &fixed[static_cast<size_t>(g * rows)]);
   }
-  template <class Column>
-  void find(int64_t i, int64_t end, Column column) {
-    find_params(grid, rows, i, end, column, current.data());
+  template <class Value>
+  void find(int64_t i, int64_t end, Value value) {
+    find_params(grid, rows, i, end, value, current.data());
     std::copy(current.begin(), current.end(), group.begin() + (i / len) * rows);
   }
   float quantize(int64_t i, int64_t c, int64_t r, float x) {
     const Params& p = is_static ? fixed[static_cast<size_t>((c / len) * rows + r)] : current[static_cast<size_t>(r)];
     const int32_t code = code_of(grid, p, x);
-    q[static_cast<size_t>(i * rows + r)] = code;
+    q[static_cast<size_t>(i * rows + r)] = static_cast<uint8_t>(code - grid.qmin);
     return value_of(p, code);
   }
 };
+
+// H with its diagonal replaced by `diag` (+ damp · mean) into the row-major upper triangle, from the
+// lower one (which the factorisation never touches), then U with H⁻¹ = Uᵀ U in the upper triangle:
+// row-major upper is column-major lower, so LAPACK's 'L' routines work on it in place without the
+// transposed copy LAPACKE makes of a row-major matrix (gptq.py factorises in float32 too). Returns
+// false where a factorisation fails (not positive definite at this damping).
+bool factorise_upper(float* h, int64_t n, const std::vector<double>& diag, double damp) {
+  double mean = 0;
+  for (double d : diag) mean += d;
+  mean /= static_cast<double>(n);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = i + 1; j < n; ++j) h[i * n + j] = h[j * n + i];
+    h[i * n + i] = static_cast<float>(diag[static_cast<size_t>(i)] + damp * mean);
+  }
+  const auto N = static_cast<lapack_int>(n);
+  if (LAPACKE_spotrf(LAPACK_COL_MAJOR, 'L', N, h, N) != 0) return false;  // H = Lᵀ-upper factor
+  if (LAPACKE_spotri(LAPACK_COL_MAJOR, 'L', N, h, N) != 0) return false;  // H⁻¹
+  if (LAPACKE_spotrf(LAPACK_COL_MAJOR, 'L', N, h, N) != 0) return false;  // H⁻¹ = Uᵀ U
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = i; j < n; ++j) {
+      if (!std::isfinite(h[i * n + j])) return false;
+    }
+  }
+  return true;
+}
+
+// Rows, then columns, of the square matrix h in the order perm (row k ← row perm[k]), in place.
+void permute_symmetric(float* h, int64_t n, const std::vector<int32_t>& perm) {
+  std::vector<float> row(static_cast<size_t>(n));
+  std::vector<bool> done(static_cast<size_t>(n), false);
+  for (int64_t s = 0; s < n; ++s) {  // rows, one cycle of the permutation at a time
+    if (done[static_cast<size_t>(s)]) continue;
+    std::copy_n(h + s * n, n, row.begin());
+    int64_t k = s;
+    for (;;) {
+      done[static_cast<size_t>(k)] = true;
+      const int64_t next = perm[static_cast<size_t>(k)];
+      if (next == s) {
+        std::copy_n(row.begin(), n, h + k * n);
+        break;
+      }
+      std::copy_n(h + next * n, n, h + k * n);
+      k = next;
+    }
+  }
+  for (int64_t r = 0; r < n; ++r) {
+    float* x = h + r * n;
+    for (int64_t k = 0; k < n; ++k) row[static_cast<size_t>(k)] = x[perm[static_cast<size_t>(k)]];
+    std::copy_n(row.begin(), n, x);
+  }
+}
 }  // namespace
 
 double hessian_loss(const float* a, const float* b, int64_t rows, int64_t cols, std::span<const float> h) {
@@ -158,77 +183,125 @@ void hessian_symmetrize(std::span<float> h, int64_t cols) {
   }
 }
 
-namespace detail {
-
-GptqPrepared gptq_prepare(const TensorView& w, std::span<const float> hessian, const GptqOptions& opt) {
-  const int64_t rows = w.rows, cols = w.cols;
-  const std::string name(w.name);
-  if (hessian.size() != static_cast<size_t>(cols * cols)) {
-    throw_bad_input("tensor '" + name + "': a Hessian of " + std::to_string(hessian.size()) + " values, expected " +
-                    std::to_string(cols) + " × " + std::to_string(cols));
+GptqHessian gptq_factorise(std::span<float> h, int64_t n, const GptqOptions& opt, const std::string& name) {
+  if (n < 1 || h.size() != static_cast<size_t>(n * n)) {
+    throw_bad_input("tensor '" + name + "': a Hessian of " + std::to_string(h.size()) + " values, expected " + std::to_string(n) + " × " +
+                    std::to_string(n));
   }
-  for (int64_t i = 0; i < rows * cols; ++i) {
-    if (!std::isfinite(w.data[i])) throw_bad_input("tensor '" + name + "': weight " + std::to_string(i) + " is not finite");
-  }
-  for (size_t i = 0; i < hessian.size(); ++i) {
-    if (!std::isfinite(hessian[i])) {
-      throw_bad_input("tensor '" + name + "': its calibration Hessian has a non-finite entry (NaN or Inf in the activations?)");
-    }
+  for (float v : h) {
+    if (!std::isfinite(v)) throw_bad_input("tensor '" + name + "': its calibration Hessian has a non-finite entry (NaN or Inf in the activations?)");
   }
   if (opt.block < 1) throw_usage("GPTQ block size must be at least 1");
   openblas_set_num_threads(std::max(1, opt.threads));
-  GptqPrepared p;
-  p.rows = rows;
-  p.cols = cols;
-  p.wt.resize(static_cast<size_t>(cols * rows));
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) p.wt[static_cast<size_t>(c * rows + r)] = w.data[r * cols + c];
+  GptqHessian f;
+  f.n = n;
+  f.buf = h;
+  f.h_diag.resize(static_cast<size_t>(n));
+  std::vector<double> diag(static_cast<size_t>(n));  // dead inputs (H_ii = 0) at 1
+  for (int64_t c = 0; c < n; ++c) {
+    f.h_diag[static_cast<size_t>(c)] = h[static_cast<size_t>(c * n + c)];
+    diag[static_cast<size_t>(c)] = f.h_diag[static_cast<size_t>(c)] == 0.0f ? 1.0 : f.h_diag[static_cast<size_t>(c)];
+    f.dead_columns += f.h_diag[static_cast<size_t>(c)] == 0.0f;
   }
-  // the Hessian stays the caller's (float): its diagonal here, dead inputs at 1 and their weights 0
-  p.diag.resize(static_cast<size_t>(cols));
-  for (int64_t c = 0; c < cols; ++c) {
-    p.diag[static_cast<size_t>(c)] = hessian[static_cast<size_t>(c * cols + c)];
-    if (p.diag[static_cast<size_t>(c)] == 0.0) {
-      p.diag[static_cast<size_t>(c)] = 1.0;
-      std::fill(p.wt.begin() + c * rows, p.wt.begin() + (c + 1) * rows, 0.0f);
-      ++p.dead_columns;
-    }
-  }
-  p.perm.resize(static_cast<size_t>(cols));
-  std::iota(p.perm.begin(), p.perm.end(), 0);
+  f.perm.resize(static_cast<size_t>(n));
+  std::iota(f.perm.begin(), f.perm.end(), 0);
   if (opt.act_order) {  // columns by decreasing H_ii
-    std::stable_sort(p.perm.begin(), p.perm.end(),
-                     [&](int32_t a, int32_t b) { return p.diag[static_cast<size_t>(a)] > p.diag[static_cast<size_t>(b)]; });
+    std::stable_sort(f.perm.begin(), f.perm.end(),
+                     [&](int32_t a, int32_t b) { return diag[static_cast<size_t>(a)] > diag[static_cast<size_t>(b)]; });
+    permute_symmetric(h.data(), n, f.perm);
   }
-  return p;
-}
-
-void gptq_factorise(GptqPrepared& p, std::span<const float> hessian, const GptqOptions& opt, const std::string& name) {
-  const int64_t rows = p.rows, cols = p.cols;
-  if (opt.act_order) {
-    std::vector<float> pw(p.wt.size());
-    for (int64_t k = 0; k < cols; ++k) std::copy_n(p.wt.begin() + p.perm[static_cast<size_t>(k)] * rows, rows, pw.begin() + k * rows);
-    p.wt = std::move(pw);
-  }
+  std::vector<double> swept(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k) swept[static_cast<size_t>(k)] = diag[static_cast<size_t>(f.perm[static_cast<size_t>(k)])];
   double damp = opt.damp;
-  while (!inverse_cholesky_upper(hessian, p.perm, p.diag, cols, damp, p.u)) {
+  while (!factorise_upper(h.data(), n, swept, damp)) {
     damp = damp > 0 ? damp * 10 : 0.01;
-    ++p.damp_raises;
+    ++f.damp_raises;
     if (damp > 100) throw_bad_input("tensor '" + name + "': its calibration Hessian stays indefinite with damping 100 × mean(diag H)");
   }
-  p.damp = damp;
+  f.damp = damp;
+  // U's diagonal beside, H's own diagonal back in place: the lower triangle is H again (undamped)
+  f.u_diag.resize(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k) {
+    f.u_diag[static_cast<size_t>(k)] = h[static_cast<size_t>(k * n + k)];
+    h[static_cast<size_t>(k * n + k)] = f.h_diag[static_cast<size_t>(f.perm[static_cast<size_t>(k)])];
+  }
+  return f;
+}
+
+namespace detail {
+
+GptqWork gptq_work(const TensorView& w, const GptqHessian& h) {
+  const std::string name(w.name);
+  if (w.cols != h.n) {
+    throw_bad_input("tensor '" + name + "': rows of " + std::to_string(w.cols) + " inputs, its calibration Hessian is " + std::to_string(h.n) +
+                    " wide");
+  }
+  GptqWork wk;
+  wk.rows = w.rows;
+  wk.cols = w.cols;
+  wk.w.resize(static_cast<size_t>(w.rows * w.cols));
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const float* src = w.data + r * w.cols;
+    float* dst = wk.w.data() + r * w.cols;
+    for (int64_t k = 0; k < w.cols; ++k) {
+      const int32_t c = h.perm[static_cast<size_t>(k)];
+      if (!std::isfinite(src[c])) throw_bad_input("tensor '" + name + "': weight " + std::to_string(r * w.cols + c) + " is not finite");
+      dst[k] = h.h_diag[static_cast<size_t>(c)] == 0.0f ? 0.0f : src[c];  // a dead input's weights are 0
+    }
+  }
+  return wk;
+}
+
+std::vector<float> gptq_values(GptqWork&& wk, const GptqHessian& h) {
+  std::vector<float> v = std::move(wk.w);
+  bool identity = true;
+  for (int64_t k = 0; k < wk.cols; ++k) identity = identity && h.perm[static_cast<size_t>(k)] == k;
+  if (identity) return v;
+  std::vector<float> row(static_cast<size_t>(wk.cols));
+  for (int64_t r = 0; r < wk.rows; ++r) {
+    float* x = v.data() + r * wk.cols;
+    for (int64_t k = 0; k < wk.cols; ++k) row[static_cast<size_t>(h.perm[static_cast<size_t>(k)])] = x[k];
+    std::copy(row.begin(), row.end(), x);
+  }
+  return v;
+}
+
+double gptq_loss(const float* a, const float* b, int64_t rows, const GptqHessian& h) {
+  const int64_t n = h.n, chunk = 64;
+  std::vector<float> d(static_cast<size_t>(chunk * n)), dh(static_cast<size_t>(chunk * n));
+  double loss = 0;
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t m = std::min(chunk, rows - r0);
+    for (int64_t r = 0; r < m; ++r) {
+      for (int64_t k = 0; k < n; ++k) {
+        const size_t at = static_cast<size_t>((r0 + r) * n + h.perm[static_cast<size_t>(k)]);
+        d[static_cast<size_t>(r * n + k)] = a[at] - b[at];
+      }
+    }
+    // D·H from H's lower triangle (the upper one holds U)
+    cblas_ssymm(CblasRowMajor, CblasRight, CblasLower, static_cast<int>(m), static_cast<int>(n), 1.0f, h.buf.data(), static_cast<int>(n),
+                d.data(), static_cast<int>(n), 0.0f, dh.data(), static_cast<int>(n));
+    for (int64_t i = 0; i < m * n; ++i) loss += static_cast<double>(d[static_cast<size_t>(i)]) * dh[static_cast<size_t>(i)];
+  }
+  return loss;
 }
 
 }  // namespace detail
 
 GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, const Scheme& s, const GptqOptions& opt) {
+  std::vector<float> h(hessian.begin(), hessian.end());
+  const GptqHessian f = gptq_factorise(h, w.cols, opt, std::string(w.name));
+  return gptq_quantize(w, f, s, opt);
+}
+
+GptqResult gptq_quantize(const TensorView& w, const GptqHessian& h, const Scheme& s, const GptqOptions& opt) {
   validate(s);
   const FormatInfo& f = format_info(s.format);
   if (f.kind != FormatKind::integer || s.granularity == Granularity::per_tensor) {
     throw_usage("GPTQ quantizes integer schemes per channel or per group; " + describe(s) + " is not one");
   }
   const int64_t rows = w.rows, cols = w.cols;
-  detail::GptqPrepared p = detail::gptq_prepare(w, hessian, opt);
+  detail::GptqWork wk = detail::gptq_work(w, h);
   IntegerRule rule;
   rule.grid = grid_of(s);
   rule.len = s.granularity == Granularity::per_group ? s.group_size : cols;
@@ -240,21 +313,23 @@ GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, co
   rule.current.resize(static_cast<size_t>(rows));
   rule.q.resize(static_cast<size_t>(cols * rows));
   // static groups: every group's parameters from the weights as they are, in the input's order
-  if (opt.static_groups) rule.find_static([&](int64_t c) { return p.column(c); });
-  detail::gptq_factorise(p, hessian, opt, std::string(w.name));
-  detail::gptq_sweep(p, opt, rule);
+  if (opt.static_groups) {
+    rule.find_static([&](int64_t r, int64_t c) { return h.h_diag[static_cast<size_t>(c)] == 0.0f ? 0.0f : w.data[r * cols + c]; });
+  }
+  detail::gptq_sweep(wk, h, opt, rule);
 
   GptqResult res;
-  res.damp = p.damp;
-  res.damp_raises = p.damp_raises;
-  res.dead_columns = p.dead_columns;
+  res.damp = h.damp;
+  res.damp_raises = h.damp_raises;
+  res.dead_columns = h.dead_columns;
+  res.values = detail::gptq_values(std::move(wk), h);
   // the QuantizedTensor: permuted order with contiguous groups, or the input's order
   const bool keep_perm = opt.act_order && !opt.static_groups;
   std::vector<int32_t> where(static_cast<size_t>(cols));  // output column k ← swept column where[k]
   if (keep_perm) {
     std::iota(where.begin(), where.end(), 0);
   } else {
-    for (int64_t k = 0; k < cols; ++k) where[static_cast<size_t>(p.perm[static_cast<size_t>(k)])] = static_cast<int32_t>(k);
+    for (int64_t k = 0; k < cols; ++k) where[static_cast<size_t>(h.perm[static_cast<size_t>(k)])] = static_cast<int32_t>(k);
   }
   QuantizedTensor& out = res.w.q;
   out.scheme = s;
@@ -266,7 +341,8 @@ GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, co
   const int64_t groups = s.granularity == Granularity::per_group ? rows * gpr : rows;
   out.scales.resize(static_cast<size_t>(groups));
   if (!rule.grid.sym) out.zero_points.resize(static_cast<size_t>(groups));
-  const int32_t offset = rule.grid.sym && !f.is_signed ? (1 << (f.bits - 1)) : 0;  // a uintB symmetric store
+  // a uintB symmetric store holds code + 2^(b−1); q holds code − qmin
+  const int32_t offset = rule.grid.qmin + (rule.grid.sym && !f.is_signed ? (1 << (f.bits - 1)) : 0);
   std::vector<int32_t> row(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t k = 0; k < cols; ++k) {
@@ -280,12 +356,16 @@ GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, co
       if (!rule.grid.sym) out.zero_points[idx] = pr.zero;
     }
   }
-  if (keep_perm) res.w.perm = p.perm;
+  if (keep_perm) res.w.perm = h.perm;
 
-  const std::vector<float> mine = dequantize_linear(res.w);
-  res.loss = hessian_loss(w.data, mine.data(), rows, cols, hessian);
-  const std::vector<float> rtn = dequantize(quantize(w, s));
-  res.rtn_loss = hessian_loss(w.data, rtn.data(), rows, cols, hessian);
+  res.loss = detail::gptq_loss(w.data, res.values.data(), rows, h);
+  // round to nearest, a few rows at a time (its groups are row-local)
+  const int64_t chunk = 256;
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t m = std::min(chunk, rows - r0);
+    const std::vector<float> rtn = dequantize(quantize(TensorView{w.data + r0 * cols, m, cols, w.name}, s));
+    res.rtn_loss += detail::gptq_loss(w.data + r0 * cols, rtn.data(), m, h);
+  }
   return res;
 }
 

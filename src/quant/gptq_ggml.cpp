@@ -28,28 +28,25 @@ struct GgmlRule {
 
   uint8_t* block(int64_t r, int64_t g) { return blocks.data() + (r * bpr + g) * block_bytes; }
 
-  // llama.cpp's rule on every row's values of the block starting at input column c0
-  template <class Column>
-  void find_block(int64_t c0, Column column) {
-    std::vector<float> tile(static_cast<size_t>(rows * len));
-    for (int64_t k = 0; k < len; ++k) {
-      const float* col = column(c0 + k);
-      for (int64_t r = 0; r < rows; ++r) tile[static_cast<size_t>(r * len + k)] = col[r];
-    }
+  // llama.cpp's rule on every row's values of the block starting at input column c0 (value(r, k) for
+  // k in [c0, c0 + len))
+  template <class Value>
+  void find_block(int64_t c0, Value value) {
     parallel_for(rows, threads, [&](int64_t r0, int64_t r1, int) {
+      std::vector<float> x(static_cast<size_t>(len));
       for (int64_t r = r0; r < r1; ++r) {
-        codes->quantize_block(tile.data() + r * len, block(r, c0 / len), importance ? importance + c0 : nullptr,
-                              sigma2[static_cast<size_t>(r)]);
+        for (int64_t k = 0; k < len; ++k) x[static_cast<size_t>(k)] = value(r, c0 + k);
+        codes->quantize_block(x.data(), block(r, c0 / len), importance ? importance + c0 : nullptr, sigma2[static_cast<size_t>(r)]);
       }
     });
   }
-  template <class Column>
-  void find_static(Column column) {
-    for (int64_t g = 0; g < bpr; ++g) find_block(g * len, column);
+  template <class Value>
+  void find_static(Value value) {
+    for (int64_t g = 0; g < bpr; ++g) find_block(g * len, value);
   }
-  template <class Column>
-  void find(int64_t i, int64_t, Column column) {
-    find_block(i, column);  // without act order the sweep's order is the input's
+  template <class Value>
+  void find(int64_t i, int64_t, Value value) {
+    find_block(i, value);  // without act order the sweep's order is the input's
   }
   float quantize(int64_t, int64_t c, int64_t r, float x) {
     const GgmlValueGrid g = codes->grid(block(r, c / len), static_cast<int>(c % len));
@@ -66,6 +63,12 @@ bool gptq_can_make(GgmlType type) {
 }
 
 GptqResult gptq_quantize_ggml(const TensorView& w, std::span<const float> hessian, GgmlType type, const GptqOptions& opt) {
+  std::vector<float> h(hessian.begin(), hessian.end());
+  const GptqHessian f = gptq_factorise(h, w.cols, opt, std::string(w.name));
+  return gptq_quantize_ggml(w, f, type, opt);
+}
+
+GptqResult gptq_quantize_ggml(const TensorView& w, const GptqHessian& h, GgmlType type, const GptqOptions& opt) {
   const GgmlTypeInfo& ti = ggml_info(type);
   const std::string name(w.name);
   if (!ti.codes) throw_usage("GPTQ makes the GGML block types Q4_0 … Q8_0, Q2_K … Q6_K, IQ4_NL and IQ4_XS; not " + std::string(ti.name));
@@ -78,10 +81,7 @@ GptqResult gptq_quantize_ggml(const TensorView& w, std::span<const float> hessia
                 " needs static groups");
   }
   const int64_t rows = w.rows, cols = w.cols;
-  detail::GptqPrepared p = detail::gptq_prepare(w, hessian, opt);
-  std::vector<float> diag_h(static_cast<size_t>(cols));
-  for (int64_t c = 0; c < cols; ++c) diag_h[static_cast<size_t>(c)] = hessian[static_cast<size_t>(c * cols + c)];
-
+  detail::GptqWork wk = detail::gptq_work(w, h);
   GgmlRule rule;
   rule.codes = ti.codes;
   rule.len = ti.block_size;
@@ -90,30 +90,37 @@ GptqResult gptq_quantize_ggml(const TensorView& w, std::span<const float> hessia
   rule.bpr = cols / ti.block_size;
   rule.block_bytes = ti.block_bytes;
   rule.threads = std::max(1, opt.threads);
-  rule.importance = ti.importance ? diag_h.data() : nullptr;
+  rule.importance = ti.importance ? h.h_diag.data() : nullptr;
   rule.sigma2.resize(static_cast<size_t>(rows));
   for (int64_t r = 0; r < rows; ++r) rule.sigma2[static_cast<size_t>(r)] = ggml::row_sigma2(w.data + r * cols, cols);
   rule.blocks.assign(static_cast<size_t>(rows * rule.bpr * rule.block_bytes), 0);
   rule.code.assign(static_cast<size_t>(rows * cols), 0);
-  if (opt.static_groups) rule.find_static([&](int64_t c) { return p.column(c); });
-  detail::gptq_factorise(p, hessian, opt, name);
-  detail::gptq_sweep(p, opt, rule);
+  if (opt.static_groups) {
+    rule.find_static([&](int64_t r, int64_t c) { return h.h_diag[static_cast<size_t>(c)] == 0.0f ? 0.0f : w.data[r * cols + c]; });
+  }
+  detail::gptq_sweep(wk, h, opt, rule);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t g = 0; g < rule.bpr; ++g) ti.codes->set_codes(rule.block(r, g), rule.code.data() + r * cols + g * rule.len);
   }
+  rule.code = {};
 
   GptqResult res;
-  res.damp = p.damp;
-  res.damp_raises = p.damp_raises;
-  res.dead_columns = p.dead_columns;
+  res.damp = h.damp;
+  res.damp_raises = h.damp_raises;
+  res.dead_columns = h.dead_columns;
   res.blocks = std::move(rule.blocks);
-  std::vector<float> back(static_cast<size_t>(rows * cols));
-  ggml_dequantize(type, res.blocks.data(), back.data(), rows * cols);
-  res.loss = hessian_loss(w.data, back.data(), rows, cols, hessian);
-  std::vector<uint8_t> rtn(res.blocks.size());
-  ggml_quantize_threads(type, w.data, rtn.data(), rows, cols, rule.importance, rule.threads);
-  ggml_dequantize(type, rtn.data(), back.data(), rows * cols);
-  res.rtn_loss = hessian_loss(w.data, back.data(), rows, cols, hessian);
+  res.values = detail::gptq_values(std::move(wk), h);
+  res.loss = detail::gptq_loss(w.data, res.values.data(), rows, h);
+  // llama.cpp's quantizer with the same importance, a few rows at a time
+  const int64_t chunk = 256, row_bytes = *ggml_row_bytes(ti, cols);
+  std::vector<uint8_t> rtn(static_cast<size_t>(chunk * row_bytes));
+  std::vector<float> back(static_cast<size_t>(chunk * cols));
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t m = std::min(chunk, rows - r0);
+    ggml_quantize_threads(type, w.data + r0 * cols, rtn.data(), m, cols, rule.importance, rule.threads);
+    ggml_dequantize(type, rtn.data(), back.data(), m * cols);
+    res.rtn_loss += detail::gptq_loss(w.data + r0 * cols, back.data(), m, h);
+  }
   return res;
 }
 
