@@ -12,6 +12,7 @@
 // passes can be indexed without further checks.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -92,6 +93,11 @@ class GgufFile {
   const GgufTensorInfo* find_tensor(std::string_view name) const;
   std::span<const uint8_t> tensor_data(const GgufTensorInfo& t) const;
   void release(const GgufTensorInfo& t) const { const auto d = tensor_data(t); file_.release(d.data(), d.size()); }
+  // The pages under bytes [offset, offset + n) of the tensor (clipped to it).
+  void release(const GgufTensorInfo& t, uint64_t offset, uint64_t n) const {
+    const auto d = tensor_data(t);
+    if (offset < d.size()) file_.release(d.data() + offset, static_cast<size_t>(std::min<uint64_t>(n, d.size() - offset)));
+  }
   const std::string& path() const { return file_.path(); }
   uint64_t file_size() const { return file_.size(); }
 

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -72,10 +73,16 @@ struct GptqHessian {
 // that stays indefinite with the damping raised to 100 × mean(diag H).
 GptqHessian gptq_factorise(std::span<float> h, int64_t n, const GptqOptions& opt, const std::string& name);
 
+// Called with rows [r0, r1) of W once they have been read and will not be for a while: a pipeline
+// whose W is a mapped file lets their pages go (W is read twice — copied into the sweep's working copy
+// at the start, then a few rows at a time for the losses — and so resident once, beside the copy).
+using GptqRowsRead = std::function<void(int64_t r0, int64_t r1)>;
+
 // Throws a usage Error for a scheme GPTQ does not quantize (not an integer format, per tensor) and a
 // bad_input Error naming the tensor for NaN/Inf in W, or an H of another width. opt must be the
 // options h was factorised with.
-GptqResult gptq_quantize(const TensorView& w, const GptqHessian& h, const Scheme& s, const GptqOptions& opt);
+GptqResult gptq_quantize(const TensorView& w, const GptqHessian& h, const Scheme& s, const GptqOptions& opt,
+                         const GptqRowsRead& rows_read = {});
 // The same, factorising a copy of `hessian` (n × n, symmetric) first.
 GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, const Scheme& s, const GptqOptions& opt);
 
@@ -88,7 +95,8 @@ GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, co
 // an ordinary llama.cpp row), w left empty; rtn_loss is that of llama.cpp's quantizer with the same
 // importance (imatrix RTN). act_order needs static_groups (a GGUF row has no column permutation).
 // Throws a usage Error for a type without codes or rows that are not whole blocks.
-GptqResult gptq_quantize_ggml(const TensorView& w, const GptqHessian& h, GgmlType type, const GptqOptions& opt);
+GptqResult gptq_quantize_ggml(const TensorView& w, const GptqHessian& h, GgmlType type, const GptqOptions& opt,
+                              const GptqRowsRead& rows_read = {});
 GptqResult gptq_quantize_ggml(const TensorView& w, std::span<const float> hessian, GgmlType type, const GptqOptions& opt);
 bool gptq_can_make(GgmlType type);
 

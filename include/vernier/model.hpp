@@ -63,6 +63,7 @@ struct ModelTensor {
   // bytes, and a call that lets the pages go once they are written out. Empty otherwise.
   std::function<std::span<const uint8_t>()> view;
   std::function<void()> release;
+  std::function<void(uint64_t offset, uint64_t n)> release_part;  // the same for bytes [offset, offset + n) of view()
   int64_t elements() const;
 };
 

@@ -6,6 +6,7 @@
 // relative to the data, and the tensors tile it exactly (no gaps, no overlaps).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -43,6 +44,11 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   std::span<const uint8_t> tensor_data(const StTensorInfo& t) const;
   void release(const StTensorInfo& t) const { const auto d = tensor_data(t); file_.release(d.data(), d.size()); }
+  // The pages under bytes [offset, offset + n) of the tensor (clipped to it).
+  void release(const StTensorInfo& t, uint64_t offset, uint64_t n) const {
+    const auto d = tensor_data(t);
+    if (offset < d.size()) file_.release(d.data() + offset, static_cast<size_t>(std::min<uint64_t>(n, d.size() - offset)));
+  }
   const std::string& path() const { return file_.path(); }
 
  private:

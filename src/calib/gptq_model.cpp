@@ -1,6 +1,8 @@
 // Calibration windows and the block-by-block GPTQ pipeline (gptq_model.hpp).
 #include "vernier/gptq_model.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -160,13 +162,21 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
           wdata = wv.data();
         }
         const TensorView view{wdata, src->ne[1], src->ne[0], name};
+        // a mapped source's rows are let go as GPTQ is done with them: resident once, beside its working copy
+        GptqRowsRead rows_read;
+        if (wv.empty() && src->release_part) {
+          const auto row_bytes = static_cast<uint64_t>(src->ne[0]) * 4;
+          rows_read = [src, row_bytes](int64_t r0, int64_t r1) {
+            src->release_part(static_cast<uint64_t>(r0) * row_bytes, static_cast<uint64_t>(r1 - r0) * row_bytes);
+          };
+        }
         ModelTensor q;
         GptqResult r;
         if (opt.ggml) {
-          r = gptq_quantize_ggml(view, hf, ggml_type, go);
+          r = gptq_quantize_ggml(view, hf, ggml_type, go, rows_read);
           q = held_ggml_tensor(name, src->ne, ggml_type, std::move(r.blocks));
         } else {
-          r = gptq_quantize(view, hf, opt.scheme, go);
+          r = gptq_quantize(view, hf, opt.scheme, go, rows_read);
           q = held_tensor(name, std::move(r.w));
         }
         wv = {};
@@ -174,6 +184,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
         // the runtime multiplies the quantized weights as float32 while it calibrates the rest: the same
         // values, at the F32 kernel's speed whatever the target (3-bit products have no SIMD path)
         auto dense = std::make_shared<std::vector<float>>(std::move(r.values));
+        ::malloc_trim(0);  // the sweep's freed buffers back to the system before the next matrix's are made
         rep.layers.push_back({name, opt.ggml ? std::string(ggml_info(ggml_type).name) : scheme_name(opt.scheme), r.loss, r.rtn_loss,
                               r.damp, r.damp_raises, r.dead_columns});
         block_dense.push_back(dense);
@@ -197,11 +208,15 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
     } else {  // the quantized block's outputs feed the next block
       for (int64_t w = 0; w < W; ++w) rt.run_layer(l, x.data() + w * ctx * D, ctx, 0);
     }
-    // the runtime gets the codes instead of the float32 copies
+    // The block is not run again: the runtime lets go of the float32 copies for the source's mapped
+    // matrix (never touched again, so never resident) or, where the source has no view, the codes.
     for (InputGroup g : kInputGroups) {
       for (std::string_view tn : input_group_tensors(g)) {
         const std::string name = "blk." + std::to_string(l) + "." + std::string(tn);
-        if (const ModelTensor* q = out.find(name); q && quantized.count(name)) rt.replace_matrix(l, tn, *q);
+        if (!quantized.count(name)) continue;
+        const ModelTensor* src = m.find(name);
+        if (src->view) rt.replace_matrix(l, tn, *src);
+        else rt.replace_matrix(l, tn, *out.find(name));
       }
     }
     block_dense.clear();

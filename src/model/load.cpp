@@ -74,6 +74,7 @@ Model load_gguf(const std::string& path) {
     };
     t.view = [f, info] { return f->tensor_data(*info); };
     t.release = [f, info] { f->release(*info); };
+    t.release_part = [f, info](uint64_t offset, uint64_t n) { f->release(*info, offset, n); };
     m.tensors.push_back(std::move(t));
   }
   m.keep_alive = file;
@@ -236,6 +237,7 @@ Model load_hf(const std::string& dir) {
     if (permute_heads == 0 && info->dtype != StDtype::F64) {
       t.view = [file, info] { return file->tensor_data(*info); };
       t.release = [file, info] { file->release(*info); };
+      t.release_part = [file, info](uint64_t offset, uint64_t n) { file->release(*info, offset, n); };
     }
     m.tensors.push_back(std::move(t));
   }

@@ -80,15 +80,31 @@ void find_params(const Grid& g, int64_t rows, int64_t c0, int64_t c1, Value valu
 }
 
 // The integer schemes' rule (gptq_sweep.hpp): a scale and zero point per row and group, found from
-// the group's min and max; codes (less qmin, so that a byte holds them) by swept column.
+// the group's min and max; each code written straight into its packed row (pack.hpp's LSB-first
+// stream), at its swept column under act order (held with the permutation), else at its input column.
 struct IntegerRule {
   Grid grid;
   int64_t len = 0, rows = 0, cols = 0, gpr = 0;
-  bool is_static = false;
+  bool is_static = false, keep_perm = false;
   std::vector<Params> fixed;    // static groups: by input group
   std::vector<Params> group;    // otherwise: by swept group
   std::vector<Params> current;  // the swept group's
-  std::vector<uint8_t> q;       // code − qmin, swept column major
+  uint8_t* codes = nullptr;     // rows × row_bytes, zeroed
+  int64_t row_bytes = 0;
+  int32_t store_offset = 0;     // a uintB symmetric store holds code + 2^(b−1)
+
+  void put(int64_t r, int64_t k, int32_t code) const {
+    const auto v = static_cast<uint32_t>(code + store_offset) & ((1u << grid.bits) - 1);
+    uint8_t* row = codes + r * row_bytes;
+    if (grid.bits == 8) {
+      row[k] = static_cast<uint8_t>(v);
+      return;
+    }
+    const int64_t bit = k * grid.bits, byte = bit / 8;
+    const int shift = static_cast<int>(bit % 8);
+    row[byte] = static_cast<uint8_t>(row[byte] | (v << shift));
+    if (shift + grid.bits > 8) row[byte + 1] = static_cast<uint8_t>(row[byte + 1] | (v >> (8 - shift)));
+  }
 
   template <class Value>
   void find_static(Value value) {
@@ -103,7 +119,7 @@ struct IntegerRule {
   float quantize(int64_t i, int64_t c, int64_t r, float x) {
     const Params& p = is_static ? fixed[static_cast<size_t>((c / len) * rows + r)] : current[static_cast<size_t>(r)];
     const int32_t code = code_of(grid, p, x);
-    q[static_cast<size_t>(i * rows + r)] = static_cast<uint8_t>(code - grid.qmin);
+    put(r, keep_perm ? i : c, code);
     return value_of(p, code);
   }
 };
@@ -230,7 +246,8 @@ GptqHessian gptq_factorise(std::span<float> h, int64_t n, const GptqOptions& opt
 
 namespace detail {
 
-GptqWork gptq_work(const TensorView& w, const GptqHessian& h) {
+GptqWork gptq_work(const TensorView& w, const GptqHessian& h, const GptqRowsRead& rows_read,
+                   const std::function<void(int64_t r, const float* row)>& row_fn) {
   const std::string name(w.name);
   if (w.cols != h.n) {
     throw_bad_input("tensor '" + name + "': rows of " + std::to_string(w.cols) + " inputs, its calibration Hessian is " + std::to_string(h.n) +
@@ -240,14 +257,17 @@ GptqWork gptq_work(const TensorView& w, const GptqHessian& h) {
   wk.rows = w.rows;
   wk.cols = w.cols;
   wk.w.resize(static_cast<size_t>(w.rows * w.cols));
+  const int64_t chunk = 256;
   for (int64_t r = 0; r < w.rows; ++r) {
     const float* src = w.data + r * w.cols;
     float* dst = wk.w.data() + r * w.cols;
+    if (row_fn) row_fn(r, src);
     for (int64_t k = 0; k < w.cols; ++k) {
       const int32_t c = h.perm[static_cast<size_t>(k)];
       if (!std::isfinite(src[c])) throw_bad_input("tensor '" + name + "': weight " + std::to_string(r * w.cols + c) + " is not finite");
       dst[k] = h.h_diag[static_cast<size_t>(c)] == 0.0f ? 0.0f : src[c];  // a dead input's weights are 0
     }
+    if (rows_read && ((r + 1) % chunk == 0 || r + 1 == w.rows)) rows_read(r / chunk * chunk, r + 1);
   }
   return wk;
 }
@@ -294,14 +314,21 @@ GptqResult gptq_quantize(const TensorView& w, std::span<const float> hessian, co
   return gptq_quantize(w, f, s, opt);
 }
 
-GptqResult gptq_quantize(const TensorView& w, const GptqHessian& h, const Scheme& s, const GptqOptions& opt) {
+GptqResult gptq_quantize(const TensorView& w, const GptqHessian& h, const Scheme& s, const GptqOptions& opt, const GptqRowsRead& rows_read) {
   validate(s);
   const FormatInfo& f = format_info(s.format);
   if (f.kind != FormatKind::integer || s.granularity == Granularity::per_tensor) {
     throw_usage("GPTQ quantizes integer schemes per channel or per group; " + describe(s) + " is not one");
   }
   const int64_t rows = w.rows, cols = w.cols;
-  detail::GptqWork wk = detail::gptq_work(w, h);
+  detail::GptqWork wk = detail::gptq_work(w, h, rows_read);
+  GptqResult res;
+  QuantizedTensor& out = res.w.q;
+  out.scheme = s;
+  out.rows = rows;
+  out.cols = cols;
+  out.row_bytes = packed_bytes(cols, f.bits);
+  out.codes.assign(static_cast<size_t>(rows * out.row_bytes), 0);
   IntegerRule rule;
   rule.grid = grid_of(s);
   rule.len = s.granularity == Granularity::per_group ? s.group_size : cols;
@@ -309,46 +336,27 @@ GptqResult gptq_quantize(const TensorView& w, const GptqHessian& h, const Scheme
   rule.cols = cols;
   rule.gpr = (cols + rule.len - 1) / rule.len;
   rule.is_static = opt.static_groups;
+  // act order without static groups: the codes stay in the swept order, groups contiguous in it
+  const bool keep_perm = opt.act_order && !opt.static_groups;
+  rule.keep_perm = keep_perm;
   rule.group.resize(static_cast<size_t>(rule.gpr * rows));
   rule.current.resize(static_cast<size_t>(rows));
-  rule.q.resize(static_cast<size_t>(cols * rows));
+  rule.codes = out.codes.data();
+  rule.row_bytes = out.row_bytes;
+  rule.store_offset = rule.grid.sym && !f.is_signed ? (1 << (f.bits - 1)) : 0;
   // static groups: every group's parameters from the weights as they are, in the input's order
-  if (opt.static_groups) {
-    rule.find_static([&](int64_t r, int64_t c) { return h.h_diag[static_cast<size_t>(c)] == 0.0f ? 0.0f : w.data[r * cols + c]; });
-  }
+  if (opt.static_groups) rule.find_static(detail::InputOrder(wk, h));
   detail::gptq_sweep(wk, h, opt, rule);
 
-  GptqResult res;
   res.damp = h.damp;
   res.damp_raises = h.damp_raises;
   res.dead_columns = h.dead_columns;
   res.values = detail::gptq_values(std::move(wk), h);
-  // the QuantizedTensor: permuted order with contiguous groups, or the input's order
-  const bool keep_perm = opt.act_order && !opt.static_groups;
-  std::vector<int32_t> where(static_cast<size_t>(cols));  // output column k ← swept column where[k]
-  if (keep_perm) {
-    std::iota(where.begin(), where.end(), 0);
-  } else {
-    for (int64_t k = 0; k < cols; ++k) where[static_cast<size_t>(h.perm[static_cast<size_t>(k)])] = static_cast<int32_t>(k);
-  }
-  QuantizedTensor& out = res.w.q;
-  out.scheme = s;
-  out.rows = rows;
-  out.cols = cols;
-  out.row_bytes = packed_bytes(cols, f.bits);
-  out.codes.assign(static_cast<size_t>(rows * out.row_bytes), 0);
   const int64_t gpr = rule.gpr;
   const int64_t groups = s.granularity == Granularity::per_group ? rows * gpr : rows;
   out.scales.resize(static_cast<size_t>(groups));
   if (!rule.grid.sym) out.zero_points.resize(static_cast<size_t>(groups));
-  // a uintB symmetric store holds code + 2^(b−1); q holds code − qmin
-  const int32_t offset = rule.grid.qmin + (rule.grid.sym && !f.is_signed ? (1 << (f.bits - 1)) : 0);
-  std::vector<int32_t> row(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t k = 0; k < cols; ++k) {
-      row[static_cast<size_t>(k)] = rule.q[static_cast<size_t>(where[static_cast<size_t>(k)]) * static_cast<size_t>(rows) + static_cast<size_t>(r)] + offset;
-    }
-    pack_codes(row.data(), cols, f.bits, out.codes.data() + r * out.row_bytes);
     for (int64_t g = 0; g < gpr; ++g) {
       const Params& pr = opt.static_groups ? rule.fixed[static_cast<size_t>(g * rows + r)] : rule.group[static_cast<size_t>(g * rows + r)];
       const size_t idx = static_cast<size_t>(s.granularity == Granularity::per_group ? r * gpr + g : r);
@@ -358,14 +366,11 @@ GptqResult gptq_quantize(const TensorView& w, const GptqHessian& h, const Scheme
   }
   if (keep_perm) res.w.perm = h.perm;
 
-  res.loss = detail::gptq_loss(w.data, res.values.data(), rows, h);
-  // round to nearest, a few rows at a time (its groups are row-local)
-  const int64_t chunk = 256;
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t m = std::min(chunk, rows - r0);
-    const std::vector<float> rtn = dequantize(quantize(TensorView{w.data + r0 * cols, m, cols, w.name}, s));
-    res.rtn_loss += detail::gptq_loss(w.data + r0 * cols, rtn.data(), m, h);
-  }
+  // round to nearest's groups are row-local: it is made a few rows at a time
+  const auto rtn = [&](int64_t r0, int64_t m, float* out) {
+    dequantize(quantize(TensorView{w.data + r0 * cols, m, cols, w.name}, s), std::span<float>(out, static_cast<size_t>(m * cols)));
+  };
+  detail::gptq_losses(w, h, rtn, rows_read, res);
   return res;
 }
 

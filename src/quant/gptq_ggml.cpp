@@ -68,7 +68,8 @@ GptqResult gptq_quantize_ggml(const TensorView& w, std::span<const float> hessia
   return gptq_quantize_ggml(w, f, type, opt);
 }
 
-GptqResult gptq_quantize_ggml(const TensorView& w, const GptqHessian& h, GgmlType type, const GptqOptions& opt) {
+GptqResult gptq_quantize_ggml(const TensorView& w, const GptqHessian& h, GgmlType type, const GptqOptions& opt,
+                              const GptqRowsRead& rows_read) {
   const GgmlTypeInfo& ti = ggml_info(type);
   const std::string name(w.name);
   if (!ti.codes) throw_usage("GPTQ makes the GGML block types Q4_0 … Q8_0, Q2_K … Q6_K, IQ4_NL and IQ4_XS; not " + std::string(ti.name));
@@ -81,7 +82,6 @@ GptqResult gptq_quantize_ggml(const TensorView& w, const GptqHessian& h, GgmlTyp
                 " needs static groups");
   }
   const int64_t rows = w.rows, cols = w.cols;
-  detail::GptqWork wk = detail::gptq_work(w, h);
   GgmlRule rule;
   rule.codes = ti.codes;
   rule.len = ti.block_size;
@@ -92,12 +92,12 @@ GptqResult gptq_quantize_ggml(const TensorView& w, const GptqHessian& h, GgmlTyp
   rule.threads = std::max(1, opt.threads);
   rule.importance = ti.importance ? h.h_diag.data() : nullptr;
   rule.sigma2.resize(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) rule.sigma2[static_cast<size_t>(r)] = ggml::row_sigma2(w.data + r * cols, cols);
+  detail::GptqWork wk = detail::gptq_work(w, h, rows_read, [&](int64_t r, const float* row) {
+    rule.sigma2[static_cast<size_t>(r)] = ggml::row_sigma2(row, cols);  // over the original row, as llama.cpp
+  });
   rule.blocks.assign(static_cast<size_t>(rows * rule.bpr * rule.block_bytes), 0);
   rule.code.assign(static_cast<size_t>(rows * cols), 0);
-  if (opt.static_groups) {
-    rule.find_static([&](int64_t r, int64_t c) { return h.h_diag[static_cast<size_t>(c)] == 0.0f ? 0.0f : w.data[r * cols + c]; });
-  }
+  if (opt.static_groups) rule.find_static(detail::InputOrder(wk, h));
   detail::gptq_sweep(wk, h, opt, rule);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t g = 0; g < rule.bpr; ++g) ti.codes->set_codes(rule.block(r, g), rule.code.data() + r * cols + g * rule.len);
@@ -110,17 +110,14 @@ GptqResult gptq_quantize_ggml(const TensorView& w, const GptqHessian& h, GgmlTyp
   res.dead_columns = h.dead_columns;
   res.blocks = std::move(rule.blocks);
   res.values = detail::gptq_values(std::move(wk), h);
-  res.loss = detail::gptq_loss(w.data, res.values.data(), rows, h);
   // llama.cpp's quantizer with the same importance, a few rows at a time
-  const int64_t chunk = 256, row_bytes = *ggml_row_bytes(ti, cols);
-  std::vector<uint8_t> rtn(static_cast<size_t>(chunk * row_bytes));
-  std::vector<float> back(static_cast<size_t>(chunk * cols));
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t m = std::min(chunk, rows - r0);
-    ggml_quantize_threads(type, w.data + r0 * cols, rtn.data(), m, cols, rule.importance, rule.threads);
-    ggml_dequantize(type, rtn.data(), back.data(), m * cols);
-    res.rtn_loss += detail::gptq_loss(w.data + r0 * cols, back.data(), m, h);
-  }
+  std::vector<uint8_t> rtn_rows;
+  const auto rtn = [&](int64_t r0, int64_t m, float* out) {
+    rtn_rows.resize(static_cast<size_t>(m * *ggml_row_bytes(ti, cols)));
+    ggml_quantize_threads(type, w.data + r0 * cols, rtn_rows.data(), m, cols, rule.importance, rule.threads);
+    ggml_dequantize(type, rtn_rows.data(), out, m * cols);
+  };
+  detail::gptq_losses(w, h, rtn, rows_read, res);
   return res;
 }
 

@@ -30,12 +30,39 @@ struct GptqWork {
   int64_t rows = 0, cols = 0;
   std::vector<float> w;
 };
-// Throws a bad_input Error naming the tensor for NaN/Inf in W or a width other than H's.
-GptqWork gptq_work(const TensorView& w, const GptqHessian& h);
+// Throws a bad_input Error naming the tensor for NaN/Inf in W or a width other than H's. W is read
+// once, a few rows at a time, each chunk given to rows_read once copied (and each row to row_fn,
+// when given, before).
+GptqWork gptq_work(const TensorView& w, const GptqHessian& h, const GptqRowsRead& rows_read,
+                   const std::function<void(int64_t r, const float* row)>& row_fn = {});
+// Weight (r, input column c) of the working copy before the sweep: what static groups are found from.
+struct InputOrder {
+  const GptqWork& wk;
+  std::vector<int32_t> at;  // input column c is swept column at[c]
+  InputOrder(const GptqWork& w, const GptqHessian& h) : wk(w), at(h.perm.size()) {
+    for (size_t k = 0; k < h.perm.size(); ++k) at[static_cast<size_t>(h.perm[k])] = static_cast<int32_t>(k);
+  }
+  float operator()(int64_t r, int64_t c) const { return wk.w[static_cast<size_t>(r * wk.cols + at[static_cast<size_t>(c)])]; }
+};
 // The quantized values in the input's order (the permutation undone in place).
 std::vector<float> gptq_values(GptqWork&& wk, const GptqHessian& h);
 // tr(D H Dᵀ) for D = a − b (rows × n each, the input's order) with h's undamped H, a few rows at a time.
 double gptq_loss(const float* a, const float* b, int64_t rows, const GptqHessian& h);
+
+// res.loss (W against res.values) and res.rtn_loss (W against rtn(r0, m, out): rows [r0, r0 + m) by
+// round to nearest, into out), one pass over W a few rows at a time, each chunk then given to rows_read.
+template <class Rtn>
+void gptq_losses(const TensorView& w, const GptqHessian& h, Rtn rtn, const GptqRowsRead& rows_read, GptqResult& res) {
+  const int64_t chunk = 256, n = w.cols;
+  std::vector<float> back(static_cast<size_t>(std::min(chunk, w.rows) * n));
+  for (int64_t r0 = 0; r0 < w.rows; r0 += chunk) {
+    const int64_t m = std::min(chunk, w.rows - r0);
+    res.loss += gptq_loss(w.data + r0 * n, res.values.data() + r0 * n, m, h);
+    rtn(r0, m, back.data());
+    res.rtn_loss += gptq_loss(w.data + r0 * n, back.data(), m, h);
+    if (rows_read) rows_read(r0, r0 + m);
+  }
+}
 
 template <class Rule>
 void gptq_sweep(GptqWork& wk, const GptqHessian& h, const GptqOptions& opt, Rule& rule) {

@@ -170,6 +170,9 @@ void run_quantize(const QuantizeCliOptions& opt) {
       if (ch.quantized && ch.name.rfind("blk.", 0) == 0 && gptq_can_make(ch.type) && is_block_linear(ch.name)) targets[ch.name] = ch.type;
     }
   }
+  if (gptq && targets.empty()) {
+    throw_usage("--type " + std::string(ft->name) + " leaves no block matrix in a type GPTQ makes (Q4_0 … Q8_0, Q2_K … Q6_K, IQ4_NL, IQ4_XS)");
+  }
   const Model m = gptq ? apply_gptq(source, std::string(ft->name), opt.method, opt.threads, opt.quiet || opt.json, &gptq_report, &targets) : source;
   int64_t total_elements = 0;
   for (const auto& t : m.tensors) total_elements += t.elements();

@@ -1,4 +1,5 @@
 // matmul: activation quantization, the kernel path in use, and the split of rows over threads.
+#include <cblas.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -252,10 +253,31 @@ void run_chunk(const Part& p, int64_t c, const uint8_t* xq, int64_t arb, int64_t
 }
 }  // namespace
 
+namespace {
+// F32 weights times a prompt-sized batch: Y = X · Wᵀ as one BLAS sgemm per matrix. The row kernels
+// read each weight once per tile of tokens and do one multiply-add with it per token; a GEMM keeps
+// blocks of both operands in cache and runs at the FMA units' rate (GPTQ's calibration passes are
+// such products). Not under the scalar path, which stays the reference.
+constexpr int64_t kSgemmMinBatch = 32;
+bool sgemm_product(const KernelContext& ctx, std::span<const MatmulJob> jobs, const float* x, int64_t batch) {
+  if (batch < kSgemmMinBatch || ctx.isa() == "scalar") return false;
+  for (const MatmulJob& j : jobs) {
+    if (j.m->scheme || j.m->type != GgmlType::F32 || !j.m->packed.empty() || !j.m->data) return false;
+  }
+  openblas_set_num_threads(std::max(1, ctx.threads));
+  for (const MatmulJob& j : jobs) {
+    const auto m = static_cast<int>(batch), n = static_cast<int>(j.m->rows), k = static_cast<int>(j.m->cols);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, static_cast<const float*>(j.m->data), k, 0.0f, j.y, n);
+  }
+  return true;
+}
+}  // namespace
+
 void matmul(const KernelContext& ctx, std::span<const MatmulJob> jobs, const float* x, int64_t batch, MatmulWorkspace& ws) {
   if (jobs.empty()) return;
   const PreparedMatrix& first = *jobs[0].m;
   if (jobs.size() == 1 && first.scheme) return matmul(ctx, *first.scheme, x, batch, jobs[0].y, ws);
+  if (sgemm_product(ctx, jobs, x, batch)) return;
   for (const MatmulJob& j : jobs) {
     if (j.m->cols != first.cols) throw_usage("matmul: matrices of one product need the same number of columns");
     if (j.m->scheme || first.scheme || activation_key(j.m->type) != activation_key(first.type)) {
