@@ -12,8 +12,9 @@
 namespace vernier::cli {
 
 void add_method_options(CLI::App* cmd, MethodCli& m) {
-  cmd->add_option("--method", m.method, "How the scheme's codes are chosen: rtn (round to nearest) or gptq (calibrated, "
-                                        "Hessian error compensation; needs --calib or --calib-tokens)")
+  cmd->add_option("--method", m.method, "How the codes are chosen: rtn (round to nearest) or gptq (calibrated, Hessian error "
+                                        "compensation, for integer schemes and the GGML types Q4_0 … Q8_0, Q2_K … Q6_K, IQ4_NL, "
+                                        "IQ4_XS; needs --calib or --calib-tokens)")
       ->capture_default_str();
   cmd->add_option("--calib", m.calib.text_path, "GPTQ: calibration text, tokenized with the model's tokenizer");
   cmd->add_option("--calib-tokens", m.calib.tokens_path, "GPTQ: calibration token ids (whitespace-separated integers)");
