@@ -68,6 +68,8 @@ struct MethodCli {
 void add_method_options(CLI::App* cmd, MethodCli& m);
 bool method_is_gptq(const MethodCli& m);  // validates the combination; throws a usage Error
 // The blocks' linear layers quantized by GPTQ to `scheme` (a per-layer loss table on stderr unless quiet).
+// The names of the block linear layers GPTQ quantizes (blk.L.attn_q.weight …), in true-sequential order.
+std::vector<std::string> block_linear_names(const Model& m);
 // GPTQ to `target`: a vernier integer scheme or one GGML type for every block linear layer, or with
 // `mixture` each layer's GGML type (a GGUF file type's plan; `target` then names the file type).
 Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report,

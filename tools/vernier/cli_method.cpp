@@ -44,6 +44,16 @@ bool method_is_gptq(const MethodCli& m) {
   return true;
 }
 
+std::vector<std::string> block_linear_names(const Model& m) {
+  std::vector<std::string> names;
+  for (int64_t l = 0; l < m.config.layers; ++l) {
+    for (InputGroup g : kInputGroups) {
+      for (std::string_view tn : input_group_tensors(g)) names.push_back("blk." + std::to_string(l) + "." + std::string(tn));
+    }
+  }
+  return names;
+}
+
 Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report,
                  const std::map<std::string, GgmlType>* mixture) {
   GptqModelOptions o;
@@ -60,20 +70,15 @@ Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc,
                     "IQ4_NL and IQ4_XS; not " + target);
       }
       o.ggml = true;
-      for (int64_t l = 0; l < m.config.layers; ++l) {
-        for (InputGroup g : kInputGroups) {
-          for (std::string_view tn : input_group_tensors(g)) {
-            const std::string name = "blk." + std::to_string(l) + "." + std::string(tn);
-            const ModelTensor* t = m.find(name);
-            if (!t) continue;
-            if (t->ne.empty() || t->ne[0] % wt.ggml_info().block_size != 0) {
-              throw_usage(m.path + ": tensor '" + name + "' has rows of " + std::to_string(t->ne.empty() ? 0 : t->ne[0]) +
-                          " values, not whole " + target + " blocks of " + std::to_string(wt.ggml_info().block_size) +
-                          " (a GGUF file type's mixture falls back to a 32-value type there: use quantize --type)");
-            }
-            o.ggml_types[name] = wt.ggml();
-          }
+      for (const std::string& name : block_linear_names(m)) {
+        const ModelTensor* t = m.find(name);
+        if (!t) continue;
+        if (t->ne.empty() || t->ne[0] % wt.ggml_info().block_size != 0) {
+          throw_usage(m.path + ": tensor '" + name + "' has rows of " + std::to_string(t->ne.empty() ? 0 : t->ne[0]) +
+                      " values, not whole " + target + " blocks of " + std::to_string(wt.ggml_info().block_size) +
+                      " (a GGUF file type's mixture falls back to a 32-value type there: use quantize --type)");
         }
+        o.ggml_types[name] = wt.ggml();
       }
     }
   }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
 
 #include "cli_common.hpp"
 #include "vernier/error.hpp"
@@ -13,7 +14,6 @@
 #include "vernier/ggml_quant.hpp"
 #include "vernier/ggml_types.hpp"
 #include "vernier/gptq.hpp"
-#include "vernier/llama_runtime.hpp"
 #include "vernier/hf_checkpoint.hpp"
 #include "vernier/quantize_model.hpp"
 
@@ -39,19 +39,6 @@ GgmlType parse_ggml_type(const std::string& s, const std::string& flag) {
                 " (expected one of " + weight_type_names(true, false) + ")");
   }
   return ti->type;
-}
-
-// A linear layer of a block that GPTQ quantizes (an input group's tensor: Q/K/V, O, gate/up, down).
-bool is_block_linear(const std::string& name) {
-  const auto dot = name.find('.', 4);
-  if (dot == std::string::npos) return false;
-  const std::string_view tail = std::string_view(name).substr(dot + 1);
-  for (InputGroup g : kInputGroups) {
-    for (std::string_view tn : input_group_tensors(g)) {
-      if (tn == tail) return true;
-    }
-  }
-  return false;
 }
 
 // --layout: a quantized Hugging Face checkpoint directory instead of a GGUF file.
@@ -166,8 +153,10 @@ void run_quantize(const QuantizeCliOptions& opt) {
   if (gptq) q.mixture.has_imatrix = true;
   std::map<std::string, GgmlType> targets;
   if (gptq) {
+    const std::vector<std::string> names = block_linear_names(source);
+    const std::set<std::string> linear(names.begin(), names.end());
     for (const MixtureChoice& ch : plan_model_mixture(source, q)) {
-      if (ch.quantized && ch.name.rfind("blk.", 0) == 0 && gptq_can_make(ch.type) && is_block_linear(ch.name)) targets[ch.name] = ch.type;
+      if (ch.quantized && gptq_can_make(ch.type) && linear.count(ch.name)) targets[ch.name] = ch.type;
     }
   }
   if (gptq && targets.empty()) {

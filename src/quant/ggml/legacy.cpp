@@ -87,55 +87,48 @@ float row_sigma2(const float* x, int64_t n) {
   return sum_x2 / static_cast<float>(n);
 }
 
+namespace {
+// One block's scale and codes under the importance rule where qw is given, else the reference rule:
+// without a min (Q4_0, Q5_0: codes 0 … 2·half − 1) and with one (Q4_1, Q5_1: codes 0 … nmax).
+void signed_block(const float* xb, const float* qw, float sigma2, int half, uint16_t* d, uint8_t* L) {
+  if (!qw) return signed_max_codes(xb, half, d, L);
+  float weight[32];
+  block_weights(xb, qw, sigma2, weight);
+  weighted_signed_codes(xb, half, weight, d, L);
+}
+void min_block(const float* xb, const float* qw, float sigma2, int nmax, uint16_t* d, uint16_t* m, uint8_t* L) {
+  if (!qw) return min_max_codes(xb, nmax, d, m, L);
+  float weight[32];
+  block_weights(xb, qw, sigma2, weight);
+  weighted_min_codes(xb, nmax, weight, d, m, L);
+}
+}  // namespace
+
 void quantize_block_q4_0(const float* xb, void* vy, const float* qw, float sigma2) {
   auto* y = static_cast<BlockQ4_0*>(vy);
   uint8_t L[32];
-  if (qw) {
-    float weight[32];
-    block_weights(xb, qw, sigma2, weight);
-    weighted_signed_codes(xb, 8, weight, &y->d, L);
-  } else {
-    signed_max_codes(xb, 8, &y->d, L);
-  }
+  signed_block(xb, qw, sigma2, 8, &y->d, L);
   pack_nibbles_32(L, y->qs);
 }
 
 void quantize_block_q4_1(const float* xb, void* vy, const float* qw, float sigma2) {
   auto* y = static_cast<BlockQ4_1*>(vy);
   uint8_t L[32];
-  if (qw) {
-    float weight[32];
-    block_weights(xb, qw, sigma2, weight);
-    weighted_min_codes(xb, 15, weight, &y->d, &y->m, L);
-  } else {
-    min_max_codes(xb, 15, &y->d, &y->m, L);
-  }
+  min_block(xb, qw, sigma2, 15, &y->d, &y->m, L);
   pack_nibbles_32(L, y->qs);
 }
 
 void quantize_block_q5_0(const float* xb, void* vy, const float* qw, float sigma2) {
   auto* y = static_cast<BlockQ5_0*>(vy);
   uint8_t L[32];
-  if (qw) {
-    float weight[32];
-    block_weights(xb, qw, sigma2, weight);
-    weighted_signed_codes(xb, 16, weight, &y->d, L);
-  } else {
-    signed_max_codes(xb, 16, &y->d, L);
-  }
+  signed_block(xb, qw, sigma2, 16, &y->d, L);
   pack_q5_bits(L, y->qs, y->qh);
 }
 
 void quantize_block_q5_1(const float* xb, void* vy, const float* qw, float sigma2) {
   auto* y = static_cast<BlockQ5_1*>(vy);
   uint8_t L[32];
-  if (qw) {
-    float weight[32];
-    block_weights(xb, qw, sigma2, weight);
-    weighted_min_codes(xb, 31, weight, &y->d, &y->m, L);
-  } else {
-    min_max_codes(xb, 31, &y->d, &y->m, L);
-  }
+  min_block(xb, qw, sigma2, 31, &y->d, &y->m, L);
   pack_q5_bits(L, y->qs, y->qh);
 }
 
