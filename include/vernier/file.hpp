@@ -63,6 +63,28 @@ class AtomicFile {
   int signal_slot_ = -1;  // slot in the list of temporaries removed on SIGINT/SIGTERM/SIGHUP
 };
 
+// An anonymous file that bytes are parked in while they wait to be used again (a pipeline's finished
+// results): written with pwrite, they sit in the kernel's page cache, which the system may write back
+// and reclaim, not in this process's memory. The file has no name (O_TMPFILE, or unlinked at once),
+// so it disappears with the last handle whatever happens. Errors (no space) name the folder.
+class ScratchFile {
+ public:
+  explicit ScratchFile(const std::string& dir);
+  ~ScratchFile();
+  ScratchFile(const ScratchFile&) = delete;
+  ScratchFile& operator=(const ScratchFile&) = delete;
+
+  uint64_t append(std::span<const uint8_t> b);           // returns the offset it was written at
+  void read(uint64_t offset, std::span<uint8_t> out) const;  // exactly out.size() bytes written before
+  uint64_t size() const { return size_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
 // True if both paths name the same existing file (same device and inode).
 bool same_file(const std::string& a, const std::string& b);
 

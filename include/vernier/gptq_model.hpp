@@ -7,7 +7,8 @@
 // propagate_float: the float outputs). Inside a block the order is true-sequential — Q/K/V, then O,
 // then gate/up, then down — each group's Hessian taken from inputs computed with the sub-layers before
 // it already quantized. Memory: the windows' hidden states (windows × ctx × dim floats), one block's
-// matrices in float while they are quantized, and one Hessian at a time.
+// matrices in float while they are quantized, one Hessian at a time, the runtime's buffers for
+// `batch` tokens and one layer's KV cache, and the codes made so far unless they are parked.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +44,14 @@ struct GptqModelOptions {
   GptqOptions gptq;
   bool propagate_float = false;
   int threads = 0;  // the runtime's and the BLAS products' (0: every hardware thread)
+  // Tokens per pass through the runtime (a window runs in chunks of this many): its buffers scale
+  // with it (~ batch × (4·dim + 2·ffn) floats), the products' efficiency too, down to ~128.
+  int64_t batch = 128;
+  // Non-empty: each layer's codes are parked in an unnamed scratch file in this folder as soon as they
+  // are made (ModelTensor::load_scheme / read() fetch them back), so the finished blocks take no
+  // memory while the rest is quantized; the result then reads from the file (quantize's output
+  // writers, one tensor at a time). Empty: held in memory.
+  std::string park_dir;
   std::function<void(int64_t layer, int64_t layers, const std::string& what)> progress;
 };
 

@@ -64,6 +64,10 @@ struct RuntimeOptions {
   KvType kv = KvType::f32;      // the KV cache's storage format
   int64_t max_batch = 512;      // the most tokens one call takes (buffers are sized for it)
   std::string isa;              // kernel path ("auto", "scalar", a target); "": the process default
+  // One KV store for every layer (a calibration pipeline's memory: it runs each window through one
+  // block at a time, so no layer reads positions another layer wrote). forward() then takes only
+  // batches from position 0 (a later one would read the last layer's K/V).
+  bool shared_kv = false;
 };
 
 class LlamaRuntime {
@@ -91,6 +95,9 @@ class LlamaRuntime {
   // form while a calibration pipeline quantizes the block sub-layer by sub-layer. t's data must
   // outlive the runtime.
   void replace_matrix(int64_t layer, std::string_view tensor, const ModelTensor& t);
+  // Lets go of one of block `layer`'s matrices (a calibration pipeline that never runs the block
+  // again); running the block afterwards throws a usage Error.
+  void drop_matrix(int64_t layer, std::string_view tensor);
 
   const LlamaConfig& config() const { return c_; }
   int64_t context() const { return context_; }
@@ -100,7 +107,7 @@ class LlamaRuntime {
   const std::string& isa() const { return isa_; }  // the kernel path of the CPU backend it was made with
   uint64_t weight_bytes() const { return weight_bytes_; }      // as stored: packed codes, scales, norms
   uint64_t resident_weight_bytes() const;                      // what the kernels read, as held in memory
-  uint64_t kv_bytes_per_token() const;  // K and V of every layer, codes and scales
+  uint64_t kv_bytes_per_token() const;  // K and V of every layer (of the one store if shared), codes and scales
   // Each matrix's name and WeightType (the runtime's view, for reports).
   std::vector<std::pair<std::string, std::string>> matrix_types() const;
 
@@ -116,6 +123,7 @@ class LlamaRuntime {
     std::shared_ptr<const std::vector<int32_t>> perm;  // act order: the input gathered as x[perm[k]]
     std::shared_ptr<const std::vector<int32_t>> out_perm;  // output g is the product's row out_perm[g]
     PreparedMatrix prepared;        // what the kernels multiply (data, a repacked copy, or scheme)
+    bool dropped = false;           // drop_matrix: nothing to multiply
   };
   struct Layer {
     std::vector<float> attn_norm, ffn_norm;
@@ -124,6 +132,7 @@ class LlamaRuntime {
   void init(const Model& m, const RuntimeOptions& opt);
   Matrix matrix(const Model& m, const std::string& name, int64_t rows, int64_t cols);
   Matrix matrix_of(const ModelTensor& t, const std::string& path, const std::string& name, int64_t rows, int64_t cols);
+  Matrix& slot(int64_t layer, std::string_view tensor);
   // Matrices that read the same input, in one product (one activation quantization, one barrier)
   void mul(std::initializer_list<std::pair<const Matrix*, float*>> ms, const float* x, int64_t n);
   void observe(int64_t layer, InputGroup g, const float* x, int64_t n, int64_t d) {
@@ -137,6 +146,7 @@ class LlamaRuntime {
   std::unique_ptr<Backend> backend_;
   LayerObserver* observer_ = nullptr;
   int64_t context_ = 0, max_batch_ = 0;
+  bool shared_kv_ = false;
   int threads_ = 1;
   std::string isa_;
   uint64_t weight_bytes_ = 0, norm_bytes_ = 0;

@@ -20,6 +20,8 @@
 
 namespace vernier {
 
+class ScratchFile;
+
 struct LlamaConfig {
   std::string architecture = "llama";
   std::string name;
@@ -51,13 +53,21 @@ struct ModelTensor {
   // A vernier scheme's packed codes held in memory (quantize_in_memory): the runtime multiplies these;
   // read() gives their dequantized float32 values (type F32) for every other consumer.
   std::shared_ptr<const PackedTensor> scheme;
+  // Or the same codes kept out of memory (parked in a ScratchFile by a pipeline): `spilled` names their
+  // scheme and load_scheme reads them back, each call a new copy. packed() gives either form.
+  std::optional<Scheme> spilled;
+  std::function<std::shared_ptr<const PackedTensor>()> load_scheme;
+  bool held_as_scheme() const { return scheme || load_scheme; }
+  std::shared_ptr<const PackedTensor> packed() const { return scheme ? scheme : load_scheme ? load_scheme() : nullptr; }
   // Act order (a GPTQ checkpoint's g_idx): column k of `scheme` multiplies input element input_perm[k].
   // Empty: the identity. read() gives the weights in the input's own order either way.
   std::shared_ptr<const std::vector<int32_t>> input_perm;
   // Rows of `scheme` in another order than this tensor's (a quantized Hugging Face checkpoint's Q and K
   // keep their rotate-half rows): output row g is row output_perm[g] of `scheme`. Empty: the identity.
   std::shared_ptr<const std::vector<int32_t>> output_perm;
-  WeightType weight_type() const { return scheme ? WeightType::scheme(scheme->scheme) : WeightType(type); }
+  WeightType weight_type() const {
+    return scheme ? WeightType::scheme(scheme->scheme) : spilled ? WeightType::scheme(*spilled) : WeightType(type);
+  }
   std::function<void(std::span<uint8_t>)> read;  // fills exactly nbytes
   // Where the stored bytes can be used in place (no permutation or narrowing needed): the mapped
   // bytes, and a call that lets the pages go once they are written out. Empty otherwise.
@@ -106,6 +116,11 @@ std::vector<int32_t> rope_row_order(int64_t n_head, int64_t rows, bool to_gguf);
 ModelTensor held_tensor(std::string name, QuantizedLinear w, std::vector<int32_t> output_order = {});
 // A layer held as GGML blocks in memory (ne = {cols, rows}, bytes the rows of `type`).
 ModelTensor held_ggml_tensor(std::string name, std::vector<int64_t> ne, GgmlType type, std::vector<uint8_t> bytes);
+
+// The same tensor with its bytes parked in `file` (held codes: the packed codes, scales and zero
+// points; other tensors: their stored bytes), read back on demand (read(), load_scheme). NF4 with
+// double quantization stays in memory.
+ModelTensor parked_tensor(const ModelTensor& t, const std::shared_ptr<ScratchFile>& file);
 
 // GGUF metadata a converter writes for this model: general.*, llama.*, tokenizer.*.
 GgufMetadata build_gguf_metadata(const Model& m, uint32_t file_type);

@@ -8,12 +8,14 @@
 #include <cstring>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <random>
-#include <set>
+#include <span>
 #include <sstream>
 #include <thread>
 
 #include "vernier/error.hpp"
+#include "vernier/file.hpp"
 #include "vernier/ggml_quant.hpp"
 #include "vernier/llama_runtime.hpp"
 #include "vernier/tokenizer.hpp"
@@ -95,7 +97,10 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t ctx = static_cast<int64_t>(windows[0].size());
   const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  LlamaRuntime rt(m, RuntimeOptions{ctx, threads, KvType::f32, ctx, ""});
+  // The runtime's buffers are sized by its batch, not the window: a window runs in chunks of
+  // opt.batch tokens (their K/V kept for the chunks after), and one KV store serves every layer.
+  const int64_t batch = std::clamp<int64_t>(opt.batch, 1, ctx);
+  LlamaRuntime rt(m, RuntimeOptions{ctx, threads, KvType::f32, batch, "", true});
   const LlamaConfig& c = rt.config();
   const int64_t D = c.dim, W = static_cast<int64_t>(windows.size());
   GptqOptions go = opt.gptq;
@@ -105,9 +110,20 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
   rep.tokens = W * ctx;
 
   std::vector<float> x(static_cast<size_t>(W * ctx * D));  // the windows' hidden states entering the block
-  for (int64_t w = 0; w < W; ++w) rt.embed(windows[static_cast<size_t>(w)], x.data() + w * ctx * D);
+  for (int64_t w = 0; w < W; ++w) {
+    for (int64_t p = 0; p < ctx; p += batch) {
+      const int64_t n = std::min(batch, ctx - p);
+      rt.embed(std::span<const int32_t>(windows[static_cast<size_t>(w)]).subspan(static_cast<size_t>(p), static_cast<size_t>(n)),
+               x.data() + (w * ctx + p) * D);
+    }
+  }
+  // block l on one window's rows in place, chunk by chunk (up to `stop`'s input only, if given)
+  const auto run_window = [&](int64_t l, float* rows, std::optional<InputGroup> stop) {
+    for (int64_t p = 0; p < ctx; p += batch) rt.run_layer(l, rows + p * D, std::min(batch, ctx - p), p, stop);
+  };
   if (const ModelTensor* te = m.find("token_embd.weight"); te && te->release) te->release();  // read again only if tied to the output
   Model out = m;
+  const std::shared_ptr<ScratchFile> park = opt.park_dir.empty() ? nullptr : std::make_shared<ScratchFile>(opt.park_dir);
   std::vector<float> tmp(static_cast<size_t>(ctx * D)), next;
   HessianObserver obs;
   obs.total = W * ctx;
@@ -116,10 +132,9 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
   std::vector<std::shared_ptr<std::vector<float>>> block_dense;
   for (int64_t l = 0; l < c.layers; ++l) {
     const auto tb = std::chrono::steady_clock::now();
-    std::set<std::string> quantized;  // the block's layers GPTQ replaced (the others stay the source's)
     if (opt.propagate_float) {  // the float block's outputs, before any of its matrices is replaced
       next = x;
-      for (int64_t w = 0; w < W; ++w) rt.run_layer(l, next.data() + w * ctx * D, ctx, 0);
+      for (int64_t w = 0; w < W; ++w) run_window(l, next.data() + w * ctx * D, std::nullopt);
     }
     for (InputGroup g : kInputGroups) {
       const auto targeted = [&](std::string_view tn) { return !opt.ggml || opt.ggml_types.count("blk." + std::to_string(l) + "." + std::string(tn)); };
@@ -131,7 +146,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
       obs.h.clear();
       for (int64_t w = 0; w < W; ++w) {  // inputs computed with the sub-layers before g quantized
         std::copy_n(x.begin() + w * ctx * D, ctx * D, tmp.begin());
-        rt.run_layer(l, tmp.data(), ctx, 0, g);  // up to g's input only
+        run_window(l, tmp.data(), g);  // up to g's input only
       }
       hessian_symmetrize(obs.h, obs.d);
       // one factorisation for the group's matrices, in the Hessian's own buffer
@@ -179,6 +194,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
           r = gptq_quantize(view, hf, opt.scheme, go, rows_read);
           q = held_tensor(name, std::move(r.w));
         }
+        if (park) q = parked_tensor(q, park);  // the codes wait in the scratch file, not in memory
         wv = {};
         if (src->release) src->release();  // the float source is not read again: its pages may go
         // the runtime multiplies the quantized weights as float32 while it calibrates the rest: the same
@@ -188,7 +204,6 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
         rep.layers.push_back({name, opt.ggml ? std::string(ggml_info(ggml_type).name) : scheme_name(opt.scheme), r.loss, r.rtn_loss,
                               r.damp, r.damp_raises, r.dead_columns});
         block_dense.push_back(dense);
-        quantized.insert(name);
         for (auto& t : out.tensors) {
           if (t.name == name) t = q;
         }
@@ -206,18 +221,12 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
     if (opt.propagate_float) {
       x.swap(next);
     } else {  // the quantized block's outputs feed the next block
-      for (int64_t w = 0; w < W; ++w) rt.run_layer(l, x.data() + w * ctx * D, ctx, 0);
+      for (int64_t w = 0; w < W; ++w) run_window(l, x.data() + w * ctx * D, std::nullopt);
     }
-    // The block is not run again: the runtime lets go of the float32 copies for the source's mapped
-    // matrix (never touched again, so never resident) or, where the source has no view, the codes.
+    // The block is not run again: the runtime lets go of its matrices (the float32 copies of the
+    // quantized ones; the others are the source's, mapped or read).
     for (InputGroup g : kInputGroups) {
-      for (std::string_view tn : input_group_tensors(g)) {
-        const std::string name = "blk." + std::to_string(l) + "." + std::string(tn);
-        if (!quantized.count(name)) continue;
-        const ModelTensor* src = m.find(name);
-        if (src->view) rt.replace_matrix(l, tn, *src);
-        else rt.replace_matrix(l, tn, *out.find(name));
-      }
+      for (std::string_view tn : input_group_tensors(g)) rt.drop_matrix(l, tn);
     }
     block_dense.clear();
     rep.block_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - tb).count());

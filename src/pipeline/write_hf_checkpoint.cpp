@@ -148,7 +148,7 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
                     std::string(hf_layout_name(opt.layout)) + ": " + err);
       }
       it.quantized = true;
-      qc.desc_act = qc.desc_act || (t.input_perm && t.scheme && describe(t.scheme->scheme) == describe(scheme));  // GPTQ act order
+      qc.desc_act = qc.desc_act || (t.input_perm && t.held_as_scheme() && describe(t.weight_type().as_scheme()) == describe(scheme));  // GPTQ act order
       it.hf = hf->substr(0, hf->size() - std::string(".weight").size());
       it.specs = hf_layout_specs(qc, scheme, rows, cols);
       for (const auto& s : it.specs) {
@@ -158,7 +158,7 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
       }
     } else {
       it.hf = *hf;
-      it.dtype = t.scheme || (t.type != GgmlType::F16 && t.type != GgmlType::BF16) ? StDtype::F32
+      it.dtype = t.held_as_scheme() || (t.type != GgmlType::F16 && t.type != GgmlType::BF16) ? StDtype::F32
                  : t.type == GgmlType::F16                                        ? StDtype::F16
                                                                                   : StDtype::BF16;
       if (!plain_dtype_set && t.ne.size() == 2) {
@@ -225,9 +225,9 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
         const int64_t heads = rope_heads(m, t.name);
         QuantizedLinear ql;
         rep.stored = std::string(hf_layout_name(opt.layout)) + " " + scheme_name(scheme);
-        if (t.scheme && describe(t.scheme->scheme) == describe(scheme)) {
-          // already quantized to this scheme (GPTQ, in memory): its own codes, rows back in HF's order
-          ql = {unpack(*t.scheme), t.input_perm ? *t.input_perm : std::vector<int32_t>{}};
+        if (t.held_as_scheme() && describe(t.weight_type().as_scheme()) == describe(scheme)) {
+          // already quantized to this scheme (GPTQ, in memory or parked): its own codes, rows back in HF's order
+          ql = {unpack(*t.packed()), t.input_perm ? *t.input_perm : std::vector<int32_t>{}};
           if (heads) ql.q = permute_rows(ql.q, rope_row_order(heads, rows, false));
           rep.stored += " (as held)";
         } else {

@@ -96,19 +96,32 @@ LlamaRuntime::Matrix LlamaRuntime::matrix(const Model& m, const std::string& nam
   return matrix_of(need(m, name, rows * cols), m.path, name, rows, cols);
 }
 
-void LlamaRuntime::replace_matrix(int64_t layer, std::string_view tensor, const ModelTensor& t) {
-  if (layer < 0 || layer >= c_.layers) throw_usage("replace_matrix: no layer " + std::to_string(layer));
+LlamaRuntime::Matrix& LlamaRuntime::slot(int64_t layer, std::string_view tensor) {
+  if (layer < 0 || layer >= c_.layers) throw_usage("no layer " + std::to_string(layer) + " of " + std::to_string(c_.layers));
   Layer& L = layers_[static_cast<size_t>(layer)];
-  Matrix* slots[] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down};
   const std::string name = "blk." + std::to_string(layer) + "." + std::string(tensor);
-  for (Matrix* mx : slots) {
-    if (mx->name != name) continue;
-    if (t.elements() != mx->rows * mx->cols) throw_usage("replace_matrix: '" + name + "' has another shape");
-    weight_bytes_ -= mx->bytes;  // matrix_of counts the new one
-    *mx = matrix_of(t, "(replaced)", name, mx->rows, mx->cols);
-    return;
+  for (Matrix* mx : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
+    if (mx->name == name) return *mx;
   }
-  throw_usage("replace_matrix: no matrix '" + name + "'");
+  throw_usage("no matrix '" + name + "'");
+}
+
+void LlamaRuntime::replace_matrix(int64_t layer, std::string_view tensor, const ModelTensor& t) {
+  Matrix& mx = slot(layer, tensor);
+  if (t.elements() != mx.rows * mx.cols) throw_usage("replace_matrix: '" + mx.name + "' has another shape");
+  weight_bytes_ -= mx.bytes;  // matrix_of counts the new one
+  mx = matrix_of(t, "(replaced)", mx.name, mx.rows, mx.cols);
+}
+
+void LlamaRuntime::drop_matrix(int64_t layer, std::string_view tensor) {
+  Matrix& mx = slot(layer, tensor);
+  Matrix gone;
+  gone.name = mx.name;
+  gone.rows = mx.rows;
+  gone.cols = mx.cols;
+  gone.dropped = true;
+  weight_bytes_ -= mx.bytes;
+  mx = std::move(gone);
 }
 
 LlamaRuntime::Matrix LlamaRuntime::matrix_of(const ModelTensor& t, const std::string& path, const std::string& name, int64_t rows,
@@ -117,12 +130,12 @@ LlamaRuntime::Matrix LlamaRuntime::matrix_of(const ModelTensor& t, const std::st
   mx.name = name;
   mx.rows = rows;
   mx.cols = cols;
-  if (t.scheme) {  // a vernier scheme held in memory: its codes are what the kernels read
-    if (t.scheme->rows != rows || t.scheme->cols != cols) {
-      throw_bad_input(path + ": tensor '" + name + "': quantized as " + std::to_string(t.scheme->rows) + " × " +
-                      std::to_string(t.scheme->cols) + ", expected " + std::to_string(rows) + " × " + std::to_string(cols));
+  if (t.held_as_scheme()) {  // a vernier scheme held in memory: its codes are what the kernels read
+    mx.scheme = t.packed();
+    if (mx.scheme->rows != rows || mx.scheme->cols != cols) {
+      throw_bad_input(path + ": tensor '" + name + "': quantized as " + std::to_string(mx.scheme->rows) + " × " +
+                      std::to_string(mx.scheme->cols) + ", expected " + std::to_string(rows) + " × " + std::to_string(cols));
     }
-    mx.scheme = t.scheme;
     mx.perm = t.input_perm;
     mx.out_perm = t.output_perm;
     if (mx.out_perm && static_cast<int64_t>(mx.out_perm->size()) != rows) {
@@ -215,7 +228,8 @@ void LlamaRuntime::init(const Model& m, const RuntimeOptions& opt) {
     layers_.push_back(std::move(L));
   }
   weight_bytes_ += norm_bytes_;
-  for (int64_t l = 0; l < c_.layers; ++l) {
+  shared_kv_ = opt.shared_kv;
+  for (int64_t l = 0; l < (shared_kv_ ? 1 : c_.layers); ++l) {
     keys_.emplace_back(opt.kv, context_, c_.kv_heads, c_.head_dim());
     values_.emplace_back(opt.kv, context_, c_.kv_heads, c_.head_dim());
   }
@@ -239,6 +253,7 @@ void LlamaRuntime::mul(std::initializer_list<std::pair<const Matrix*, float*>> m
   std::array<MatmulJob, 4> jobs{};
   size_t count = 0;
   for (const auto& [m, out] : ms) {
+    if (m->dropped) throw_usage("'" + m->name + "' was let go (drop_matrix): its block cannot run again");
     if (m->perm || m->out_perm) {
       const float* in = x;
       if (m->perm) {  // act order (GPTQ g_idx): the input gathered into the matrix's column order
@@ -271,7 +286,7 @@ void LlamaRuntime::mul(std::initializer_list<std::pair<const Matrix*, float*>> m
 }
 
 uint64_t LlamaRuntime::kv_bytes_per_token() const {
-  return keys_.empty() ? 0 : 2 * static_cast<uint64_t>(c_.layers) * keys_[0].bytes_per_row();
+  return keys_.empty() ? 0 : 2 * static_cast<uint64_t>(keys_.size()) * keys_[0].bytes_per_row();
 }
 
 uint64_t LlamaRuntime::resident_weight_bytes() const {
@@ -325,8 +340,9 @@ void LlamaRuntime::run_layer(int64_t l, float* x, int64_t n, int64_t pos0, std::
   mul({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, xb_.data(), n);
   be.rope(q_.data(), n, D, hd, rope_dim, theta, pos0);
   be.rope(k_.data(), n, KV, hd, rope_dim, theta, pos0);
-  KvStore& ks = keys_[static_cast<size_t>(l)];
-  KvStore& vs = values_[static_cast<size_t>(l)];
+  const auto kv_slot = static_cast<size_t>(shared_kv_ ? 0 : l);
+  KvStore& ks = keys_[kv_slot];
+  KvStore& vs = values_[kv_slot];
   for (int64_t i = 0; i < n; ++i) {
     ks.write(pos0 + i, k_.data() + i * KV);
     vs.write(pos0 + i, v_.data() + i * KV);
@@ -368,6 +384,9 @@ std::span<const float> LlamaRuntime::head(const float* x, int64_t n) {
 std::span<const float> LlamaRuntime::forward(std::span<const int32_t> tokens, int64_t pos0, bool all_logits) {
   const auto n = static_cast<int64_t>(tokens.size());
   check_batch(n, pos0);
+  if (shared_kv_ && c_.layers > 1 && pos0 > 0) {  // earlier positions' K/V are the last layer's
+    throw_usage("forward: this runtime shares one KV store between its layers (a calibration runtime): only batches from position 0");
+  }
   embed(tokens, x_.data());
   for (int64_t l = 0; l < c_.layers; ++l) run_layer(l, x_.data(), n, pos0);
   const int64_t first = all_logits ? 0 : n - 1;

@@ -64,6 +64,7 @@ struct MethodCli {
   CalibrationOptions calib;
   GptqOptions gptq;
   std::string sample = "first", propagate = "quantized";
+  int64_t calib_batch = GptqModelOptions{}.batch;
 };
 void add_method_options(CLI::App* cmd, MethodCli& m);
 bool method_is_gptq(const MethodCli& m);  // validates the combination; throws a usage Error
@@ -72,8 +73,11 @@ bool method_is_gptq(const MethodCli& m);  // validates the combination; throws a
 std::vector<std::string> block_linear_names(const Model& m);
 // GPTQ to `target`: a vernier integer scheme or one GGML type for every block linear layer, or with
 // `mixture` each layer's GGML type (a GGUF file type's plan; `target` then names the file type).
+// park_dir: where the codes wait in an unnamed scratch file until they are written (empty: in memory).
 Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report,
-                 const std::map<std::string, GgmlType>* mixture = nullptr);
+                 const std::map<std::string, GgmlType>* mixture = nullptr, const std::string& park_dir = "");
+// The folder an output file or checkpoint directory goes into (its parent; "." for a bare name).
+std::string output_folder(const std::string& output);
 
 // Progress on stderr: on a terminal one line rewritten in place; in a log every `every`-th step and
 // the last (every = 0: nothing in a log). Nothing with quiet. The line is cleared when done.

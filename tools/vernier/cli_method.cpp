@@ -1,6 +1,7 @@
 // --method and its calibration options, shared by quantize (with --layout) and eval/run (--scheme).
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "cli_common.hpp"
@@ -20,6 +21,9 @@ void add_method_options(CLI::App* cmd, MethodCli& m) {
   cmd->add_option("--calib-tokens", m.calib.tokens_path, "GPTQ: calibration token ids (whitespace-separated integers)");
   cmd->add_option("--calib-ctx", m.calib.ctx, "GPTQ: tokens per calibration window")->capture_default_str();
   cmd->add_option("--calib-windows", m.calib.windows, "GPTQ: calibration windows (the first N)")->capture_default_str();
+  cmd->add_option("--calib-batch", m.calib_batch,
+                  "GPTQ: tokens per calibration pass (a window runs in chunks of N; the runtime's buffers grow with N)")
+      ->capture_default_str();
   cmd->add_option("--calib-sample", m.sample, "GPTQ: which windows: first or random")->capture_default_str();
   cmd->add_option("--seed", m.calib.seed, "GPTQ: seed of --calib-sample random")->capture_default_str();
   cmd->add_option("--damp", m.gptq.damp, "GPTQ: damping, a fraction of mean(diag H)")->capture_default_str();
@@ -54,9 +58,16 @@ std::vector<std::string> block_linear_names(const Model& m) {
   return names;
 }
 
+std::string output_folder(const std::string& output) {
+  std::filesystem::path p = std::filesystem::absolute(output).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();  // "dir/": the directory itself is the output
+  return p.parent_path().string();
+}
+
 Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report,
-                 const std::map<std::string, GgmlType>* mixture) {
+                 const std::map<std::string, GgmlType>* mixture, const std::string& park_dir) {
   GptqModelOptions o;
+  o.park_dir = park_dir;
   if (mixture) {
     o.ggml = true;
     o.ggml_types = *mixture;
@@ -91,6 +102,8 @@ Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc,
   o.gptq = mc.gptq;
   o.propagate_float = mc.propagate == "float";
   o.threads = threads;
+  if (mc.calib_batch < 1) throw_usage("--calib-batch must be at least 1");
+  o.batch = mc.calib_batch;
   Progress progress(quiet);
   o.progress = [&](int64_t l, int64_t n, const std::string& what) {
     progress.update(l, n, fmt::format("[{}/{}] GPTQ block {} {}", l + 1, n, l, what));
@@ -105,7 +118,7 @@ Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc,
   }
   if (report) {
     *report = {{"method", "gptq"}, {"target", o.ggml ? target : scheme_name(o.scheme)}, {"windows", r.windows}, {"tokens", r.tokens},
-               {"calib_ctx", co.ctx}, {"act_order", o.gptq.act_order}, {"static_groups", o.gptq.static_groups}, {"damp", o.gptq.damp},
+               {"calib_ctx", co.ctx}, {"calib_batch", o.batch}, {"act_order", o.gptq.act_order}, {"static_groups", o.gptq.static_groups}, {"damp", o.gptq.damp},
                {"block", o.gptq.block}, {"propagate", mc.propagate}, {"layers", layers}, {"block_seconds", r.block_seconds},
                {"seconds", r.seconds}, {"peak_rss_bytes", peak_rss_bytes()}};
   }

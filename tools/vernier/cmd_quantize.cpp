@@ -69,7 +69,9 @@ void run_quantize_hf(const QuantizeCliOptions& opt) {
   const Model source = open_model(opt.input, opt.tokenizer);
   nlohmann::json gptq_report;
   // GPTQ's codes are chosen in memory, then written as they are
-  const Model m = gptq ? apply_gptq(source, scheme_name(stored), opt.method, opt.threads, opt.quiet || opt.json, &gptq_report) : source;
+  const Model m = gptq ? apply_gptq(source, scheme_name(stored), opt.method, opt.threads, opt.quiet || opt.json, &gptq_report, nullptr,
+                                    output_folder(opt.output))
+                       : source;
   Progress progress(opt.quiet);
   if (!opt.quiet) {
     h.progress = [&](size_t i, size_t n, const std::string& name) {
@@ -162,7 +164,9 @@ void run_quantize(const QuantizeCliOptions& opt) {
   if (gptq && targets.empty()) {
     throw_usage("--type " + std::string(ft->name) + " leaves no block matrix in a type GPTQ makes (Q4_0 … Q8_0, Q2_K … Q6_K, IQ4_NL, IQ4_XS)");
   }
-  const Model m = gptq ? apply_gptq(source, std::string(ft->name), opt.method, opt.threads, opt.quiet || opt.json, &gptq_report, &targets) : source;
+  const Model m = gptq ? apply_gptq(source, std::string(ft->name), opt.method, opt.threads, opt.quiet || opt.json, &gptq_report, &targets,
+                                    output_folder(opt.output))
+                       : source;
   int64_t total_elements = 0;
   for (const auto& t : m.tensors) total_elements += t.elements();
   const double total_mb = static_cast<double>(total_elements) * 4 / 1e6;
