@@ -11,19 +11,20 @@
 
 namespace vernier {
 
-// A 2-layer model of synthetic weights, 4 heads over 2 KV heads (grouped-query attention).
+// A 2-layer model of synthetic weights, 4 heads over 2 KV heads (grouped-query attention), or over
+// kv_heads of them.
 struct SmallModel {
   std::vector<std::vector<float>> data;
   Model m;
-  SmallModel() {
-    const int64_t dim = 64, ffn = 96, vocab = 48, kv = 32;
+  explicit SmallModel(int64_t kv_heads = 2) {
+    const int64_t dim = 64, ffn = 96, vocab = 48, kv = 16 * kv_heads;
     m.path = "(test model)";
     LlamaConfig& c = m.config;
     c.dim = dim;
     c.ffn = ffn;
     c.layers = 2;
     c.heads = 4;
-    c.kv_heads = 2;
+    c.kv_heads = kv_heads;
     c.vocab = vocab;
     c.context = 64;
     c.rope_dim = 16;

@@ -630,6 +630,56 @@ TEST(CliFiles, GptqQuantizesWithCalibrationAndRefusesBadCalibration) {
 }  // namespace
 
 namespace {
+TEST(CliFiles, AwqScalesFoldIntoTheModelAndItsCheckpoints) {
+  VERNIER_REQUIRE_SHARED("models/TinyStories-656K/model.safetensors");
+  namespace fs = std::filesystem;
+  const std::string src = vernier::testdata::shared("models/TinyStories-656K");
+  const std::string calib = vernier::testdata::shared("text/tinyshakespeare.txt");
+  const std::string text = vernier::testdata::shared("text/tinystories-excerpt.txt");
+  const std::string common = " --text " + text + " --protocol windows --ctx 128 --chunks 4 --base " + src + " --json --quiet --threads 2";
+  const std::string awq = " --calib " + calib + " --calib-ctx 128 --calib-windows 8";
+  CliResult r = run("eval " + src + " --scheme int3-asym-g32" + common);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const double rtn_kld = nlohmann::json::parse(r.out)["kld"]["mean"].get<double>();
+  r = run("eval " + src + " --scheme int3-asym-g32 --method awq" + awq + common);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_LT(j["kld"]["mean"].get<double>(), rtn_kld);
+  EXPECT_EQ(j["scheme"]["method"], "awq");
+  const auto& a = j["scheme"]["awq"];
+  EXPECT_EQ(a["quantizer"], "awq");
+  EXPECT_EQ(a["scales"].size(), 6u);  // Q/K/V, gate/up, down per block; O not (grouped-query attention)
+  EXPECT_EQ(a["skipped"].size(), 2u);
+  EXPECT_EQ(a["clips"].size(), 10u);  // V, O, gate, up, down per block
+  for (const auto& g : a["scales"]) EXPECT_LE(g["loss_after"].get<double>(), g["loss_before"].get<double>()) << g["group"];
+  for (const auto& c : a["clips"]) EXPECT_LE(c["loss_after"].get<double>(), c["loss_before"].get<double>()) << c["name"];
+  // into AutoAWQ's GEMM layout: the folded norms and scaled rows are ordinary tensors of the checkpoint
+  const std::string out = vernier::testdata::temp_path("cli-awq-real");
+  fs::remove_all(out);
+  r = run("quantize " + src + " -o " + out + " --layout awq --scheme int3-asym-g32 --method awq" + awq + " --quiet --json");
+  EXPECT_EQ(r.code, 2) << "the AWQ layout holds 4-bit codes only";
+  r = run("quantize " + src + " -o " + out + " --layout awq --scheme int4-asym-g32 --method awq" + awq + " --quiet --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["method"]["method"], "awq");
+  r = run("eval " + src + " --scheme int4-asym-g32" + common);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const double rtn4 = nlohmann::json::parse(r.out)["kld"]["mean"].get<double>();
+  r = run("eval " + out + common);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_LT(nlohmann::json::parse(r.out)["kld"]["mean"].get<double>(), rtn4);
+  fs::remove_all(out);
+  // what AWQ does not serve, and options of another method
+  r = run("eval " + src + " --scheme nf4-b64 --method awq" + awq + common);
+  EXPECT_EQ(r.code, 2);
+  r = run("eval " + src + " --scheme int4-asym-g32 --method gptq --awq-duo" + awq + common);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("AWQ's"), std::string::npos) << r.err;
+  r = run("quantize " + src + " -o " + vernier::testdata::temp_path("cli-awq.gguf") + " --type Q4_0 --method awq" + awq);
+  EXPECT_EQ(r.code, 2);
+}
+}  // namespace
+
+namespace {
 TEST(CliFiles, GptqIntoGgufTypes) {
   VERNIER_REQUIRE_SHARED("models/TinyStories-656K/model.safetensors");
   namespace fs = std::filesystem;

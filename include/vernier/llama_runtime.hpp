@@ -98,6 +98,8 @@ class LlamaRuntime {
   // Lets go of one of block `layer`'s matrices (a calibration pipeline that never runs the block
   // again); running the block afterwards throws a usage Error.
   void drop_matrix(int64_t layer, std::string_view tensor);
+  // Swaps block `layer`'s "attn_norm.weight" or "ffn_norm.weight" for w (dim values, copied).
+  void replace_norm(int64_t layer, std::string_view norm, std::span<const float> w);
 
   const LlamaConfig& config() const { return c_; }
   int64_t context() const { return context_; }

@@ -117,6 +117,8 @@ ModelTensor held_tensor(std::string name, QuantizedLinear w, std::vector<int32_t
 // A layer held as GGML blocks in memory (ne = {cols, rows}, bytes the rows of `type`).
 ModelTensor held_ggml_tensor(std::string name, std::vector<int64_t> ne, GgmlType type, std::vector<uint8_t> bytes);
 
+// float32 values held in memory (ne = {cols, rows} for a matrix), readable in place (view).
+ModelTensor held_f32_tensor(std::string name, std::vector<int64_t> ne, std::shared_ptr<const std::vector<float>> values);
 // The same tensor with its bytes parked in `file` (held codes: the packed codes, scales and zero
 // points; other tensors: their stored bytes), read back on demand (read(), load_scheme). NF4 with
 // double quantization stays in memory.

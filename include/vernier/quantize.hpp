@@ -12,6 +12,9 @@
 //                          x' = (q - z) * s. Codes are unsigned whatever the format's name (an int8
 //                          store of them is q - 128, an offset a kernel folds into z). Including 0 in
 //                          [lo, hi] keeps 0.0 exact, which zero padding and ReLU outputs rely on.
+//                          AsymRange::min_max (AWQ's quantizer): lo = min x, hi = max x as they are,
+//                          s = max(hi - lo, 1e-5) / (2^b - 1); a group that does not straddle 0
+//                          then saturates at one end (z clamps to the code range), as AWQ's does.
 //   NF4                  : s = absmax, q = nearest level of x / s, x' = level[q] * s.
 //   FP8 (E4M3, E5M2)     : s = amax / max_finite, q = fp8(x / s) with saturation, x' = fp8value(q) * s.
 //   FP16, BF16, FP32     : a cast; no scales.
@@ -43,6 +46,9 @@ namespace vernier {
 enum class Granularity { per_tensor, per_channel, per_group };
 enum class AffineMode { asymmetric, symmetric };
 enum class ScaleType { f32, f16 };  // how scales (and NF4 absmax values) are stored
+// The range an asymmetric integer group's scale spans: widened to include 0 (vernier's and GPTQ's
+// rule) or its min and max as they are (AWQ's). The stored layout is the same; only the numbers differ.
+enum class AsymRange { with_zero, min_max };
 
 struct Scheme {
   FormatId format = FormatId::int8;
@@ -54,6 +60,7 @@ struct Scheme {
   Saturation saturation = Saturation::saturate;  // FP8 overflow handling
   Rounding rounding = Rounding::nearest_even;
   float fixed_scale = 0.0f;                      // > 0: use this scale everywhere instead of deriving it
+  AsymRange range = AsymRange::with_zero;        // asymmetric integer schemes (not part of the name)
 };
 
 // "int4 asym g128", "nf4 b64 dq", "fp8_e4m3 per-channel", "fp16".

@@ -207,14 +207,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
         for (auto& t : out.tensors) {
           if (t.name == name) t = q;
         }
-        ModelTensor d;
-        d.name = name;
-        d.ne = src->ne;
-        d.type = GgmlType::F32;
-        d.nbytes = dense->size() * 4;
-        d.read = [dense](std::span<uint8_t> o) { std::memcpy(o.data(), dense->data(), std::min(o.size(), dense->size() * 4)); };
-        d.view = [dense] { return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(dense->data()), dense->size() * 4); };
-        rt.replace_matrix(l, tn, d);
+        rt.replace_matrix(l, tn, held_f32_tensor(name, src->ne, dense));
       }
     }
     obs.layer = -1;

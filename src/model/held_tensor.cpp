@@ -101,3 +101,18 @@ ModelTensor held_ggml_tensor(std::string name, std::vector<int64_t> ne, GgmlType
 }
 
 }  // namespace vernier
+
+namespace vernier {
+
+ModelTensor held_f32_tensor(std::string name, std::vector<int64_t> ne, std::shared_ptr<const std::vector<float>> values) {
+  ModelTensor t;
+  t.name = std::move(name);
+  t.ne = std::move(ne);
+  t.type = GgmlType::F32;
+  t.nbytes = values->size() * 4;
+  t.read = [values](std::span<uint8_t> o) { std::memcpy(o.data(), values->data(), std::min(o.size(), values->size() * 4)); };
+  t.view = [values] { return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(values->data()), values->size() * 4); };
+  return t;
+}
+
+}  // namespace vernier

@@ -1,6 +1,7 @@
 // Affine integer quantization (symmetric and asymmetric), the formulas in quantize.hpp.
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "internal.hpp"
@@ -29,7 +30,48 @@ CodeRange code_range(const Scheme& s) {
   const int32_t offset = f.is_signed ? 0 : (1 << (b - 1));
   return {-qmax + offset, qmax + offset, offset};
 }
+// [lo, hi] of an asymmetric group under the scheme's range rule
+std::pair<float, float> asym_bounds(const Scheme& s, const GroupRange& r) {
+  if (s.range == AsymRange::min_max) return {r.min, r.max};
+  return {std::min(r.min, 0.0f), std::max(r.max, 0.0f)};
+}
+// One group's scale, its inverse and zero point (the formulas in quantize.hpp).
+AffineParams affine_params(const Scheme& s, const CodeRange& range, const GroupRange& r) {
+  const bool asym = s.mode == AffineMode::asymmetric;
+  float scale;
+  if (s.fixed_scale > 0.0f) {
+    scale = s.fixed_scale;
+  } else if (asym) {
+    const auto [lo, hi] = asym_bounds(s, r);
+    // AWQ's rule floors the span at 1e-5 (its own constant) so a constant group gets a finite scale
+    const float span = s.range == AsymRange::min_max ? std::max(hi - lo, 1e-5f) : hi - lo;
+    scale = span / static_cast<float>(range.hi);
+  } else {
+    scale = r.absmax / static_cast<float>(range.hi - range.fixed_zero);
+  }
+  scale = store_scale(scale, s.scale_type);
+  const float inv = inverse_scale(scale);
+  int32_t zero = range.fixed_zero;
+  if (asym) zero = std::clamp(round_to_int(-asym_bounds(s, r).first * inv, Rounding::nearest_even), range.lo, range.hi);
+  return {scale, inv, zero};
+}
 }  // namespace
+
+void fake_quantize_affine_group(const Scheme& s, const float* x, int64_t n, float* out) {
+  const CodeRange range = code_range(s);
+  GroupRange r;
+  if (n > 0) r.min = r.max = x[0];
+  for (int64_t i = 0; i < n; ++i) {
+    r.min = std::min(r.min, x[i]);
+    r.max = std::max(r.max, x[i]);
+    r.absmax = std::max(r.absmax, std::fabs(x[i]));
+  }
+  const AffineParams p = affine_params(s, range, r);
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t v = std::clamp(round_to_int(x[i] * p.inv, s.rounding) + p.zero, range.lo, range.hi);
+    out[i] = static_cast<float>(v - p.zero) * p.scale;
+  }
+}
 
 void quantize_affine(const TensorView& in, QuantizedTensor& q) {
   const Scheme& s = q.scheme;
@@ -42,26 +84,9 @@ void quantize_affine(const TensorView& in, QuantizedTensor& q) {
   q.scales.resize(ranges.size());
   if (asym) q.zero_points.resize(ranges.size());
   for (size_t g = 0; g < ranges.size(); ++g) {
-    float scale;
-    if (s.fixed_scale > 0.0f) {
-      scale = s.fixed_scale;
-    } else if (asym) {
-      const float lo = std::min(ranges[g].min, 0.0f);
-      const float hi = std::max(ranges[g].max, 0.0f);
-      scale = (hi - lo) / static_cast<float>(range.hi);
-    } else {
-      scale = ranges[g].absmax / static_cast<float>(range.hi - range.fixed_zero);
-    }
-    scale = store_scale(scale, s.scale_type);
-    const float inv = inverse_scale(scale);
-    int32_t zero = range.fixed_zero;
-    if (asym) {
-      const float lo = std::min(ranges[g].min, 0.0f);
-      zero = std::clamp(round_to_int(-lo * inv, Rounding::nearest_even), range.lo, range.hi);
-      q.zero_points[g] = zero;
-    }
-    params[g] = {scale, inv, zero};
-    q.scales[g] = scale;
+    params[g] = affine_params(s, range, ranges[g]);
+    q.scales[g] = params[g].scale;
+    if (asym) q.zero_points[g] = params[g].zero;
   }
 
   std::vector<int32_t> row_codes(static_cast<size_t>(q.cols));

@@ -25,6 +25,7 @@ struct Grid {
   bool sym = false;
   int32_t qmin = 0, qmax = 15;
   ScaleType scale_type = ScaleType::f32;
+  AsymRange range = AsymRange::with_zero;
 };
 struct Params {
   float scale = 0, inv = 0;
@@ -39,13 +40,17 @@ Grid grid_of(const Scheme& s) {
   g.qmin = g.sym ? -(1 << (f.bits - 1)) : 0;
   g.qmax = g.sym ? (1 << (f.bits - 1)) - 1 : (1 << f.bits) - 1;
   g.scale_type = s.scale_type;
+  g.range = s.range;
   return g;
 }
 
 // One row's parameters over [lo, hi] (its group's min and max).
 Params params_of(const Grid& g, float lo, float hi) {
-  lo = std::min(lo, 0.0f);
-  hi = std::max(hi, 0.0f);
+  const bool min_max = !g.sym && g.range == AsymRange::min_max;  // AWQ's rule (quantize.hpp)
+  if (!min_max) {
+    lo = std::min(lo, 0.0f);
+    hi = std::max(hi, 0.0f);
+  }
   Params p;
   if (g.sym) {  // GPTQ's full-range symmetric grid: s = 2·absmax / (2^b − 1)
     const float amax = std::max(-lo, hi);
@@ -53,7 +58,7 @@ Params params_of(const Grid& g, float lo, float hi) {
     p.inv = detail::inverse_scale(p.scale);
     p.zero = 0;
   } else {  // vernier's (and GPTQ's) min/max rule, computed as quantize_affine computes it
-    p.scale = detail::store_scale((hi - lo) / static_cast<float>(g.qmax), g.scale_type);
+    p.scale = detail::store_scale((min_max ? std::max(hi - lo, 1e-5f) : hi - lo) / static_cast<float>(g.qmax), g.scale_type);
     p.inv = detail::inverse_scale(p.scale);
     p.zero = std::clamp(detail::round_to_int(-lo * p.inv, Rounding::nearest_even), 0, g.qmax);
   }

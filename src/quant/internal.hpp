@@ -43,6 +43,8 @@ inline float inverse_scale(float s) { return s > 0.0f ? 1.0f / s : 0.0f; }
 int32_t round_to_int(float v, Rounding rounding);
 
 void quantize_affine(const TensorView& in, QuantizedTensor& q);
+// One group of n values quantized and decoded under an integer scheme (quantize_affine's arithmetic).
+void fake_quantize_affine_group(const Scheme& s, const float* x, int64_t n, float* out);
 void dequantize_affine(const QuantizedTensor& q, float* out);
 void quantize_nf4(const TensorView& in, QuantizedTensor& q);
 void dequantize_nf4(const QuantizedTensor& q, float* out);

@@ -113,6 +113,15 @@ void LlamaRuntime::replace_matrix(int64_t layer, std::string_view tensor, const 
   mx = matrix_of(t, "(replaced)", mx.name, mx.rows, mx.cols);
 }
 
+void LlamaRuntime::replace_norm(int64_t layer, std::string_view norm, std::span<const float> w) {
+  if (layer < 0 || layer >= c_.layers) throw_usage("replace_norm: no layer " + std::to_string(layer));
+  Layer& L = layers_[static_cast<size_t>(layer)];
+  std::vector<float>* v = norm == "attn_norm.weight" ? &L.attn_norm : norm == "ffn_norm.weight" ? &L.ffn_norm : nullptr;
+  if (!v) throw_usage("replace_norm: no norm '" + std::string(norm) + "' (attn_norm.weight or ffn_norm.weight)");
+  if (w.size() != v->size()) throw_usage("replace_norm: " + std::to_string(w.size()) + " values for a norm of " + std::to_string(v->size()));
+  v->assign(w.begin(), w.end());
+}
+
 void LlamaRuntime::drop_matrix(int64_t layer, std::string_view tensor) {
   Matrix& mx = slot(layer, tensor);
   Matrix gone;

@@ -107,8 +107,12 @@ void apply_isa(const std::string& isa) { set_kernel_isa(resolve_isa(isa)); }
 
 Model apply_scheme(const Model& m, const std::string& scheme, int threads, bool quiet, InMemoryReport* report) {
   if (scheme.empty()) return m;
+  return apply_scheme(m, parse_weight_type(scheme), threads, quiet, report);
+}
+
+Model apply_scheme(const Model& m, const WeightType& type, int threads, bool quiet, InMemoryReport* report) {
   InMemoryOptions o;
-  o.type = parse_weight_type(scheme);
+  o.type = type;
   o.threads = threads;
   Progress progress(quiet);
   o.progress = [&](size_t i, size_t n, const std::string& name) {

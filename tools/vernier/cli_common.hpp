@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "vernier/awq_model.hpp"
 #include "vernier/gptq_model.hpp"
 #include "vernier/model.hpp"
 #include "vernier/plan.hpp"
@@ -57,17 +58,40 @@ void apply_isa(const std::string& isa);
 // formats` lists, for run and eval. Returns the model unchanged when `scheme` is empty; prints what
 // it did to stderr unless quiet. `report` receives the figures.
 Model apply_scheme(const Model& m, const std::string& scheme, int threads, bool quiet, InMemoryReport* report);
+Model apply_scheme(const Model& m, const WeightType& type, int threads, bool quiet, InMemoryReport* report);
 
 // --method rtn|gptq and GPTQ's calibration options (cli_method.cpp).
 struct MethodCli {
   std::string method = "rtn";
   CalibrationOptions calib;
   GptqOptions gptq;
-  std::string sample = "first", propagate = "quantized";
+  AwqOptions awq;
+  std::string awq_clip;   // "on", "off"; "": on under awq, off under awq+gptq
+  std::string sample = "first";
+  std::string propagate;  // "": the method's own (GPTQ quantized, AWQ float)
+  std::string quantizer;  // "": the method's own (AWQ's under awq and awq+gptq, vernier's otherwise)
   int64_t calib_batch = GptqModelOptions{}.batch;
 };
 void add_method_options(CLI::App* cmd, MethodCli& m);
-bool method_is_gptq(const MethodCli& m);  // validates the combination; throws a usage Error
+// What --method asks for (validated with its options; a usage Error otherwise).
+struct MethodPlan {
+  bool awq = false, gptq = false;
+  bool calibrated() const { return awq || gptq; }
+  std::string name() const { return awq && gptq ? "awq+gptq" : awq ? "awq" : gptq ? "gptq" : "rtn"; }
+};
+MethodPlan method_plan(const MethodCli& m);
+bool method_is_gptq(const MethodCli& m);  // method_plan(m).gptq
+// The scheme the method's quantizer stores: AWQ's range rule (AsymRange::min_max) for asymmetric
+// integer schemes under --method awq / awq+gptq or --quantizer awq.
+Scheme method_scheme(Scheme s, const MethodCli& m);
+// --scheme under --method rtn: the weight type, with --quantizer's rule for asymmetric integer schemes.
+WeightType rtn_type(const std::string& scheme, const MethodCli& m);
+// --scheme under --method awq: a vernier integer scheme (a usage Error otherwise), with the method's quantizer.
+Scheme awq_target(const std::string& scheme, const MethodCli& m);
+// AWQ's scales and clipping folded into the model (float; a per-group table on stderr unless quiet).
+// park_dir as apply_gptq's.
+Model apply_awq(const Model& m, const Scheme& scheme, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report,
+                const std::string& park_dir = "");
 // The blocks' linear layers quantized by GPTQ to `scheme` (a per-layer loss table on stderr unless quiet).
 // The names of the block linear layers GPTQ quantizes (blk.L.attn_q.weight …), in true-sequential order.
 std::vector<std::string> block_linear_names(const Model& m);

@@ -13,10 +13,21 @@
 namespace vernier::cli {
 
 void add_method_options(CLI::App* cmd, MethodCli& m) {
-  cmd->add_option("--method", m.method, "How the codes are chosen: rtn (round to nearest) or gptq (calibrated, Hessian error "
-                                        "compensation, for integer schemes and the GGML types Q4_0 … Q8_0, Q2_K … Q6_K, IQ4_NL, "
-                                        "IQ4_XS; needs --calib or --calib-tokens)")
+  cmd->add_option("--method", m.method,
+                  "How the codes are chosen: rtn (round to nearest); gptq (calibrated, Hessian error compensation, for integer "
+                  "schemes and the GGML types Q4_0 … Q8_0, Q2_K … Q6_K, IQ4_NL, IQ4_XS); awq (calibrated, activation-aware scales "
+                  "folded into the model and clipping, then round to nearest; integer schemes); awq+gptq (AWQ's scales and "
+                  "clipping, then GPTQ). The calibrated ones need --calib or --calib-tokens")
       ->capture_default_str();
+  cmd->add_option("--quantizer", m.quantizer,
+                  "Asymmetric integer schemes: awq (AWQ's quantizer: min and max as they are, not widened to include 0) or "
+                  "vernier (widened, as GPTQ's); default: awq under --method awq/awq+gptq, vernier otherwise");
+  cmd->add_flag("--awq-duo", m.awq.duo, "AWQ: AutoAWQ's duo scaling, s = x̄^α / w̄^(1−α)");
+  cmd->add_option("--awq-clip", m.awq_clip,
+                  "AWQ: the clip search, on or off; default on under --method awq, off under awq+gptq (GPTQ compensates "
+                  "the rounding against the unclipped weights, and clipping first made it worse in every measured case)");
+  cmd->add_option("--awq-grid", m.awq.grid, "AWQ: scale candidates α = i/N, i < N, and the clip ratios' step 1/N")->capture_default_str();
+  cmd->add_option("--awq-clip-tokens", m.awq.clip_tokens, "AWQ: tokens sampled (strided) for the clip search")->capture_default_str();
   cmd->add_option("--calib", m.calib.text_path, "GPTQ: calibration text, tokenized with the model's tokenizer");
   cmd->add_option("--calib-tokens", m.calib.tokens_path, "GPTQ: calibration token ids (whitespace-separated integers)");
   cmd->add_option("--calib-ctx", m.calib.ctx, "GPTQ: tokens per calibration window")->capture_default_str();
@@ -30,22 +41,129 @@ void add_method_options(CLI::App* cmd, MethodCli& m) {
   cmd->add_option("--block", m.gptq.block, "GPTQ: columns per lazy batch update")->capture_default_str();
   cmd->add_flag("--act-order", m.gptq.act_order, "GPTQ: quantize columns by decreasing Hessian diagonal (desc_act, g_idx)");
   cmd->add_flag("--static-groups", m.gptq.static_groups, "GPTQ: group scales from the weights before the sweep");
-  cmd->add_option("--propagate", m.propagate, "GPTQ: what feeds block l+1: quantized (the quantized block's outputs) or float")
-      ->capture_default_str();
+  cmd->add_option("--propagate", m.propagate,
+                  "What feeds block l+1: quantized (the quantized block's outputs; GPTQ's default) or float (AWQ's default)");
 }
 
-bool method_is_gptq(const MethodCli& m) {
-  if (m.method == "rtn") {
+MethodPlan method_plan(const MethodCli& m) {
+  MethodPlan p;
+  if (m.method == "gptq") p.gptq = true;
+  else if (m.method == "awq") p.awq = true;
+  else if (m.method == "awq+gptq") p.awq = p.gptq = true;
+  else if (m.method != "rtn") throw_usage("unknown --method '" + m.method + "' (expected rtn, gptq, awq or awq+gptq)");
+  if (!m.quantizer.empty() && m.quantizer != "awq" && m.quantizer != "vernier") throw_usage("--quantizer is awq or vernier");
+  if (!p.calibrated()) {
     if (!m.calib.text_path.empty() || !m.calib.tokens_path.empty() || m.gptq.act_order || m.gptq.static_groups) {
-      throw_usage("--calib, --calib-tokens, --act-order and --static-groups go with --method gptq");
+      throw_usage("--calib, --calib-tokens, --act-order and --static-groups go with --method gptq, awq or awq+gptq");
     }
-    return false;
+    return p;
   }
-  if (m.method != "gptq") throw_usage("unknown --method '" + m.method + "' (expected rtn or gptq)");
-  if (m.calib.text_path.empty() == m.calib.tokens_path.empty()) throw_usage("--method gptq needs one of --calib FILE or --calib-tokens FILE");
+  if (!p.gptq && (m.gptq.act_order || m.gptq.static_groups)) throw_usage("--act-order and --static-groups are GPTQ's (--method gptq or awq+gptq)");
+  const AwqOptions awq_defaults;
+  if (!p.awq && (m.awq.duo || !m.awq_clip.empty() || m.awq.grid != awq_defaults.grid || m.awq.clip_tokens != awq_defaults.clip_tokens)) {
+    throw_usage("--awq-duo, --awq-clip, --awq-grid and --awq-clip-tokens are AWQ's (--method awq or awq+gptq)");
+  }
+  if (m.calib.text_path.empty() == m.calib.tokens_path.empty()) {
+    throw_usage("--method " + p.name() + " needs one of --calib FILE or --calib-tokens FILE");
+  }
   if (m.sample != "first" && m.sample != "random") throw_usage("--calib-sample is first or random");
-  if (m.propagate != "quantized" && m.propagate != "float") throw_usage("--propagate is quantized or float");
-  return true;
+  if (!m.propagate.empty() && m.propagate != "quantized" && m.propagate != "float") throw_usage("--propagate is quantized or float");
+  if (m.awq.grid < 1 || m.awq.grid > 1000) throw_usage("--awq-grid must be 1 … 1000");
+  if (m.awq.clip_tokens < 1) throw_usage("--awq-clip-tokens must be at least 1");
+  if (!m.awq_clip.empty() && m.awq_clip != "on" && m.awq_clip != "off") throw_usage("--awq-clip is on or off");
+  if (m.calib_batch < 1) throw_usage("--calib-batch must be at least 1");
+  return p;
+}
+
+bool method_is_gptq(const MethodCli& m) { return method_plan(m).gptq; }
+
+Scheme method_scheme(Scheme s, const MethodCli& m) {
+  const bool awq_rule = m.quantizer.empty() ? method_plan(m).awq : m.quantizer == "awq";
+  if (awq_rule && s.mode == AffineMode::asymmetric && format_info(s.format).kind == FormatKind::integer) s.range = AsymRange::min_max;
+  return s;
+}
+
+WeightType rtn_type(const std::string& scheme, const MethodCli& m) {
+  if (scheme.empty()) return WeightType{};
+  const WeightType wt = parse_weight_type(scheme);
+  if (!wt.is_scheme()) {
+    if (!m.quantizer.empty()) throw_usage("--quantizer chooses the rule of vernier's asymmetric integer schemes; " + scheme + " is a GGML type");
+    return wt;
+  }
+  return WeightType::scheme(method_scheme(wt.as_scheme(), m));
+}
+
+Scheme awq_target(const std::string& scheme, const MethodCli& m) {
+  const WeightType wt = parse_weight_type(scheme);
+  if (!wt.is_scheme() || format_info(wt.as_scheme().format).kind != FormatKind::integer) {
+    throw_usage("--method " + m.method + " quantizes to vernier's integer schemes (e.g. int4-asym-g128); not " + scheme +
+                " (GGUF types under AWQ are not built yet)");
+  }
+  return method_scheme(wt.as_scheme(), m);
+}
+
+namespace {
+std::vector<std::vector<int32_t>> windows_of(const Model& m, const MethodCli& mc) {
+  CalibrationOptions co = mc.calib;
+  co.random = mc.sample == "random";
+  return calibration_windows(m, co);
+}
+}  // namespace
+
+Model apply_awq(const Model& m, const Scheme& scheme, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report,
+                const std::string& park_dir) {
+  AwqModelOptions o;
+  o.scheme = scheme;
+  o.awq = mc.awq;
+  o.awq.clip = mc.awq_clip.empty() ? !method_plan(mc).gptq : mc.awq_clip == "on";
+  if (method_plan(mc).gptq) o.gptq = mc.gptq;  // awq+gptq: the candidates judged by GPTQ's weights
+  o.propagate_quantized = mc.propagate == "quantized";
+  o.threads = threads;
+  o.batch = mc.calib_batch;
+  o.park_dir = park_dir;
+  const std::vector<std::vector<int32_t>> windows = windows_of(m, mc);
+  Progress progress(quiet);
+  o.progress = [&](int64_t l, int64_t n, const std::string& what) {
+    progress.update(l, n, fmt::format("[{}/{}] AWQ block {} {}", l + 1, n, l, what));
+  };
+  AwqModelReport r;
+  Model out = awq_scale_model(m, windows, o, &r);
+  progress.clear();
+  if (report) {
+    nlohmann::json scales = nlohmann::json::array(), clips = nlohmann::json::array();
+    for (const auto& x : r.scales) {
+      scales.push_back({{"group", x.group}, {"folded_into", x.folded_into}, {"alpha", x.alpha}, {"loss_before", x.loss_before},
+                        {"loss_after", x.loss_after}});
+    }
+    for (const auto& x : r.clips) {
+      clips.push_back({{"name", x.name}, {"mean_ratio", x.mean_ratio}, {"loss_before", x.loss_before}, {"loss_after", x.loss_after}});
+    }
+    *report = {{"method", "awq"}, {"scheme", scheme_name(scheme)}, {"quantizer", scheme.range == AsymRange::min_max ? "awq" : "vernier"},
+               {"windows", r.windows}, {"tokens", r.tokens}, {"calib_ctx", mc.calib.ctx}, {"duo", o.awq.duo}, {"clip", o.awq.clip},
+               {"grid", o.awq.grid}, {"propagate", o.propagate_quantized ? "quantized" : "float"}, {"scales", scales}, {"clips", clips},
+               {"skipped", r.skipped}, {"block_seconds", r.block_seconds}, {"seconds", r.seconds}, {"peak_rss_bytes", peak_rss_bytes()}};
+  }
+  if (!quiet) {
+    Table t;
+    t.header = {"group", "folded into", "α", "RTN loss", "AWQ loss", "AWQ/RTN"};
+    for (const auto& x : r.scales) {
+      t.rows.push_back({x.group, x.folded_into, fixed(x.alpha, 2), num(x.loss_before, 4), num(x.loss_after, 4),
+                        fixed(x.loss_before > 0 ? x.loss_after / x.loss_before : 0, 3)});
+    }
+    t.print(std::cerr);
+    if (!r.clips.empty()) {
+      Table c;
+      c.header = {"layer", "mean clip ratio", "unclipped loss", "clipped loss"};
+      for (const auto& x : r.clips) c.rows.push_back({x.name, fixed(x.mean_ratio, 3), num(x.loss_before, 4), num(x.loss_after, 4)});
+      c.print(std::cerr);
+    }
+    for (const auto& s : r.skipped) std::cerr << "note: " << s << "\n";
+    std::cerr << fmt::format("AWQ {}: {} windows × {} tokens, {} blocks in {:.2f} s ({:.2f} s per block), peak RSS {}\n",
+                             scheme_name(scheme), r.windows, mc.calib.ctx, r.block_seconds.size(), r.seconds,
+                             r.block_seconds.empty() ? 0.0 : r.seconds / static_cast<double>(r.block_seconds.size()),
+                             format_bytes_short(peak_rss_bytes()));
+  }
+  return out;
 }
 
 std::vector<std::string> block_linear_names(const Model& m) {
@@ -74,7 +192,7 @@ Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc,
   } else {
     const WeightType wt = parse_weight_type(target);
     if (wt.is_scheme()) {
-      o.scheme = wt.as_scheme();
+      o.scheme = method_scheme(wt.as_scheme(), mc);
     } else {  // one GGML type for every block linear layer (eval/run in memory)
       if (!gptq_can_make(wt.ggml())) {
         throw_usage("--method gptq makes vernier's integer schemes and the GGML types Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K … Q6_K, "
@@ -96,13 +214,11 @@ Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc,
   if (o.ggml && mc.gptq.act_order && !mc.gptq.static_groups) {
     throw_usage("a GGUF row has no column permutation (g_idx): --act-order into GGML types needs --static-groups");
   }
-  CalibrationOptions co = mc.calib;
-  co.random = mc.sample == "random";
-  const std::vector<std::vector<int32_t>> windows = calibration_windows(m, co);
+  const std::vector<std::vector<int32_t>> windows = windows_of(m, mc);
+  const CalibrationOptions& co = mc.calib;
   o.gptq = mc.gptq;
   o.propagate_float = mc.propagate == "float";
   o.threads = threads;
-  if (mc.calib_batch < 1) throw_usage("--calib-batch must be at least 1");
   o.batch = mc.calib_batch;
   Progress progress(quiet);
   o.progress = [&](int64_t l, int64_t n, const std::string& what) {
@@ -119,7 +235,7 @@ Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc,
   if (report) {
     *report = {{"method", "gptq"}, {"target", o.ggml ? target : scheme_name(o.scheme)}, {"windows", r.windows}, {"tokens", r.tokens},
                {"calib_ctx", co.ctx}, {"calib_batch", o.batch}, {"act_order", o.gptq.act_order}, {"static_groups", o.gptq.static_groups}, {"damp", o.gptq.damp},
-               {"block", o.gptq.block}, {"propagate", mc.propagate}, {"layers", layers}, {"block_seconds", r.block_seconds},
+               {"block", o.gptq.block}, {"propagate", o.propagate_float ? "float" : "quantized"}, {"layers", layers}, {"block_seconds", r.block_seconds},
                {"seconds", r.seconds}, {"peak_rss_bytes", peak_rss_bytes()}};
   }
   if (!quiet) {

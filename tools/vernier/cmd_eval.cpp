@@ -35,11 +35,17 @@ void run_eval(const EvalOptions& opt) {
   const std::string isa = resolve_isa(opt.isa);
   const Model source = open_model(opt.model, opt.tokenizer);
   InMemoryReport q;
-  nlohmann::json gptq_report;
-  const bool gptq = method_is_gptq(opt.method);
-  if (gptq && opt.scheme.empty()) throw_usage("--method gptq needs --scheme (the scheme GPTQ quantizes to)");
-  const Model m = gptq ? apply_gptq(source, opt.scheme, opt.method, opt.threads, opt.quiet || opt.json, &gptq_report)
-                       : apply_scheme(source, opt.scheme, opt.threads, opt.quiet, &q);
+  nlohmann::json gptq_report, awq_report;
+  const MethodPlan plan = method_plan(opt.method);
+  const bool gptq = plan.calibrated();
+  if (gptq && opt.scheme.empty()) throw_usage("--method " + plan.name() + " needs --scheme (the scheme it quantizes to)");
+  const Model scaled = plan.awq ? apply_awq(source, awq_target(opt.scheme, opt.method), opt.method, opt.threads, opt.quiet || opt.json, &awq_report)
+                                : Model{};
+  const Model& input = plan.awq ? scaled : source;
+  const Model m = plan.gptq  ? apply_gptq(input, opt.scheme, opt.method, opt.threads, opt.quiet || opt.json, &gptq_report)
+                  : plan.awq ? apply_scheme(input, WeightType::scheme(awq_target(opt.scheme, opt.method)), opt.threads, opt.quiet, &q)
+                  : opt.scheme.empty() ? source
+                                       : apply_scheme(source, rtn_type(opt.scheme, opt.method), opt.threads, opt.quiet, &q);
   PerplexityOptions p;
   p.batch = opt.batch;
   p.save_logits = opt.save_logits;
@@ -67,8 +73,11 @@ void run_eval(const EvalOptions& opt) {
                      {"bytes", q.bytes}, {"bits_per_weight", q.bits_per_weight()}};
     }
     if (gptq) {
-      gptq_report["type"] = parse_weight_type(opt.scheme).name();
-      j["scheme"] = gptq_report;
+      nlohmann::json sj = plan.gptq ? gptq_report : nlohmann::json{{"bits_per_weight", q.bits_per_weight()}, {"bytes", q.bytes}};
+      sj["type"] = parse_weight_type(opt.scheme).name();
+      sj["method"] = plan.name();
+      if (plan.awq) sj["awq"] = awq_report;
+      j["scheme"] = sj;
     }
     if (r.has_kld) {
       const KldStats& k = r.kld;

@@ -54,24 +54,36 @@ void run_quantize_hf(const QuantizeCliOptions& opt) {
   h.layout = parse_hf_layout(opt.layout);
   const WeightType wt = parse_weight_type(opt.scheme);
   if (!wt.is_scheme()) throw_usage("--scheme '" + opt.scheme + "' is a GGML type; a --layout checkpoint holds a vernier scheme");
-  h.scheme = wt.as_scheme();
-  const bool gptq = method_is_gptq(opt.method);
+  const MethodPlan plan = method_plan(opt.method);
+  const bool gptq = plan.calibrated();
+  h.scheme = method_scheme(wt.as_scheme(), opt.method);
   h.quantize_output = opt.quantize_output;
   h.max_shard_bytes = parse_shard_size(opt.max_shard_size);
   h.overwrite = opt.force;
   if (opt.threads < 0) throw_usage("--threads must be at least 1");
   h.threads = opt.threads;
   const Scheme stored = hf_layout_scheme(h.layout, h.scheme);  // refuses what the layout cannot hold, before loading
-  if (gptq && opt.method.gptq.act_order && !opt.method.gptq.static_groups && h.layout != HfLayout::gptq) {
+  if (plan.awq) awq_target(scheme_name(stored), opt.method);  // an integer scheme
+  if (plan.gptq && opt.method.gptq.act_order && !opt.method.gptq.static_groups && h.layout != HfLayout::gptq) {
     throw_usage("--act-order's column order (g_idx) is stored only by --layout gptq; add --static-groups to keep the groups in order");
   }
   if (std::filesystem::exists(opt.output) && !opt.force) throw_usage(opt.output + ": exists (pass --force to replace it)");
   const Model source = open_model(opt.input, opt.tokenizer);
-  nlohmann::json gptq_report;
-  // GPTQ's codes are chosen in memory, then written as they are
-  const Model m = gptq ? apply_gptq(source, scheme_name(stored), opt.method, opt.threads, opt.quiet || opt.json, &gptq_report, nullptr,
-                                    output_folder(opt.output))
-                       : source;
+  nlohmann::json gptq_report, awq_report;
+  // AWQ's scaled float model is quantized by the writer (to nearest, AWQ's quantizer); GPTQ's codes are
+  // chosen in memory, then written as they are. Both wait in a scratch file beside the output.
+  const Model scaled = plan.awq ? apply_awq(source, stored, opt.method, opt.threads, opt.quiet || opt.json, &awq_report, output_folder(opt.output))
+                                : Model{};
+  const Model& input = plan.awq ? scaled : source;
+  const Model m = plan.gptq ? apply_gptq(input, scheme_name(stored), opt.method, opt.threads, opt.quiet || opt.json, &gptq_report, nullptr,
+                                         output_folder(opt.output))
+                            : input;
+  nlohmann::json method_json = "rtn";
+  if (gptq) {
+    method_json = plan.gptq ? gptq_report : nlohmann::json::object();
+    method_json["method"] = plan.name();
+    if (plan.awq) method_json["awq"] = awq_report;
+  }
   Progress progress(opt.quiet);
   if (!opt.quiet) {
     h.progress = [&](size_t i, size_t n, const std::string& name) {
@@ -96,7 +108,7 @@ void run_quantize_hf(const QuantizeCliOptions& opt) {
     }
     print_json({{"input", opt.input}, {"output", opt.output}, {"layout", hf_layout_name(h.layout)}, {"scheme", scheme_name(stored)},
                 {"tensors", tensors}, {"files", r.files}, {"notes", r.notes}, {"total_bytes", r.bytes}, {"shards", r.shards},
-                {"quantized_bits_per_weight", bpw}, {"seconds", r.seconds}, {"method", gptq ? gptq_report : nlohmann::json("rtn")}});
+                {"quantized_bits_per_weight", bpw}, {"seconds", r.seconds}, {"method", method_json}});
     return;
   }
   Table t;
@@ -118,6 +130,9 @@ void run_quantize(const QuantizeCliOptions& opt) {
   if (opt.type.empty()) throw_usage("--type is required (a GGUF file type), or --layout with --scheme for a Hugging Face checkpoint");
   if (!opt.scheme.empty()) throw_usage("--scheme goes with --layout (a Hugging Face checkpoint); a GGUF file takes --type");
   const bool gptq = method_is_gptq(opt.method);
+  if (method_plan(opt.method).awq) {
+    throw_usage("--method " + opt.method.method + " into GGUF file types is not built yet: use --layout with --scheme, or eval --scheme");
+  }
   if (gptq && opt.method.gptq.act_order && !opt.method.gptq.static_groups) {
     throw_usage("a GGUF row has no column permutation (g_idx): --act-order into GGML types needs --static-groups");
   }
