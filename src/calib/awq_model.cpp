@@ -14,6 +14,7 @@
 #include <span>
 #include <thread>
 
+#include "calib_runtime.hpp"
 #include "vernier/error.hpp"
 #include "vernier/file.hpp"
 #include "vernier/gptq.hpp"
@@ -85,9 +86,10 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
   if (opt.awq.grid < 1) throw_usage("AWQ's grid needs at least one step");
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t ctx = static_cast<int64_t>(windows[0].size());
-  const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int64_t batch = std::clamp<int64_t>(opt.batch, 1, ctx);
-  LlamaRuntime rt(m, RuntimeOptions{ctx, threads, KvType::f32, batch, "", true});
+  const int threads = calib::resolve_threads(opt.threads);
+  calib::WindowRuntime wr(m, windows, threads, opt.batch);
+  LlamaRuntime& rt = wr.rt();
+  const int64_t batch = wr.batch();
   const LlamaConfig& c = rt.config();
   const int64_t D = c.dim, F = c.ffn, KV = c.kv_heads * c.head_dim(), W = static_cast<int64_t>(windows.size()), N = W * ctx;
   const int64_t len_d = awq_group_len(opt.scheme, D), len_f = awq_group_len(opt.scheme, F);  // refuses schemes AWQ does not serve
@@ -96,14 +98,7 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
   rep.windows = W;
   rep.tokens = N;
 
-  Vec x(static_cast<size_t>(N * D));  // the windows' hidden states entering the block
-  for (int64_t w = 0; w < W; ++w) {
-    for (int64_t p = 0; p < ctx; p += batch) {
-      const int64_t n = std::min(batch, ctx - p);
-      rt.embed(std::span<const int32_t>(windows[static_cast<size_t>(w)]).subspan(static_cast<size_t>(p), static_cast<size_t>(n)),
-               x.data() + (w * ctx + p) * D);
-    }
-  }
+  Vec x = wr.embed_all();  // the windows' hidden states entering the block
   Tap tap;
   rt.set_observer(&tap);
   // block l over every window, each copied out of x first unless in_place (up to stop's input if given)
@@ -115,10 +110,7 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
         std::copy_n(rows, ctx * D, tmp.begin());
         rows = tmp.data();
       }
-      for (int64_t p = 0; p < ctx; p += batch) {
-        tap.base = w * ctx + p;
-        rt.run_layer(l, rows + p * D, std::min(batch, ctx - p), p, stop);
-      }
+      wr.run_window(l, w, rows, stop, [&](int64_t base) { tap.base = base; });
     }
   };
   const int64_t stride = std::max<int64_t>(1, N / std::max<int64_t>(1, opt.awq.clip_tokens));

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "calib_runtime.hpp"
 #include "vernier/error.hpp"
 #include "vernier/file.hpp"
 #include "vernier/ggml_quant.hpp"
@@ -96,11 +97,9 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
   if (windows.empty()) throw_usage("GPTQ needs at least one calibration window");
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t ctx = static_cast<int64_t>(windows[0].size());
-  const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // The runtime's buffers are sized by its batch, not the window: a window runs in chunks of
-  // opt.batch tokens (their K/V kept for the chunks after), and one KV store serves every layer.
-  const int64_t batch = std::clamp<int64_t>(opt.batch, 1, ctx);
-  LlamaRuntime rt(m, RuntimeOptions{ctx, threads, KvType::f32, batch, "", true});
+  const int threads = calib::resolve_threads(opt.threads);
+  calib::WindowRuntime wr(m, windows, threads, opt.batch);
+  LlamaRuntime& rt = wr.rt();
   const LlamaConfig& c = rt.config();
   const int64_t D = c.dim, W = static_cast<int64_t>(windows.size());
   GptqOptions go = opt.gptq;
@@ -109,18 +108,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
   rep.windows = W;
   rep.tokens = W * ctx;
 
-  std::vector<float> x(static_cast<size_t>(W * ctx * D));  // the windows' hidden states entering the block
-  for (int64_t w = 0; w < W; ++w) {
-    for (int64_t p = 0; p < ctx; p += batch) {
-      const int64_t n = std::min(batch, ctx - p);
-      rt.embed(std::span<const int32_t>(windows[static_cast<size_t>(w)]).subspan(static_cast<size_t>(p), static_cast<size_t>(n)),
-               x.data() + (w * ctx + p) * D);
-    }
-  }
-  // block l on one window's rows in place, chunk by chunk (up to `stop`'s input only, if given)
-  const auto run_window = [&](int64_t l, float* rows, std::optional<InputGroup> stop) {
-    for (int64_t p = 0; p < ctx; p += batch) rt.run_layer(l, rows + p * D, std::min(batch, ctx - p), p, stop);
-  };
+  std::vector<float> x = wr.embed_all();  // the windows' hidden states entering the block
   if (const ModelTensor* te = m.find("token_embd.weight"); te && te->release) te->release();  // read again only if tied to the output
   Model out = m;
   const std::shared_ptr<ScratchFile> park = opt.park_dir.empty() ? nullptr : std::make_shared<ScratchFile>(opt.park_dir);
@@ -134,7 +122,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
     const auto tb = std::chrono::steady_clock::now();
     if (opt.propagate_float) {  // the float block's outputs, before any of its matrices is replaced
       next = x;
-      for (int64_t w = 0; w < W; ++w) run_window(l, next.data() + w * ctx * D, std::nullopt);
+      for (int64_t w = 0; w < W; ++w) wr.run_window(l, w, next.data() + w * ctx * D, std::nullopt);
     }
     for (InputGroup g : kInputGroups) {
       const auto targeted = [&](std::string_view tn) { return !opt.ggml || opt.ggml_types.count("blk." + std::to_string(l) + "." + std::string(tn)); };
@@ -146,7 +134,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
       obs.h.clear();
       for (int64_t w = 0; w < W; ++w) {  // inputs computed with the sub-layers before g quantized
         std::copy_n(x.begin() + w * ctx * D, ctx * D, tmp.begin());
-        run_window(l, tmp.data(), g);  // up to g's input only
+        wr.run_window(l, w, tmp.data(), g);  // up to g's input only
       }
       hessian_symmetrize(obs.h, obs.d);
       // one factorisation for the group's matrices, in the Hessian's own buffer
@@ -214,7 +202,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
     if (opt.propagate_float) {
       x.swap(next);
     } else {  // the quantized block's outputs feed the next block
-      for (int64_t w = 0; w < W; ++w) run_window(l, x.data() + w * ctx * D, std::nullopt);
+      for (int64_t w = 0; w < W; ++w) wr.run_window(l, w, x.data() + w * ctx * D, std::nullopt);
     }
     // The block is not run again: the runtime lets go of its matrices (the float32 copies of the
     // quantized ones; the others are the source's, mapped or read).
