@@ -14,6 +14,7 @@
 #include "vernier/awq.hpp"
 #include "vernier/awq_model.hpp"
 #include "vernier/error.hpp"
+#include "vernier/ggml_quant.hpp"
 #include "vernier/gptq.hpp"
 #include "vernier/llama_runtime.hpp"
 #include "vernier/quantize_in_memory.hpp"
@@ -199,6 +200,41 @@ TEST(Awq, ScalesOfOneWithoutClippingAreRoundToNearest) {
     u.read(y);
     EXPECT_EQ(x, y) << t.name;
   }
+}
+
+TEST(Awq, GgmlTargetsUseLlamaCppsQuantizerAndGiveAnImportanceMatrix) {
+  // s = 1: llama.cpp's own round trip of the row (with the importance it is given)
+  const std::vector<float> w = random_weights(4, 64, 31);
+  std::vector<float> imp(64);
+  for (size_t i = 0; i < imp.size(); ++i) imp[i] = 0.5f + static_cast<float>(i % 5);
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q5_1, GgmlType::Q8_0}) {
+    std::vector<float> got(w.size()), want(w.size());
+    awq_fake_quantize_ggml(TensorView{w.data(), 4, 64, "w"}, std::vector<float>(64, 1.0f), t, imp.data(), got.data());
+    std::vector<uint8_t> bytes(static_cast<size_t>(*ggml_row_bytes(ggml_info(t), 64)) * 4);
+    ggml_quantize(t, w.data(), bytes.data(), 4, 64, imp.data());
+    ggml_dequantize(t, bytes.data(), want.data(), 4 * 64);
+    EXPECT_EQ(got, want) << ggml_info(t).name;
+  }
+  EXPECT_THROW(awq_fake_quantize_ggml(TensorView{w.data(), 2, 128, "w"}, std::vector<float>(128, 1.0f), GgmlType::Q4_K, nullptr,
+                                      std::vector<float>(256).data()),
+               Error);  // rows of 128: no 256-value blocks
+  // a model into Q4_0: folding still leaves the float function, and every block matrix has an importance
+  const SmallModel sm(4);
+  AwqModelOptions o;
+  o.ggml = true;
+  for (const ModelTensor& t : sm.m.tensors)
+    if (is_block_linear(t.name)) o.ggml_types[t.name] = GgmlType::Q4_0;
+  o.awq.clip = false;
+  o.threads = 1;
+  AwqModelReport rep;
+  const Model scaled = awq_scale_model(sm.m, windows_for(sm.m, 13), o, &rep);
+  EXPECT_EQ(rep.importance.weights.size(), 14u);
+  const std::vector<float> want = logits(sm.m), got = logits(scaled);
+  for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4 * (1 + std::fabs(want[i])));
+  o.awq.clip = true;
+  awq_scale_model(sm.m, windows_for(sm.m, 13), o, &rep);
+  EXPECT_EQ(rep.clips.size(), 10u);
+  for (const AwqClipReport& c : rep.clips) EXPECT_LE(c.loss_after, c.loss_before) << c.name;
 }
 
 TEST(Awq, BadInputIsAClearError) {

@@ -674,8 +674,24 @@ TEST(CliFiles, AwqScalesFoldIntoTheModelAndItsCheckpoints) {
   r = run("eval " + src + " --scheme int4-asym-g32 --method gptq --awq-duo" + awq + common);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("AWQ's"), std::string::npos) << r.err;
-  r = run("quantize " + src + " -o " + vernier::testdata::temp_path("cli-awq.gguf") + " --type Q4_0 --method awq" + awq);
-  EXPECT_EQ(r.code, 2);
+  // into a GGUF file: the scaled model quantized by llama.cpp's rule with the scaled inputs' importance
+  const std::string gguf = vernier::testdata::temp_path("cli-awq-q4_0.gguf"), plain = vernier::testdata::temp_path("cli-rtn-q4_0-awq.gguf");
+  r = run("quantize " + src + " -o " + gguf + " --type Q4_0 --method awq --force --quiet --json" + awq);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["method"]["method"], "awq");
+  r = run("quantize " + src + " -o " + plain + " --type Q4_0 --force --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string gguf_eval = " --tokenizer " + src + common;
+  r = run("eval " + plain + gguf_eval);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const double rtn_q4 = nlohmann::json::parse(r.out)["kld"]["mean"].get<double>();
+  r = run("eval " + gguf + gguf_eval);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_LT(nlohmann::json::parse(r.out)["kld"]["mean"].get<double>(), rtn_q4);
+  r = run("quantize " + src + " -o " + gguf + " --type Q4_0 --method awq --force --imatrix " + gguf + awq);
+  EXPECT_EQ(r.code, 2) << "AWQ makes its own statistics";
+  fs::remove(gguf);
+  fs::remove(plain);
 }
 }  // namespace
 

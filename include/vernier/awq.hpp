@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "vernier/quantize.hpp"
+#include "vernier/weight_type.hpp"
 
 namespace vernier {
 
@@ -69,9 +70,18 @@ struct AwqClipResult {
   double loss_before = 0, loss_after = 0;  // Σ over rows and groups of the sample's squared error, ratio 1 and chosen
 };
 // The clip search on w (rows × cols, row-major) with sampled inputs x (n × cols, the inputs as the
-// scaled weights see them), clamping w in place to the chosen bounds. threads: rows split.
+// scaled weights see them), clamping w in place to the chosen bounds, under an integer scheme's
+// quantizer (its groups) — or any group quantizer: `quantize` decodes the n values of one group that
+// starts at column col0 as the target stores them.
 AwqClipResult awq_clip(float* w, int64_t rows, int64_t cols, const float* x, int64_t n, const Scheme& scheme, const AwqOptions& opt,
                        int threads);
+using AwqGroupQuantizer = std::function<void(const float* values, int64_t n, int64_t col0, float* out)>;
+AwqClipResult awq_clip(float* w, int64_t rows, int64_t cols, const float* x, int64_t n, int64_t group_len,
+                       const AwqGroupQuantizer& quantize, const AwqOptions& opt, int threads);
+
+// Q(W·diag s)·diag(s)⁻¹ with llama.cpp's quantizer for a GGML type (rows of whole blocks), weighted by
+// the scaled inputs' importance x2_mean / s² (mean squared activation per column) when x2_mean is given.
+void awq_fake_quantize_ggml(const TensorView& w, std::span<const float> s, GgmlType type, const float* x2_mean, float* out);
 
 // Σ_r Δw_r · H · Δw_rᵀ for Δw (rows × cols) and a symmetric H (cols × cols): the output error
 // ‖Δw·X‖² of a linear layer whose inputs have H = XᵀX (scaled as H is).

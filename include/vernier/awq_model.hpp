@@ -20,18 +20,24 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "vernier/awq.hpp"
 #include "vernier/gptq.hpp"
+#include "vernier/imatrix.hpp"
 #include "vernier/model.hpp"
 
 namespace vernier {
 
 struct AwqModelOptions {
   Scheme scheme;  // the target: its quantizer is the searches' (AsymRange::min_max is AWQ's own)
+  // GGUF targets (ggml set): each block linear layer's GGML type, whose llama.cpp quantizer — weighted
+  // by the scaled inputs' mean squares, as an imatrix — the searches use; a layer not named stays float.
+  bool ggml = false;
+  std::map<std::string, GgmlType> ggml_types;
   AwqOptions awq;
   // Set (awq+gptq): each scale candidate is judged by the weights GPTQ makes of it (with the scaled
   // inputs' Hessian) instead of round to nearest's, so the scales chosen are the ones GPTQ does best with.
@@ -58,6 +64,9 @@ struct AwqModelReport {
   std::vector<AwqScaleReport> scales;
   std::vector<AwqClipReport> clips;
   std::vector<std::string> skipped;  // groups not searched, and why (e.g. O under grouped-query attention)
+  // Per block linear layer of the result, its inputs' mean squares (x / s)²: an importance matrix for
+  // llama.cpp's quantizers on the scaled model (what quantize --type … --method awq uses).
+  ImportanceMatrix importance;
   std::vector<double> block_seconds;
   double seconds = 0;
   int64_t windows = 0, tokens = 0;

@@ -17,6 +17,7 @@
 #include "calib_runtime.hpp"
 #include "vernier/error.hpp"
 #include "vernier/file.hpp"
+#include "vernier/ggml_quant.hpp"
 #include "vernier/gptq.hpp"
 #include "vernier/llama_runtime.hpp"
 
@@ -37,6 +38,7 @@ class Tap : public LayerObserver {
 
 struct GroupStats {
   std::vector<double> abs_sum;  // Σ |x| per channel
+  std::vector<double> sq_sum;   // Σ x² per channel (the importance of GGML targets)
   std::vector<float> sample;    // the clip search's tokens (rows of d)
   int64_t d = 0;
 };
@@ -92,7 +94,9 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
   const int64_t batch = wr.batch();
   const LlamaConfig& c = rt.config();
   const int64_t D = c.dim, F = c.ffn, KV = c.kv_heads * c.head_dim(), W = static_cast<int64_t>(windows.size()), N = W * ctx;
-  const int64_t len_d = awq_group_len(opt.scheme, D), len_f = awq_group_len(opt.scheme, F);  // refuses schemes AWQ does not serve
+  // the groups of w̄ (duo): the scheme's, or a GGML target's blocks (32 for the legacy types, 256 for K-quants: 32 is used)
+  const int64_t len_d = opt.ggml ? std::min<int64_t>(32, D) : awq_group_len(opt.scheme, D),  // refuses schemes AWQ does not serve
+      len_f = opt.ggml ? std::min<int64_t>(32, F) : awq_group_len(opt.scheme, F);
   openblas_set_num_threads(threads);
   AwqModelReport rep;
   rep.windows = W;
@@ -152,10 +156,14 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
       if (s.d == 0) {
         s.d = d;
         s.abs_sum.assign(static_cast<size_t>(d), 0.0);
+        s.sq_sum.assign(static_cast<size_t>(d), 0.0);
       }
       for (int64_t i = 0; i < n; ++i) {
         const float* row = xr + i * d;
-        for (int64_t k = 0; k < d; ++k) s.abs_sum[static_cast<size_t>(k)] += std::fabs(row[k]);
+        for (int64_t k = 0; k < d; ++k) {
+          s.abs_sum[static_cast<size_t>(k)] += std::fabs(row[k]);
+          s.sq_sum[static_cast<size_t>(k)] += static_cast<double>(row[k]) * row[k];
+        }
         if ((base + i) % stride == 0) s.sample.insert(s.sample.end(), row, row + d);
       }
       if (g == InputGroup::attn_out) hessian_accumulate(h_o, xr, n, d, N);
@@ -171,31 +179,51 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
       hessian_symmetrize(h_in, D);
       hessian_symmetrize(h_fin, D);
     }
-    Vec mean[4];
+    Vec mean[4], x2[4];
     for (int g = 0; g < 4; ++g) {
       mean[g].resize(st[g].abs_sum.size());
+      x2[g].resize(st[g].sq_sum.size());
       for (size_t k = 0; k < mean[g].size(); ++k) {
         mean[g][k] = static_cast<float>(st[g].abs_sum[k] / static_cast<double>(N));
+        x2[g][k] = static_cast<float>(st[g].sq_sum[k] / static_cast<double>(N));
         if (!std::isfinite(mean[g][k])) {
           throw_bad_input(m.path + ": block " + std::to_string(l) + ": the calibration activations of " +
                           std::string(input_group_name(static_cast<InputGroup>(g))) + " are not finite (channel " + std::to_string(k) + ")");
         }
       }
     }
-    const auto fq = [&](const Vec& w, int64_t rows, int64_t cols, std::span<const float> s) {
+    // Q(W·diag s)·diag(s)⁻¹ of matrix tn to its target: the scheme, or its GGML type weighted by the
+    // scaled inputs' mean squares x2 / s² (a matrix without a GGML type stays float)
+    const auto ggml_type_of = [&](const std::string& tn) -> std::optional<GgmlType> {
+      const auto it = opt.ggml_types.find(p + tn);
+      if (it == opt.ggml_types.end()) return std::nullopt;
+      return it->second;
+    };
+    const auto fq = [&](const std::string& tn, const Vec& w, int64_t rows, int64_t cols, std::span<const float> s, const Vec& x2g) {
       Vec q(w.size());
-      awq_fake_quantize(TensorView{w.data(), rows, cols, ""}, s, opt.scheme, q.data());
+      if (!opt.ggml) {
+        awq_fake_quantize(TensorView{w.data(), rows, cols, ""}, s, opt.scheme, q.data());
+      } else if (const auto t = ggml_type_of(tn)) {
+        awq_fake_quantize_ggml(TensorView{w.data(), rows, cols, p + tn}, s, *t, x2g.data(), q.data());
+      } else {
+        q = w;
+      }
       return q;
     };
     // A candidate's weights for a group of matrices reading one input: Q(W·diag s)·diag(s)⁻¹, Q round to
     // nearest or (opt.gptq) GPTQ with the scaled input's Hessian diag(s)⁻¹·H·diag(s)⁻¹, one factorisation
     GptqOptions gopt = opt.gptq.value_or(GptqOptions{});
     gopt.threads = threads;
-    const auto candidate = [&](std::initializer_list<std::pair<const Vec*, int64_t>> ws, int64_t cols, std::span<const float> s,
-                               const Vec& h, const std::string& name) {
+    struct Member {
+      const char* tn;
+      const Vec* w;
+      int64_t rows;
+    };
+    const auto candidate = [&](std::initializer_list<Member> ws, int64_t cols, std::span<const float> s, const Vec& h, const Vec& x2g,
+                               const std::string& name) {
       std::vector<Vec> out;
       if (!opt.gptq) {
-        for (const auto& [w, rows] : ws) out.push_back(fq(*w, rows, cols, s));
+        for (const Member& mb : ws) out.push_back(fq(mb.tn, *mb.w, mb.rows, cols, s, x2g));
         return out;
       }
       Vec hs(h.size());
@@ -203,10 +231,17 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
         for (int64_t j = 0; j < cols; ++j)
           hs[static_cast<size_t>(i * cols + j)] = h[static_cast<size_t>(i * cols + j)] / (s[static_cast<size_t>(i)] * s[static_cast<size_t>(j)]);
       const GptqHessian hf = gptq_factorise(hs, cols, gopt, name);
-      for (const auto& [w, rows] : ws) {
-        Vec sw = *w;
+      for (const Member& mb : ws) {
+        const int64_t rows = mb.rows;
+        const auto t = ggml_type_of(mb.tn);
+        if (opt.ggml && !t) {
+          out.push_back(*mb.w);
+          continue;
+        }
+        Vec sw = *mb.w;
         scale_columns(sw.data(), rows, cols, s);
-        Vec q = gptq_quantize(TensorView{sw.data(), rows, cols, name}, hf, opt.scheme, gopt).values;
+        const TensorView view{sw.data(), rows, cols, name};
+        Vec q = (opt.ggml ? gptq_quantize_ggml(view, hf, *t, gopt) : gptq_quantize(view, hf, opt.scheme, gopt)).values;
         for (int64_t r = 0; r < rows; ++r)
           for (int64_t c = 0; c < cols; ++c) q[static_cast<size_t>(r * cols + c)] /= s[static_cast<size_t>(c)];
         out.push_back(std::move(q));
@@ -233,7 +268,8 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
         p + "attn_q/k/v", mean[0], duo_mean({{&wq, D}, {&wk, KV}, {&wv, KV}}, D, len_d), opt.awq, [&](const Vec& s) {
           const char* names[] = {"attn_q.weight", "attn_k.weight", "attn_v.weight"};
           const int64_t rows[] = {D, KV, KV};
-          std::vector<Vec> qkv = candidate({{&wq, D}, {&wk, KV}, {&wv, KV}}, D, s, h_in, p + "attn_q/k/v");
+          std::vector<Vec> qkv =
+              candidate({{"attn_q.weight", &wq, D}, {"attn_k.weight", &wk, KV}, {"attn_v.weight", &wv, KV}}, D, s, h_in, x2[0], p + "attn_q/k/v");
           in_runtime.clear();  // the previous candidate's, no longer multiplied once replaced below
           for (int i = 0; i < 3; ++i) {
             in_runtime.push_back(std::make_shared<const Vec>(std::move(qkv[static_cast<size_t>(i)])));
@@ -257,7 +293,7 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
     if (KV == D) {
       progress("scales O");
       s_o = awq_search_scales(p + "attn_output", mean[1], duo_mean({{&wo, D}}, D, len_d), opt.awq, [&](const Vec& s) {
-        Vec dw = std::move(candidate({{&wo, D}}, D, s, h_o, p + "attn_output")[0]);
+        Vec dw = std::move(candidate({{"attn_output.weight", &wo, D}}, D, s, h_o, x2[1], p + "attn_output")[0]);
         for (size_t i = 0; i < dw.size(); ++i) dw[i] -= wo[i];
         return quadratic_loss(dw.data(), D, D, h_o.data()) / static_cast<double>(2 * D);  // H = 2/N XᵀX
       });
@@ -275,7 +311,7 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
     }
     const AwqSearch s_gu =
         awq_search_scales(p + "ffn_gate/up", mean[2], duo_mean({{&wg, F}, {&wu, F}}, D, len_d), opt.awq, [&](const Vec& s) {
-          const std::vector<Vec> gu = candidate({{&wg, F}, {&wu, F}}, D, s, h_fin, p + "ffn_gate/up");
+          const std::vector<Vec> gu = candidate({{"ffn_gate.weight", &wg, F}, {"ffn_up.weight", &wu, F}}, D, s, h_fin, x2[2], p + "ffn_gate/up");
           const Vec &g = gu[0], &u = gu[1];
           double sum = 0;
           for (int64_t r0 = 0; r0 < N; r0 += kRows) {
@@ -289,7 +325,7 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
 
     progress("scales down");
     const AwqSearch s_d = awq_search_scales(p + "ffn_down", mean[3], duo_mean({{&wd, D}}, F, len_f), opt.awq, [&](const Vec& s) {
-      Vec dw = std::move(candidate({{&wd, D}}, F, s, h_d, p + "ffn_down")[0]);
+      Vec dw = std::move(candidate({{"ffn_down.weight", &wd, D}}, F, s, h_d, x2[3], p + "ffn_down")[0]);
       for (size_t i = 0; i < dw.size(); ++i) dw[i] -= wd[i];
       return quadratic_loss(dw.data(), D, F, h_d.data()) / static_cast<double>(2 * D);
     });
@@ -311,6 +347,21 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
     divide_rows(wu.data(), F, D, s_d.s);
     scale_columns(wd.data(), D, F, s_d.s);
 
+    // the scaled inputs' mean squares per matrix: the importance of the GGML quantizer (llama.cpp's imatrix)
+    const Vec ones(static_cast<size_t>(std::max(D, F)), 1.0f);
+    const auto scaled_x2 = [](const Vec& x2g, std::span<const float> s) {
+      Vec v(x2g.size());
+      for (size_t k = 0; k < v.size(); ++k) v[k] = x2g[k] / (s[k] * s[k]);
+      return v;
+    };
+    const Vec imp_qkv = scaled_x2(x2[0], s_qkv.s), imp_o = scaled_x2(x2[1], s_o ? std::span<const float>(s_o->s) : std::span(ones).first(D)),
+              imp_gu = scaled_x2(x2[2], s_gu.s), imp_d = scaled_x2(x2[3], s_d.s);
+    for (const auto& [tn, imp] : {std::pair<const char*, const Vec*>{"attn_q.weight", &imp_qkv}, {"attn_k.weight", &imp_qkv},
+                                  {"attn_v.weight", &imp_qkv}, {"attn_output.weight", &imp_o}, {"ffn_gate.weight", &imp_gu},
+                                  {"ffn_up.weight", &imp_gu}, {"ffn_down.weight", &imp_d}}) {
+      rep.importance.weights[p + tn] = *imp;
+    }
+
     // 4. clipping, on the scaled weights with the inputs they now see (x / s); Q and K are not clipped
     if (opt.awq.clip) {
       progress("clip");
@@ -326,12 +377,28 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
         Vec* w;
         int64_t rows, cols;
         const GroupStats* in;
+        const Vec* imp;
       };
-      for (const Job& j : {Job{"attn_v.weight", &wv, KV, D, &st[0]}, Job{"attn_output.weight", &wo, D, D, &st[1]},
-                           Job{"ffn_gate.weight", &wg, F, D, &st[2]}, Job{"ffn_up.weight", &wu, F, D, &st[2]},
-                           Job{"ffn_down.weight", &wd, D, F, &st[3]}}) {
+      for (const Job& j : {Job{"attn_v.weight", &wv, KV, D, &st[0], &imp_qkv}, Job{"attn_output.weight", &wo, D, D, &st[1], &imp_o},
+                           Job{"ffn_gate.weight", &wg, F, D, &st[2], &imp_gu}, Job{"ffn_up.weight", &wu, F, D, &st[2], &imp_gu},
+                           Job{"ffn_down.weight", &wd, D, F, &st[3], &imp_d}}) {
         const auto n = static_cast<int64_t>(j.in->sample.size()) / j.cols;
-        const AwqClipResult r = awq_clip(j.w->data(), j.rows, j.cols, j.in->sample.data(), n, opt.scheme, opt.awq, threads);
+        AwqClipResult r;
+        if (!opt.ggml) {
+          r = awq_clip(j.w->data(), j.rows, j.cols, j.in->sample.data(), n, opt.scheme, opt.awq, threads);
+        } else if (const auto t = ggml_type_of(j.name)) {  // a group is one block of the type, quantized by llama.cpp's rule
+          const GgmlTypeInfo& ti = ggml_info(*t);
+          std::vector<uint8_t> blk(static_cast<size_t>(*ggml_row_bytes(ti, ti.block_size)));
+          const Vec& imp = *j.imp;
+          r = awq_clip(j.w->data(), j.rows, j.cols, j.in->sample.data(), n, ti.block_size,
+                       [&](const float* v, int64_t m, int64_t col0, float* out) {
+                         ggml_quantize(*t, v, blk.data(), 1, m, imp.data() + col0);
+                         ggml_dequantize(*t, blk.data(), out, m);
+                       },
+                       opt.awq, threads);
+        } else {
+          continue;  // kept in float: nothing to clip for
+        }
         rep.clips.push_back({p + j.name, r.mean_ratio, r.loss_before, r.loss_after});
       }
     }
@@ -348,13 +415,12 @@ Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& w
     const ModelTensor fnm = held_f32_tensor(p + "ffn_norm.weight", {D}, std::make_shared<const Vec>(ffn_norm));
     if (opt.propagate_quantized) {  // the scaled, clipped block rounded to nearest feeds the next
       progress("propagate");
-      const Vec ones(static_cast<size_t>(std::max(D, F)), 1.0f);
       for (const ModelTensor& t : made) {
         const int64_t rows = t.ne[1], cols = t.ne[0];
         Vec w(static_cast<size_t>(rows * cols));
         read_f32(t, w);
         const std::string tn = t.name.substr(p.size());
-        in_runtime.push_back(std::make_shared<const Vec>(fq(w, rows, cols, std::span(ones).first(cols))));
+        in_runtime.push_back(std::make_shared<const Vec>(fq(tn, w, rows, cols, std::span(ones).first(cols), rep.importance.weights[t.name])));
         rt.replace_matrix(l, tn, held_f32_tensor(t.name, t.ne, in_runtime.back()));
       }
       rt.replace_norm(l, "attn_norm.weight", attn_norm);

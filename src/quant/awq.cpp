@@ -10,6 +10,8 @@
 
 #include "internal.hpp"
 #include "vernier/error.hpp"
+#include "vernier/ggml_quant.hpp"
+#include "vernier/ggml_types.hpp"
 
 namespace vernier {
 
@@ -107,7 +109,37 @@ void divide_rows(float* w, int64_t rows, int64_t cols, std::span<const float> s)
 
 AwqClipResult awq_clip(float* w, int64_t rows, int64_t cols, const float* x, int64_t n, const Scheme& scheme, const AwqOptions& opt,
                        int threads) {
-  const int64_t len = awq_group_len(scheme, cols);
+  return awq_clip(w, rows, cols, x, n, awq_group_len(scheme, cols),
+                  [&scheme](const float* v, int64_t m, int64_t, float* out) { detail::fake_quantize_affine_group(scheme, v, m, out); }, opt,
+                  threads);
+}
+
+void awq_fake_quantize_ggml(const TensorView& w, std::span<const float> s, GgmlType type, const float* x2_mean, float* out) {
+  const GgmlTypeInfo& ti = ggml_info(type);
+  if (w.cols % ti.block_size != 0) {
+    throw_usage("tensor '" + std::string(w.name) + "': rows of " + std::to_string(w.cols) + " are not whole " + std::string(ti.name) +
+                " blocks of " + std::to_string(ti.block_size));
+  }
+  std::vector<float> imp;
+  if (x2_mean) {
+    imp.resize(static_cast<size_t>(w.cols));
+    for (int64_t c = 0; c < w.cols; ++c) imp[static_cast<size_t>(c)] = x2_mean[c] / (s[static_cast<size_t>(c)] * s[static_cast<size_t>(c)]);
+  }
+  const uint64_t row_bytes = *ggml_row_bytes(ti, w.cols);
+  std::vector<float> scaled(static_cast<size_t>(w.cols));
+  std::vector<uint8_t> q(row_bytes);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const float* row = w.data + r * w.cols;
+    for (int64_t c = 0; c < w.cols; ++c) scaled[static_cast<size_t>(c)] = row[c] * s[static_cast<size_t>(c)];
+    ggml_quantize(type, scaled.data(), q.data(), 1, w.cols, imp.empty() ? nullptr : imp.data());
+    float* o = out + r * w.cols;
+    ggml_dequantize(type, q.data(), o, w.cols);
+    for (int64_t c = 0; c < w.cols; ++c) o[c] /= s[static_cast<size_t>(c)];
+  }
+}
+
+AwqClipResult awq_clip(float* w, int64_t rows, int64_t cols, const float* x, int64_t n, int64_t len, const AwqGroupQuantizer& quantize,
+                       const AwqOptions& opt, int threads) {
   const int64_t groups = (cols + len - 1) / len;
   const int steps = std::max(1, static_cast<int>(opt.max_shrink * opt.grid));
   openblas_set_num_threads(std::max(1, threads));
@@ -139,7 +171,7 @@ AwqClipResult awq_clip(float* w, int64_t rows, int64_t cols, const float* x, int
         const float bound = amax[static_cast<size_t>(r)] * ratio;
         const float* wr = w + r * cols + c0;
         for (int64_t k = 0; k < m; ++k) clamped[static_cast<size_t>(k)] = std::clamp(wr[k], -bound, bound);
-        detail::fake_quantize_affine_group(scheme, clamped.data(), m, q.data());
+        quantize(clamped.data(), m, c0, q.data());
         for (int64_t k = 0; k < m; ++k) d[static_cast<size_t>(r * m + k)] = q[static_cast<size_t>(k)] - wr[k];
       }
       cblas_ssymm(CblasRowMajor, CblasRight, CblasUpper, static_cast<int>(rows), static_cast<int>(m), 1.0f, h.data(), static_cast<int>(m),

@@ -110,10 +110,14 @@ Model apply_scheme(const Model& m, const std::string& scheme, int threads, bool 
   return apply_scheme(m, parse_weight_type(scheme), threads, quiet, report);
 }
 
-Model apply_scheme(const Model& m, const WeightType& type, int threads, bool quiet, InMemoryReport* report) {
+Model apply_scheme(const Model& m, const WeightType& type, int threads, bool quiet, InMemoryReport* report, const ImportanceMatrix* imatrix) {
   InMemoryOptions o;
   o.type = type;
   o.threads = threads;
+  if (imatrix) {
+    o.imatrix = imatrix;
+    o.method = &imatrix_method();
+  }
   Progress progress(quiet);
   o.progress = [&](size_t i, size_t n, const std::string& name) {
     progress.update(static_cast<int64_t>(i), static_cast<int64_t>(n), fmt::format("[{}/{}] {} to {}", i + 1, n, name, o.type.name()));

@@ -58,7 +58,8 @@ void apply_isa(const std::string& isa);
 // formats` lists, for run and eval. Returns the model unchanged when `scheme` is empty; prints what
 // it did to stderr unless quiet. `report` receives the figures.
 Model apply_scheme(const Model& m, const std::string& scheme, int threads, bool quiet, InMemoryReport* report);
-Model apply_scheme(const Model& m, const WeightType& type, int threads, bool quiet, InMemoryReport* report);
+Model apply_scheme(const Model& m, const WeightType& type, int threads, bool quiet, InMemoryReport* report,
+                   const ImportanceMatrix* imatrix = nullptr);  // with imatrix: llama.cpp's importance-weighted quantizers
 
 // --method rtn|gptq and GPTQ's calibration options (cli_method.cpp).
 struct MethodCli {
@@ -86,12 +87,18 @@ bool method_is_gptq(const MethodCli& m);  // method_plan(m).gptq
 Scheme method_scheme(Scheme s, const MethodCli& m);
 // --scheme under --method rtn: the weight type, with --quantizer's rule for asymmetric integer schemes.
 WeightType rtn_type(const std::string& scheme, const MethodCli& m);
-// --scheme under --method awq: a vernier integer scheme (a usage Error otherwise), with the method's quantizer.
+// --scheme under --method awq: a vernier integer scheme (a usage Error otherwise; a GGML type is the caller's), with the method's quantizer.
 Scheme awq_target(const std::string& scheme, const MethodCli& m);
 // AWQ's scales and clipping folded into the model (float; a per-group table on stderr unless quiet).
 // park_dir as apply_gptq's.
+// With ggml_types: into those GGML types (scheme unused), and `importance` receives the scaled model's
+// importance matrix for llama.cpp's quantizers.
 Model apply_awq(const Model& m, const Scheme& scheme, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report,
-                const std::string& park_dir = "");
+                const std::string& park_dir = "", const std::map<std::string, GgmlType>* ggml_types = nullptr,
+                ImportanceMatrix* importance = nullptr);
+// One GGML type for every block linear layer of m (eval --scheme TYPE with a calibrated method); throws
+// a usage Error naming a layer whose rows are not whole blocks.
+std::map<std::string, GgmlType> ggml_targets(const Model& m, GgmlType type, const std::string& target);
 // The blocks' linear layers quantized by GPTQ to `scheme` (a per-layer loss table on stderr unless quiet).
 // The names of the block linear layers GPTQ quantizes (blk.L.attn_q.weight …), in true-sequential order.
 std::vector<std::string> block_linear_names(const Model& m);

@@ -96,8 +96,7 @@ WeightType rtn_type(const std::string& scheme, const MethodCli& m) {
 Scheme awq_target(const std::string& scheme, const MethodCli& m) {
   const WeightType wt = parse_weight_type(scheme);
   if (!wt.is_scheme() || format_info(wt.as_scheme().format).kind != FormatKind::integer) {
-    throw_usage("--method " + m.method + " quantizes to vernier's integer schemes (e.g. int4-asym-g128); not " + scheme +
-                " (GGUF types under AWQ are not built yet)");
+    throw_usage("--method " + m.method + " quantizes to vernier's integer schemes (e.g. int4-asym-g128) and GGML types; not " + scheme);
   }
   return method_scheme(wt.as_scheme(), m);
 }
@@ -110,10 +109,29 @@ std::vector<std::vector<int32_t>> windows_of(const Model& m, const MethodCli& mc
 }
 }  // namespace
 
+std::map<std::string, GgmlType> ggml_targets(const Model& m, GgmlType type, const std::string& target) {
+  std::map<std::string, GgmlType> out;
+  const int64_t block = ggml_info(type).block_size;
+  for (const std::string& name : block_linear_names(m)) {
+    const ModelTensor* t = m.find(name);
+    if (!t) continue;
+    if (t->ne.empty() || t->ne[0] % block != 0) {
+      throw_usage(m.path + ": tensor '" + name + "' has rows of " + std::to_string(t->ne.empty() ? 0 : t->ne[0]) + " values, not whole " +
+                  target + " blocks of " + std::to_string(block) + " (a GGUF file type's mixture falls back to a 32-value type there: use quantize --type)");
+    }
+    out[name] = type;
+  }
+  return out;
+}
+
 Model apply_awq(const Model& m, const Scheme& scheme, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report,
-                const std::string& park_dir) {
+                const std::string& park_dir, const std::map<std::string, GgmlType>* ggml_types, ImportanceMatrix* importance) {
   AwqModelOptions o;
   o.scheme = scheme;
+  if (ggml_types) {
+    o.ggml = true;
+    o.ggml_types = *ggml_types;
+  }
   o.awq = mc.awq;
   o.awq.clip = mc.awq_clip.empty() ? !method_plan(mc).gptq : mc.awq_clip == "on";
   if (method_plan(mc).gptq) o.gptq = mc.gptq;  // awq+gptq: the candidates judged by GPTQ's weights
@@ -129,6 +147,8 @@ Model apply_awq(const Model& m, const Scheme& scheme, const MethodCli& mc, int t
   AwqModelReport r;
   Model out = awq_scale_model(m, windows, o, &r);
   progress.clear();
+  if (importance) *importance = r.importance;
+  const std::string target = o.ggml ? std::string("GGML types") : scheme_name(scheme);
   if (report) {
     nlohmann::json scales = nlohmann::json::array(), clips = nlohmann::json::array();
     for (const auto& x : r.scales) {
@@ -138,7 +158,7 @@ Model apply_awq(const Model& m, const Scheme& scheme, const MethodCli& mc, int t
     for (const auto& x : r.clips) {
       clips.push_back({{"name", x.name}, {"mean_ratio", x.mean_ratio}, {"loss_before", x.loss_before}, {"loss_after", x.loss_after}});
     }
-    *report = {{"method", "awq"}, {"scheme", scheme_name(scheme)}, {"quantizer", scheme.range == AsymRange::min_max ? "awq" : "vernier"},
+    *report = {{"method", "awq"}, {"scheme", target}, {"quantizer", o.ggml ? "llama.cpp" : scheme.range == AsymRange::min_max ? "awq" : "vernier"},
                {"windows", r.windows}, {"tokens", r.tokens}, {"calib_ctx", mc.calib.ctx}, {"duo", o.awq.duo}, {"clip", o.awq.clip},
                {"grid", o.awq.grid}, {"propagate", o.propagate_quantized ? "quantized" : "float"}, {"scales", scales}, {"clips", clips},
                {"skipped", r.skipped}, {"block_seconds", r.block_seconds}, {"seconds", r.seconds}, {"peak_rss_bytes", peak_rss_bytes()}};
@@ -159,7 +179,7 @@ Model apply_awq(const Model& m, const Scheme& scheme, const MethodCli& mc, int t
     }
     for (const auto& s : r.skipped) std::cerr << "note: " << s << "\n";
     std::cerr << fmt::format("AWQ {}: {} windows × {} tokens, {} blocks in {:.2f} s ({:.2f} s per block), peak RSS {}\n",
-                             scheme_name(scheme), r.windows, mc.calib.ctx, r.block_seconds.size(), r.seconds,
+                             target, r.windows, mc.calib.ctx, r.block_seconds.size(), r.seconds,
                              r.block_seconds.empty() ? 0.0 : r.seconds / static_cast<double>(r.block_seconds.size()),
                              format_bytes_short(peak_rss_bytes()));
   }
@@ -199,16 +219,7 @@ Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc,
                     "IQ4_NL and IQ4_XS; not " + target);
       }
       o.ggml = true;
-      for (const std::string& name : block_linear_names(m)) {
-        const ModelTensor* t = m.find(name);
-        if (!t) continue;
-        if (t->ne.empty() || t->ne[0] % wt.ggml_info().block_size != 0) {
-          throw_usage(m.path + ": tensor '" + name + "' has rows of " + std::to_string(t->ne.empty() ? 0 : t->ne[0]) +
-                      " values, not whole " + target + " blocks of " + std::to_string(wt.ggml_info().block_size) +
-                      " (a GGUF file type's mixture falls back to a 32-value type there: use quantize --type)");
-        }
-        o.ggml_types[name] = wt.ggml();
-      }
+      o.ggml_types = ggml_targets(m, wt.ggml(), target);
     }
   }
   if (o.ggml && mc.gptq.act_order && !mc.gptq.static_groups) {

@@ -39,10 +39,19 @@ void run_eval(const EvalOptions& opt) {
   const MethodPlan plan = method_plan(opt.method);
   const bool gptq = plan.calibrated();
   if (gptq && opt.scheme.empty()) throw_usage("--method " + plan.name() + " needs --scheme (the scheme it quantizes to)");
-  const Model scaled = plan.awq ? apply_awq(source, awq_target(opt.scheme, opt.method), opt.method, opt.threads, opt.quiet || opt.json, &awq_report)
-                                : Model{};
+  // AWQ into a GGML type: the scales searched with llama.cpp's quantizer, then the scaled model quantized
+  // by it with the scaled inputs' importance
+  const WeightType wt = opt.scheme.empty() ? WeightType{} : parse_weight_type(opt.scheme);
+  const bool awq_ggml = plan.awq && !wt.is_scheme();
+  const std::map<std::string, GgmlType> ggml_types = awq_ggml ? ggml_targets(source, wt.ggml(), opt.scheme) : std::map<std::string, GgmlType>{};
+  ImportanceMatrix awq_importance;
+  const Model scaled = !plan.awq ? Model{}
+                       : awq_ggml ? apply_awq(source, Scheme{}, opt.method, opt.threads, opt.quiet || opt.json, &awq_report, "", &ggml_types,
+                                              &awq_importance)
+                                  : apply_awq(source, awq_target(opt.scheme, opt.method), opt.method, opt.threads, opt.quiet || opt.json, &awq_report);
   const Model& input = plan.awq ? scaled : source;
   const Model m = plan.gptq  ? apply_gptq(input, opt.scheme, opt.method, opt.threads, opt.quiet || opt.json, &gptq_report)
+                  : awq_ggml ? apply_scheme(input, wt, opt.threads, opt.quiet, &q, &awq_importance)
                   : plan.awq ? apply_scheme(input, WeightType::scheme(awq_target(opt.scheme, opt.method)), opt.threads, opt.quiet, &q)
                   : opt.scheme.empty() ? source
                                        : apply_scheme(source, rtn_type(opt.scheme, opt.method), opt.threads, opt.quiet, &q);

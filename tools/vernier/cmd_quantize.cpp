@@ -129,11 +129,10 @@ void run_quantize(const QuantizeCliOptions& opt) {
   if (!opt.layout.empty()) return run_quantize_hf(opt);
   if (opt.type.empty()) throw_usage("--type is required (a GGUF file type), or --layout with --scheme for a Hugging Face checkpoint");
   if (!opt.scheme.empty()) throw_usage("--scheme goes with --layout (a Hugging Face checkpoint); a GGUF file takes --type");
-  const bool gptq = method_is_gptq(opt.method);
-  if (method_plan(opt.method).awq) {
-    throw_usage("--method " + opt.method.method + " into GGUF file types is not built yet: use --layout with --scheme, or eval --scheme");
-  }
-  if (gptq && opt.method.gptq.act_order && !opt.method.gptq.static_groups) {
+  const MethodPlan plan = method_plan(opt.method);
+  const bool gptq = plan.calibrated();  // GPTQ, AWQ or both: the block matrices are the method's
+  if (gptq && !opt.imatrix.empty()) throw_usage("--imatrix goes with --method rtn or imatrix; --method " + plan.name() + " makes its own statistics");
+  if (plan.gptq && opt.method.gptq.act_order && !opt.method.gptq.static_groups) {
     throw_usage("a GGUF row has no column permutation (g_idx): --act-order into GGML types needs --static-groups");
   }
   const GgufFileType* ft = find_gguf_file_type(opt.type);
@@ -173,15 +172,35 @@ void run_quantize(const QuantizeCliOptions& opt) {
     const std::vector<std::string> names = block_linear_names(source);
     const std::set<std::string> linear(names.begin(), names.end());
     for (const MixtureChoice& ch : plan_model_mixture(source, q)) {
-      if (ch.quantized && gptq_can_make(ch.type) && linear.count(ch.name)) targets[ch.name] = ch.type;
+      const bool makes = plan.gptq ? gptq_can_make(ch.type) : ggml_can_dequantize(ch.type) && !ggml_info(ch.type).is_float;
+      if (ch.quantized && makes && linear.count(ch.name)) targets[ch.name] = ch.type;
     }
   }
   if (gptq && targets.empty()) {
-    throw_usage("--type " + std::string(ft->name) + " leaves no block matrix in a type GPTQ makes (Q4_0 … Q8_0, Q2_K … Q6_K, IQ4_NL, IQ4_XS)");
+    throw_usage("--type " + std::string(ft->name) + " leaves no block matrix in a type " + plan.name() +
+                " makes (GPTQ: Q4_0 … Q8_0, Q2_K … Q6_K, IQ4_NL, IQ4_XS)");
   }
-  const Model m = gptq ? apply_gptq(source, std::string(ft->name), opt.method, opt.threads, opt.quiet || opt.json, &gptq_report, &targets,
-                                    output_folder(opt.output))
-                       : source;
+  // AWQ: the scales and clipping folded into a float model, which GPTQ or (AWQ alone) quantize_model's
+  // importance-weighted quantizers then quantize, with the scaled inputs' mean squares as the imatrix
+  ImportanceMatrix awq_importance;
+  nlohmann::json awq_report;
+  const Model scaled = plan.awq ? apply_awq(source, Scheme{}, opt.method, opt.threads, opt.quiet || opt.json, &awq_report,
+                                            output_folder(opt.output), &targets, &awq_importance)
+                                : Model{};
+  const Model& input = plan.awq ? scaled : source;
+  if (plan.awq && !plan.gptq) {
+    q.imatrix = &awq_importance;
+    q.method = &imatrix_method();
+    q.imatrix_path = !opt.method.calib.text_path.empty() ? opt.method.calib.text_path : opt.method.calib.tokens_path;
+  }
+  const Model m = plan.gptq ? apply_gptq(input, std::string(ft->name), opt.method, opt.threads, opt.quiet || opt.json, &gptq_report, &targets,
+                                         output_folder(opt.output))
+                            : input;
+  if (plan.awq) {
+    if (!plan.gptq) gptq_report = nlohmann::json::object();
+    gptq_report["method"] = plan.name();
+    gptq_report["awq"] = awq_report;
+  }
   int64_t total_elements = 0;
   for (const auto& t : m.tensors) total_elements += t.elements();
   const double total_mb = static_cast<double>(total_elements) * 4 / 1e6;
