@@ -181,6 +181,7 @@ def main():
             worst = max(worst, float(np.max(np.abs(want - got)) / max(1e-30, float(np.max(np.abs(want))))))
         check(f"dequantize {rel} like gguf.quants", ok and worst <= 1e-6, f"max relative difference {worst}")
     gptq_gguf_files(tmp)
+    awq_gguf_files(tmp)
     return _tally.finish()
 
 
@@ -215,6 +216,35 @@ def gptq_gguf_files(tmp):
             got = np.asarray(td[n].data).reshape(-1)
             worst = max(worst, float(np.max(np.abs(want - got))) if want.shape == got.shape else float("inf"))
         check(f"GPTQ {label} {ftype}: gguf.quants decodes vernier's values", worst == 0.0, f"max difference {worst}")
+
+
+def awq_gguf_files(tmp):
+    """A GGUF file made by AWQ is an ordinary llama.cpp file: the tensors, types and shapes of the RTN file
+    of the same type, the scales folded into the norms (which differ from the source's), and gguf.quants
+    decodes its blocks to the values vernier measured."""
+    calib = os.path.join(SHARED, "text/tinyshakespeare.txt")
+    src = os.path.join(SHARED, "models/TinyStories-656K")
+    rtn, aw, deq = (os.path.join(tmp, f"awq-{k}.gguf") for k in ("rtn", "awq", "f32"))
+    vernier("quantize", src, "-o", rtn, "--type", "Q4_0", "--force", "--quiet")
+    vernier("quantize", src, "-o", aw, "--type", "Q4_0", "--method", "awq", "--calib", calib, "--calib-ctx", "128",
+            "--calib-windows", "16", "--force", "--quiet")
+    vernier("convert", aw, "-o", deq, "--type", "f32", "--force", "--quiet")
+    _, ta = reader_tensors(rtn)
+    b, tb = reader_tensors(aw)
+    _, td = reader_tensors(deq)
+    check("AWQ Q4_0: tensor names, types and shapes as the RTN file's", list(ta) == list(tb) and all(
+        ta[n].tensor_type == tb[n].tensor_type and list(ta[n].shape) == list(tb[n].shape) for n in ta))
+    check("AWQ Q4_0: general.file_type as the RTN file's",
+          str(b.fields["general.file_type"].contents()) == str(reader_tensors(rtn)[0].fields["general.file_type"].contents()))
+    norms = [n for n in tb if n.startswith("blk.") and n.endswith("norm.weight")]
+    check("AWQ Q4_0: the scales are folded into the block norms",
+          len(norms) == 4 and all(ta[n].data.tobytes() != tb[n].data.tobytes() for n in norms), str(len(norms)))
+    worst = 0.0
+    for n in tb:
+        want = gguf.quants.dequantize(tb[n].data, tb[n].tensor_type).astype(np.float32).reshape(-1)
+        got = np.asarray(td[n].data).reshape(-1)
+        worst = max(worst, float(np.max(np.abs(want - got))) if want.shape == got.shape else float("inf"))
+    check("AWQ Q4_0: gguf.quants decodes vernier's values", worst == 0.0, f"max difference {worst}")
 
 
 if __name__ == "__main__":
