@@ -125,17 +125,14 @@ void awq_fake_quantize_ggml(const TensorView& w, std::span<const float> s, GgmlT
     imp.resize(static_cast<size_t>(w.cols));
     for (int64_t c = 0; c < w.cols; ++c) imp[static_cast<size_t>(c)] = x2_mean[c] / (s[static_cast<size_t>(c)] * s[static_cast<size_t>(c)]);
   }
-  const uint64_t row_bytes = *ggml_row_bytes(ti, w.cols);
-  std::vector<float> scaled(static_cast<size_t>(w.cols));
-  std::vector<uint8_t> q(row_bytes);
-  for (int64_t r = 0; r < w.rows; ++r) {
-    const float* row = w.data + r * w.cols;
-    for (int64_t c = 0; c < w.cols; ++c) scaled[static_cast<size_t>(c)] = row[c] * s[static_cast<size_t>(c)];
-    ggml_quantize(type, scaled.data(), q.data(), 1, w.cols, imp.empty() ? nullptr : imp.data());
-    float* o = out + r * w.cols;
-    ggml_dequantize(type, q.data(), o, w.cols);
-    for (int64_t c = 0; c < w.cols; ++c) o[c] /= s[static_cast<size_t>(c)];
-  }
+  // the scaled rows go into `out`, then through llama.cpp's quantizer in one call and back
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t c = 0; c < w.cols; ++c) out[r * w.cols + c] = w.data[r * w.cols + c] * s[static_cast<size_t>(c)];
+  std::vector<uint8_t> q(static_cast<size_t>(*ggml_row_bytes(ti, w.cols) * w.rows));
+  ggml_quantize(type, out, q.data(), w.rows, w.cols, imp.empty() ? nullptr : imp.data());
+  ggml_dequantize(type, q.data(), out, w.rows * w.cols);
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t c = 0; c < w.cols; ++c) out[r * w.cols + c] /= s[static_cast<size_t>(c)];
 }
 
 AwqClipResult awq_clip(float* w, int64_t rows, int64_t cols, const float* x, int64_t n, int64_t len, const AwqGroupQuantizer& quantize,
