@@ -16,6 +16,7 @@
 #include "vernier/error.hpp"
 #include "vernier/ggml_quant.hpp"
 #include "vernier/gptq.hpp"
+#include "vernier/gptq_model.hpp"
 #include "vernier/llama_runtime.hpp"
 #include "vernier/quantize_in_memory.hpp"
 
@@ -235,6 +236,80 @@ TEST(Awq, GgmlTargetsUseLlamaCppsQuantizerAndGiveAnImportanceMatrix) {
   awq_scale_model(sm.m, windows_for(sm.m, 13), o, &rep);
   EXPECT_EQ(rep.clips.size(), 10u);
   for (const AwqClipReport& c : rep.clips) EXPECT_LE(c.loss_after, c.loss_before) << c.name;
+}
+
+// The bytes a tensor holds (codes, scales and zero points, or GGML blocks; a float tensor's values)
+std::vector<uint8_t> bytes_of(const ModelTensor& t) {
+  std::vector<uint8_t> b(t.nbytes);
+  t.read(b);
+  return b;
+}
+
+TEST(AwqGptq, ScalesOfOneAreGptqItself) {
+  // α = 0 only: the combined pipeline's every search keeps s = 1, and the result is GPTQ's, byte for byte
+  const SmallModel sm(4);
+  const auto windows = windows_for(sm.m, 21);
+  for (bool ggml : {false, true}) {
+    SCOPED_TRACE(ggml);
+    GptqModelOptions g;
+    g.threads = 1;
+    g.batch = 5;
+    if (ggml) {
+      g.ggml = true;
+      for (const ModelTensor& t : sm.m.tensors)
+        if (is_block_linear(t.name)) g.ggml_types[t.name] = GgmlType::Q4_0;
+    } else {
+      g.scheme = parse_scheme("int3-asym-g32");
+      g.scheme.range = AsymRange::min_max;
+    }
+    AwqOptions a;
+    a.grid = 1;
+    a.clip = false;
+    AwqModelReport ar;
+    GptqModelReport gr;
+    const Model both = awq_gptq_quantize_model(sm.m, windows, g, a, &ar, &gr);
+    const Model plain = gptq_quantize_model(sm.m, windows, g);
+    EXPECT_EQ(ar.scales.size(), 8u);  // Q/K/V, O, gate/up, down per block
+    for (const AwqScaleReport& r : ar.scales) EXPECT_EQ(r.alpha, 0.0) << r.group;
+    EXPECT_EQ(gr.layers.size(), 14u);
+    for (const ModelTensor& t : plain.tensors) EXPECT_EQ(bytes_of(*both.find(t.name)), bytes_of(t)) << t.name;
+  }
+}
+
+TEST(AwqGptq, EachHalfIsSearchedOnTheInputsGptqQuantizesItWith) {
+  // the searches' chosen s: at most GPTQ's loss at s = 1 on the same inputs; the norms carry the scales;
+  // the result is GPTQ's kind of model (codes), and grouped-query attention skips O as AWQ does
+  for (int64_t kv_heads : {2, 4}) {
+    SCOPED_TRACE(kv_heads);
+    const SmallModel sm(kv_heads);
+    GptqModelOptions g;
+    g.threads = 1;
+    g.batch = 8;
+    g.scheme = parse_scheme("int3-asym-g32");
+    g.scheme.range = AsymRange::min_max;
+    AwqOptions a;
+    a.clip = false;
+    AwqModelReport ar;
+    GptqModelReport gr;
+    const Model q = awq_gptq_quantize_model(sm.m, windows_for(sm.m, 23), g, a, &ar, &gr);
+    ASSERT_EQ(ar.scales.size(), static_cast<size_t>(kv_heads == 4 ? 8 : 6));
+    EXPECT_EQ(ar.skipped.size(), kv_heads == 4 ? 0u : 2u);
+    EXPECT_EQ(ar.block_seconds.size(), 2u);
+    bool moved = false;
+    for (const AwqScaleReport& r : ar.scales) {
+      EXPECT_LE(r.loss_after, r.loss_before) << r.group;
+      moved = moved || r.alpha > 0;
+    }
+    EXPECT_TRUE(moved) << "every group kept s = 1: the test checks nothing of the folding";
+    for (const ModelTensor& t : q.tensors) {
+      if (is_block_linear(t.name)) EXPECT_TRUE(t.held_as_scheme()) << t.name;
+    }
+    // the norms of a block whose Q/K/V scales moved are the source's divided by them
+    for (const AwqScaleReport& r : ar.scales) {
+      if (r.alpha == 0 || r.folded_into.find("_norm") == std::string::npos) continue;
+      EXPECT_NE(bytes_of(*q.find(r.folded_into)), bytes_of(*sm.m.find(r.folded_into))) << r.folded_into;
+    }
+  }
 }
 
 TEST(Awq, BadInputIsAClearError) {

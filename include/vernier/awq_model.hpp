@@ -27,6 +27,7 @@
 
 #include "vernier/awq.hpp"
 #include "vernier/gptq.hpp"
+#include "vernier/gptq_model.hpp"
 #include "vernier/imatrix.hpp"
 #include "vernier/model.hpp"
 
@@ -77,5 +78,18 @@ struct AwqModelReport {
 // as the source up to the clipping. The source must outlive the result.
 Model awq_scale_model(const Model& m, const std::vector<std::vector<int32_t>>& windows, const AwqModelOptions& opt,
                       AwqModelReport* report = nullptr);
+
+// AWQ+GPTQ in one pass over the blocks: GPTQ's pipeline (gptq_model.hpp: true-sequential, the quantized
+// blocks' outputs feeding the next unless propagate_float), where each block's attention half (Q/K/V,
+// O) is searched just before GPTQ quantizes its Q/K/V, and its FFN half (gate/up, down) just before
+// gate/up — on the inputs GPTQ then sees (the blocks before, and the block's attention, quantized),
+// every candidate judged by the weights GPTQ makes of it with the scaled inputs' Hessian. The Q/K/V and
+// gate/up GPTQ then quantizes are the chosen candidates' own; O and down are quantized on the inputs of
+// the quantized Q/K/V and gate/up (their scales were searched on the float ones: V's and up's rows carry
+// them, and are quantized first). awq.clip: each half clipped after its scales, before GPTQ. The result
+// is gptq_quantize_model's (codes, or GGML blocks), with the scaled norms; the AWQ report's
+// block_seconds are the searches' share of each block.
+Model awq_gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>>& windows, const GptqModelOptions& opt,
+                              const AwqOptions& awq, AwqModelReport* awq_report = nullptr, GptqModelReport* gptq_report = nullptr);
 
 }  // namespace vernier

@@ -14,7 +14,7 @@
 #include <sstream>
 #include <thread>
 
-#include "calib_runtime.hpp"
+#include "gptq_pipeline.hpp"
 #include "vernier/error.hpp"
 #include "vernier/file.hpp"
 #include "vernier/ggml_quant.hpp"
@@ -94,6 +94,12 @@ class HessianObserver : public LayerObserver {
 
 Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>>& windows, const GptqModelOptions& opt,
                           GptqModelReport* report) {
+  return calib::gptq_pipeline(m, windows, opt, report, {});
+}
+
+namespace calib {
+Model gptq_pipeline(const Model& m, const std::vector<std::vector<int32_t>>& windows, const GptqModelOptions& opt, GptqModelReport* report,
+                    const HalfRewrite& rewrite) {
   if (windows.empty()) throw_usage("GPTQ needs at least one calibration window");
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t ctx = static_cast<int64_t>(windows[0].size());
@@ -118,8 +124,16 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
   rt.set_observer(&obs);
   // the block's quantized matrices as float32, which the runtime multiplies in place while the block is calibrated
   std::vector<std::shared_ptr<std::vector<float>>> block_dense;
+  std::vector<ModelTensor> rewritten;  // the block's tensors from `rewrite`, in place of the source's
+  const auto source_of = [&](const std::string& name) -> const ModelTensor* {
+    for (const ModelTensor& t : rewritten) {
+      if (t.name == name) return &t;
+    }
+    return m.find(name);
+  };
   for (int64_t l = 0; l < c.layers; ++l) {
     const auto tb = std::chrono::steady_clock::now();
+    rewritten.clear();
     if (opt.propagate_float) {  // the float block's outputs, before any of its matrices is replaced
       next = x;
       for (int64_t w = 0; w < W; ++w) wr.run_window(l, w, next.data() + w * ctx * D, std::nullopt);
@@ -128,6 +142,23 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
       const auto targeted = [&](std::string_view tn) { return !opt.ggml || opt.ggml_types.count("blk." + std::to_string(l) + "." + std::string(tn)); };
       const auto tensors = input_group_tensors(g);
       if (std::none_of(tensors.begin(), tensors.end(), targeted)) continue;  // the group stays in float
+      if (rewrite && (g == InputGroup::attn_in || g == InputGroup::ffn_in)) {
+        for (ModelTensor& t : rewrite(l, g, wr, x)) {
+          const std::string tn = t.name.substr(t.name.find('.', 4) + 1);  // "blk.N.attn_norm.weight" → "attn_norm.weight"
+          if (t.ne.size() == 1) {  // a norm: into the runtime and the result
+            std::vector<float> v(static_cast<size_t>(t.elements()));
+            read_f32(t, v);
+            rt.replace_norm(l, tn, v);
+            for (auto& o : out.tensors) {
+              if (o.name == t.name) o = t;
+            }
+          } else {
+            rt.replace_matrix(l, tn, t);
+          }
+          rewritten.push_back(std::move(t));
+        }
+        rt.set_observer(&obs);  // (the rewrite ran its own passes)
+      }
       if (opt.progress) opt.progress(l, c.layers, std::string(input_group_name(g)));
       obs.layer = l;
       obs.group = g;
@@ -142,7 +173,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
       const GptqHessian hf = gptq_factorise(obs.h, obs.d, go, group_name);
       for (std::string_view tn : tensors) {
         const std::string name = "blk." + std::to_string(l) + "." + std::string(tn);
-        const ModelTensor* src = m.find(name);
+        const ModelTensor* src = source_of(name);
         if (!src || src->ne.size() != 2) throw_bad_input(m.path + ": tensor '" + name + "' is missing");
         GgmlType ggml_type = GgmlType::F32;
         if (opt.ggml) {
@@ -210,6 +241,7 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
       for (std::string_view tn : input_group_tensors(g)) rt.drop_matrix(l, tn);
     }
     block_dense.clear();
+    rewritten.clear();
     rep.block_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - tb).count());
   }
   rt.set_observer(nullptr);
@@ -217,5 +249,6 @@ Model gptq_quantize_model(const Model& m, const std::vector<std::vector<int32_t>
   if (report) *report = std::move(rep);
   return out;
 }
+}  // namespace calib
 
 }  // namespace vernier

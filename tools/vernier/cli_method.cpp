@@ -124,17 +124,63 @@ std::map<std::string, GgmlType> ggml_targets(const Model& m, GgmlType type, cons
   return out;
 }
 
+namespace {
+AwqOptions awq_options(const MethodCli& mc) {
+  AwqOptions a = mc.awq;
+  a.clip = mc.awq_clip.empty() ? !method_plan(mc).gptq : mc.awq_clip == "on";
+  return a;
+}
+
+// AWQ's report: the JSON object (report) and, unless quiet, the tables on stderr
+void report_awq(const AwqModelReport& r, const AwqOptions& a, const std::string& method, const std::string& target, const std::string& quantizer,
+                bool propagate_quantized, const MethodCli& mc, bool quiet, nlohmann::json* report) {
+  if (report) {
+    nlohmann::json scales = nlohmann::json::array(), clips = nlohmann::json::array();
+    for (const auto& x : r.scales) {
+      scales.push_back({{"group", x.group}, {"folded_into", x.folded_into}, {"alpha", x.alpha}, {"loss_before", x.loss_before},
+                        {"loss_after", x.loss_after}});
+    }
+    for (const auto& x : r.clips) {
+      clips.push_back({{"name", x.name}, {"mean_ratio", x.mean_ratio}, {"loss_before", x.loss_before}, {"loss_after", x.loss_after}});
+    }
+    *report = {{"method", method}, {"scheme", target}, {"quantizer", quantizer}, {"windows", r.windows}, {"tokens", r.tokens},
+               {"calib_ctx", mc.calib.ctx}, {"duo", a.duo}, {"clip", a.clip}, {"grid", a.grid},
+               {"propagate", propagate_quantized ? "quantized" : "float"}, {"scales", scales}, {"clips", clips}, {"skipped", r.skipped},
+               {"block_seconds", r.block_seconds}, {"seconds", r.seconds}, {"peak_rss_bytes", peak_rss_bytes()}};
+  }
+  if (quiet) return;
+  const std::string base = method == "awq" ? "RTN" : "GPTQ";  // what α = 0 (s = 1) gives
+  Table t;
+  t.header = {"group", "folded into", "α", base + " loss", "AWQ loss", "AWQ/" + base};
+  for (const auto& x : r.scales) {
+    t.rows.push_back({x.group, x.folded_into, fixed(x.alpha, 2), num(x.loss_before, 4), num(x.loss_after, 4),
+                      fixed(x.loss_before > 0 ? x.loss_after / x.loss_before : 0, 3)});
+  }
+  t.print(std::cerr);
+  if (!r.clips.empty()) {
+    Table c;
+    c.header = {"layer", "mean clip ratio", "unclipped loss", "clipped loss"};
+    for (const auto& x : r.clips) c.rows.push_back({x.name, fixed(x.mean_ratio, 3), num(x.loss_before, 4), num(x.loss_after, 4)});
+    c.print(std::cerr);
+  }
+  for (const auto& s : r.skipped) std::cerr << "note: " << s << "\n";
+  std::cerr << fmt::format("AWQ {}: {} windows × {} tokens, {} blocks' searches in {:.2f} s ({:.2f} s per block), peak RSS {}\n", target,
+                           r.windows, mc.calib.ctx, r.block_seconds.size(), r.seconds,
+                           r.block_seconds.empty() ? 0.0 : r.seconds / static_cast<double>(r.block_seconds.size()),
+                           format_bytes_short(peak_rss_bytes()));
+}
+}  // namespace
+
 Model apply_awq(const Model& m, const Scheme& scheme, const MethodCli& mc, int threads, bool quiet, nlohmann::json* report,
                 const std::string& park_dir, const std::map<std::string, GgmlType>* ggml_types, ImportanceMatrix* importance) {
+  if (method_plan(mc).gptq) throw_usage("internal: awq+gptq runs through apply_gptq");
   AwqModelOptions o;
   o.scheme = scheme;
   if (ggml_types) {
     o.ggml = true;
     o.ggml_types = *ggml_types;
   }
-  o.awq = mc.awq;
-  o.awq.clip = mc.awq_clip.empty() ? !method_plan(mc).gptq : mc.awq_clip == "on";
-  if (method_plan(mc).gptq) o.gptq = mc.gptq;  // awq+gptq: the candidates judged by GPTQ's weights
+  o.awq = awq_options(mc);
   o.propagate_quantized = mc.propagate == "quantized";
   o.threads = threads;
   o.batch = mc.calib_batch;
@@ -148,41 +194,8 @@ Model apply_awq(const Model& m, const Scheme& scheme, const MethodCli& mc, int t
   Model out = awq_scale_model(m, windows, o, &r);
   progress.clear();
   if (importance) *importance = r.importance;
-  const std::string target = o.ggml ? std::string("GGML types") : scheme_name(scheme);
-  if (report) {
-    nlohmann::json scales = nlohmann::json::array(), clips = nlohmann::json::array();
-    for (const auto& x : r.scales) {
-      scales.push_back({{"group", x.group}, {"folded_into", x.folded_into}, {"alpha", x.alpha}, {"loss_before", x.loss_before},
-                        {"loss_after", x.loss_after}});
-    }
-    for (const auto& x : r.clips) {
-      clips.push_back({{"name", x.name}, {"mean_ratio", x.mean_ratio}, {"loss_before", x.loss_before}, {"loss_after", x.loss_after}});
-    }
-    *report = {{"method", "awq"}, {"scheme", target}, {"quantizer", o.ggml ? "llama.cpp" : scheme.range == AsymRange::min_max ? "awq" : "vernier"},
-               {"windows", r.windows}, {"tokens", r.tokens}, {"calib_ctx", mc.calib.ctx}, {"duo", o.awq.duo}, {"clip", o.awq.clip},
-               {"grid", o.awq.grid}, {"propagate", o.propagate_quantized ? "quantized" : "float"}, {"scales", scales}, {"clips", clips},
-               {"skipped", r.skipped}, {"block_seconds", r.block_seconds}, {"seconds", r.seconds}, {"peak_rss_bytes", peak_rss_bytes()}};
-  }
-  if (!quiet) {
-    Table t;
-    t.header = {"group", "folded into", "α", "RTN loss", "AWQ loss", "AWQ/RTN"};
-    for (const auto& x : r.scales) {
-      t.rows.push_back({x.group, x.folded_into, fixed(x.alpha, 2), num(x.loss_before, 4), num(x.loss_after, 4),
-                        fixed(x.loss_before > 0 ? x.loss_after / x.loss_before : 0, 3)});
-    }
-    t.print(std::cerr);
-    if (!r.clips.empty()) {
-      Table c;
-      c.header = {"layer", "mean clip ratio", "unclipped loss", "clipped loss"};
-      for (const auto& x : r.clips) c.rows.push_back({x.name, fixed(x.mean_ratio, 3), num(x.loss_before, 4), num(x.loss_after, 4)});
-      c.print(std::cerr);
-    }
-    for (const auto& s : r.skipped) std::cerr << "note: " << s << "\n";
-    std::cerr << fmt::format("AWQ {}: {} windows × {} tokens, {} blocks in {:.2f} s ({:.2f} s per block), peak RSS {}\n",
-                             target, r.windows, mc.calib.ctx, r.block_seconds.size(), r.seconds,
-                             r.block_seconds.empty() ? 0.0 : r.seconds / static_cast<double>(r.block_seconds.size()),
-                             format_bytes_short(peak_rss_bytes()));
-  }
+  report_awq(r, o.awq, "awq", o.ggml ? std::string("GGML types") : scheme_name(scheme),
+             o.ggml ? "llama.cpp" : scheme.range == AsymRange::min_max ? "awq" : "vernier", o.propagate_quantized, mc, quiet, report);
   return out;
 }
 
@@ -232,12 +245,21 @@ Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc,
   o.threads = threads;
   o.batch = mc.calib_batch;
   Progress progress(quiet);
+  const bool with_awq = method_plan(mc).awq;  // awq+gptq: each half's AWQ search just before GPTQ quantizes it
   o.progress = [&](int64_t l, int64_t n, const std::string& what) {
-    progress.update(l, n, fmt::format("[{}/{}] GPTQ block {} {}", l + 1, n, l, what));
+    progress.update(l, n, fmt::format("[{}/{}] {} block {} {}", l + 1, n, with_awq ? "AWQ+GPTQ" : "GPTQ", l, what));
   };
   GptqModelReport r;
-  Model out = gptq_quantize_model(m, windows, o, &r);
+  AwqModelReport ar;
+  const AwqOptions ao = awq_options(mc);
+  Model out = with_awq ? awq_gptq_quantize_model(m, windows, o, ao, &ar, &r) : gptq_quantize_model(m, windows, o, &r);
   progress.clear();
+  nlohmann::json awq_json;
+  if (with_awq) {
+    report_awq(ar, ao, "awq+gptq", o.ggml ? std::string("GGML types") : scheme_name(o.scheme),
+               o.ggml ? "llama.cpp" : o.scheme.range == AsymRange::min_max ? "awq" : "vernier", !o.propagate_float, mc, quiet,
+               report ? &awq_json : nullptr);
+  }
   nlohmann::json layers = nlohmann::json::array();
   for (const auto& x : r.layers) {
     layers.push_back({{"name", x.name}, {"target", x.target}, {"loss", x.loss}, {"rtn_loss", x.rtn_loss}, {"damp", x.damp}, {"damp_raises", x.damp_raises},
@@ -248,6 +270,7 @@ Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc,
                {"calib_ctx", co.ctx}, {"calib_batch", o.batch}, {"act_order", o.gptq.act_order}, {"static_groups", o.gptq.static_groups}, {"damp", o.gptq.damp},
                {"block", o.gptq.block}, {"propagate", o.propagate_float ? "float" : "quantized"}, {"layers", layers}, {"block_seconds", r.block_seconds},
                {"seconds", r.seconds}, {"peak_rss_bytes", peak_rss_bytes()}};
+    if (with_awq) (*report)["awq"] = awq_json;
   }
   if (!quiet) {
     Table t;

@@ -45,11 +45,12 @@ void run_eval(const EvalOptions& opt) {
   const bool awq_ggml = plan.awq && !wt.is_scheme();
   const std::map<std::string, GgmlType> ggml_types = awq_ggml ? ggml_targets(source, wt.ggml(), opt.scheme) : std::map<std::string, GgmlType>{};
   ImportanceMatrix awq_importance;
-  const Model scaled = !plan.awq ? Model{}
+  const bool awq_alone = plan.awq && !plan.gptq;  // awq+gptq runs inside GPTQ's pipeline (apply_gptq)
+  const Model scaled = !awq_alone ? Model{}
                        : awq_ggml ? apply_awq(source, Scheme{}, opt.method, opt.threads, opt.quiet || opt.json, &awq_report, "", &ggml_types,
                                               &awq_importance)
                                   : apply_awq(source, awq_target(opt.scheme, opt.method), opt.method, opt.threads, opt.quiet || opt.json, &awq_report);
-  const Model& input = plan.awq ? scaled : source;
+  const Model& input = awq_alone ? scaled : source;
   const Model m = plan.gptq  ? apply_gptq(input, opt.scheme, opt.method, opt.threads, opt.quiet || opt.json, &gptq_report)
                   : awq_ggml ? apply_scheme(input, wt, opt.threads, opt.quiet, &q, &awq_importance)
                   : plan.awq ? apply_scheme(input, WeightType::scheme(awq_target(opt.scheme, opt.method)), opt.threads, opt.quiet, &q)
@@ -85,7 +86,7 @@ void run_eval(const EvalOptions& opt) {
       nlohmann::json sj = plan.gptq ? gptq_report : nlohmann::json{{"bits_per_weight", q.bits_per_weight()}, {"bytes", q.bytes}};
       sj["type"] = parse_weight_type(opt.scheme).name();
       sj["method"] = plan.name();
-      if (plan.awq) sj["awq"] = awq_report;
+      if (awq_alone) sj["awq"] = awq_report;
       j["scheme"] = sj;
     }
     if (r.has_kld) {

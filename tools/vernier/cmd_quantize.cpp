@@ -72,9 +72,10 @@ void run_quantize_hf(const QuantizeCliOptions& opt) {
   nlohmann::json gptq_report, awq_report;
   // AWQ's scaled float model is quantized by the writer (to nearest, AWQ's quantizer); GPTQ's codes are
   // chosen in memory, then written as they are. Both wait in a scratch file beside the output.
-  const Model scaled = plan.awq ? apply_awq(source, stored, opt.method, opt.threads, opt.quiet || opt.json, &awq_report, output_folder(opt.output))
-                                : Model{};
-  const Model& input = plan.awq ? scaled : source;
+  const bool awq_alone = plan.awq && !plan.gptq;  // awq+gptq runs inside GPTQ's pipeline (apply_gptq)
+  const Model scaled = awq_alone ? apply_awq(source, stored, opt.method, opt.threads, opt.quiet || opt.json, &awq_report, output_folder(opt.output))
+                                 : Model{};
+  const Model& input = awq_alone ? scaled : source;
   const Model m = plan.gptq ? apply_gptq(input, scheme_name(stored), opt.method, opt.threads, opt.quiet || opt.json, &gptq_report, nullptr,
                                          output_folder(opt.output))
                             : input;
@@ -82,7 +83,7 @@ void run_quantize_hf(const QuantizeCliOptions& opt) {
   if (gptq) {
     method_json = plan.gptq ? gptq_report : nlohmann::json::object();
     method_json["method"] = plan.name();
-    if (plan.awq) method_json["awq"] = awq_report;
+    if (awq_alone) method_json["awq"] = awq_report;
   }
   Progress progress(opt.quiet);
   if (!opt.quiet) {
@@ -184,11 +185,12 @@ void run_quantize(const QuantizeCliOptions& opt) {
   // importance-weighted quantizers then quantize, with the scaled inputs' mean squares as the imatrix
   ImportanceMatrix awq_importance;
   nlohmann::json awq_report;
-  const Model scaled = plan.awq ? apply_awq(source, Scheme{}, opt.method, opt.threads, opt.quiet || opt.json, &awq_report,
-                                            output_folder(opt.output), &targets, &awq_importance)
-                                : Model{};
-  const Model& input = plan.awq ? scaled : source;
-  if (plan.awq && !plan.gptq) {
+  const bool awq_alone = plan.awq && !plan.gptq;  // awq+gptq runs inside GPTQ's pipeline (apply_gptq)
+  const Model scaled = awq_alone ? apply_awq(source, Scheme{}, opt.method, opt.threads, opt.quiet || opt.json, &awq_report,
+                                             output_folder(opt.output), &targets, &awq_importance)
+                                 : Model{};
+  const Model& input = awq_alone ? scaled : source;
+  if (awq_alone) {
     q.imatrix = &awq_importance;
     q.method = &imatrix_method();
     q.imatrix_path = !opt.method.calib.text_path.empty() ? opt.method.calib.text_path : opt.method.calib.tokens_path;
@@ -197,9 +199,11 @@ void run_quantize(const QuantizeCliOptions& opt) {
                                          output_folder(opt.output))
                             : input;
   if (plan.awq) {
-    if (!plan.gptq) gptq_report = nlohmann::json::object();
+    if (awq_alone) {
+      gptq_report = nlohmann::json::object();
+      gptq_report["awq"] = awq_report;
+    }
     gptq_report["method"] = plan.name();
-    gptq_report["awq"] = awq_report;
   }
   int64_t total_elements = 0;
   for (const auto& t : m.tensors) total_elements += t.elements();
