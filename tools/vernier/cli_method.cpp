@@ -16,8 +16,9 @@ void add_method_options(CLI::App* cmd, MethodCli& m) {
   cmd->add_option("--method", m.method,
                   "How the codes are chosen: rtn (round to nearest); gptq (calibrated, Hessian error compensation, for integer "
                   "schemes and the GGML types Q4_0 … Q8_0, Q2_K … Q6_K, IQ4_NL, IQ4_XS); awq (calibrated, activation-aware scales "
-                  "folded into the model and clipping, then round to nearest; integer schemes); awq+gptq (AWQ's scales and "
-                  "clipping, then GPTQ). The calibrated ones need --calib or --calib-tokens")
+                  "folded into the model and clipping, then round to nearest; integer schemes and GGML types); awq+gptq (GPTQ, "
+                  "each block's attention and FFN scales searched by AWQ just before GPTQ quantizes them, every candidate judged "
+                  "by the weights GPTQ makes of it). The calibrated ones need --calib or --calib-tokens")
       ->capture_default_str();
   cmd->add_option("--quantizer", m.quantizer,
                   "Asymmetric integer schemes: awq (AWQ's quantizer: min and max as they are, not widened to include 0) or "
@@ -42,7 +43,8 @@ void add_method_options(CLI::App* cmd, MethodCli& m) {
   cmd->add_flag("--act-order", m.gptq.act_order, "GPTQ: quantize columns by decreasing Hessian diagonal (desc_act, g_idx)");
   cmd->add_flag("--static-groups", m.gptq.static_groups, "GPTQ: group scales from the weights before the sweep");
   cmd->add_option("--propagate", m.propagate,
-                  "What feeds block l+1: quantized (the quantized block's outputs; GPTQ's default) or float (AWQ's default)");
+                  "What feeds block l+1: quantized (the quantized block's outputs; the default of gptq and awq+gptq) or float (the "
+                  "float block's; the default of awq, as the authors run it)");
 }
 
 MethodPlan method_plan(const MethodCli& m) {
