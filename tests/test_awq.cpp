@@ -276,6 +276,28 @@ TEST(AwqGptq, ScalesOfOneAreGptqItself) {
   }
 }
 
+TEST(AwqGptq, AHalfWithoutTargetsIsNeitherSearchedNorQuantized) {
+  // GGUF targets for the attention only: the FFN half keeps the source's float tensors and no search
+  // runs for it (and the last block's half-used search state outlives nothing it points to)
+  const SmallModel sm(2);
+  GptqModelOptions g;
+  g.threads = 1;
+  g.ggml = true;
+  for (const ModelTensor& t : sm.m.tensors)
+    if (is_block_linear(t.name) && t.name.find(".attn_") != std::string::npos) g.ggml_types[t.name] = GgmlType::Q4_0;
+  AwqOptions a;
+  a.clip = false;
+  AwqModelReport ar;
+  const Model q = awq_gptq_quantize_model(sm.m, windows_for(sm.m, 29), g, a, &ar);
+  ASSERT_EQ(ar.scales.size(), 2u);  // Q/K/V per block (O skipped under grouped-query attention)
+  for (const AwqScaleReport& r : ar.scales) EXPECT_NE(r.group.find("attn_q/k/v"), std::string::npos) << r.group;
+  for (const ModelTensor& t : q.tensors) {
+    if (t.name.find(".ffn_") == std::string::npos) continue;
+    EXPECT_EQ(bytes_of(t), bytes_of(*sm.m.find(t.name))) << t.name;
+  }
+  for (const auto& [name, type] : g.ggml_types) EXPECT_EQ(q.find(name)->type, GgmlType::Q4_0) << name;
+}
+
 TEST(AwqGptq, EachHalfIsSearchedOnTheInputsGptqQuantizesItWith) {
   // the searches' chosen s: at most GPTQ's loss at s = 1 on the same inputs; the norms carry the scales;
   // the result is GPTQ's kind of model (codes), and grouped-query attention skips O as AWQ does

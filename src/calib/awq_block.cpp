@@ -82,6 +82,19 @@ Vec scaled_x2(const Vec& x2g, std::span<const float> s) {
 }
 
 constexpr int64_t kFfnRows = 128;  // FFN rows per product
+
+// The block's tap observes the runtime for one call's passes; the runtime is left with no observer
+// (the caller's pipeline sets its own again), also when a pass throws.
+class Observing {
+ public:
+  Observing(LlamaRuntime& rt, LayerObserver* o) : rt_(rt) { rt_.set_observer(o); }
+  ~Observing() { rt_.set_observer(nullptr); }
+  Observing(const Observing&) = delete;
+  Observing& operator=(const Observing&) = delete;
+
+ private:
+  LlamaRuntime& rt_;
+};
 }  // namespace
 
 struct AwqBlock::State {
@@ -239,9 +252,7 @@ AwqBlock::AwqBlock(const Model& m, WindowRuntime& wr, int64_t layer, const AwqMo
   s.ffn_norm = read_values(m, p + "ffn_norm.weight", D);
 }
 
-AwqBlock::~AwqBlock() {
-  if (s_) s_->rt.set_observer(nullptr);
-}
+AwqBlock::~AwqBlock() = default;
 
 void AwqBlock::collect(const std::vector<float>& x, bool attention_half, bool ffn_half) {
   State& s = *s_;
@@ -283,8 +294,10 @@ void AwqBlock::collect(const std::vector<float>& x, bool attention_half, bool ff
     if (g == InputGroup::ffn_mid) hessian_accumulate(s.h_d, xr, n, d, N);
     if (g == InputGroup::ffn_in) std::copy_n(xr, n * d, s.ffn_in.begin() + base * D);
   };
-  s.rt.set_observer(&s.tap);
-  s.run_all(x, ffn_half ? InputGroup::ffn_mid : InputGroup::attn_out);
+  {
+    const Observing watch(s.rt, &s.tap);
+    s.run_all(x, ffn_half ? InputGroup::ffn_mid : InputGroup::attn_out);
+  }
   s.tap.fn = nullptr;
   if (attention_half) {
     hessian_symmetrize(s.h_o, D);
@@ -308,7 +321,7 @@ void AwqBlock::search(Half h, const std::vector<float>& x) {
   if (h == attention) {
     if (s.mean[0].empty()) throw_usage("AwqBlock: the attention's statistics were not collected");
     s.progress("scales Q/K/V");
-    s.rt.set_observer(&s.tap);
+    const Observing watch(s.rt, &s.tap);
     s.tap.fn = [&](InputGroup g, const float* a, int64_t n, int64_t, int64_t base) {  // the float attention's output after O
       if (g == InputGroup::attn_out) matmul_t(a, n, D, s.wo.data(), D, ref.data() + base * D);
     };

@@ -4,23 +4,13 @@
 #include <cblas.h>
 #include <malloc.h>
 
-#include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <cstring>
-#include <limits>
 #include <memory>
-#include <optional>
-#include <span>
-#include <thread>
 
 #include "awq_block.hpp"
 #include "calib_runtime.hpp"
 #include "gptq_pipeline.hpp"
 #include "vernier/error.hpp"
-#include "vernier/file.hpp"
-#include "vernier/ggml_quant.hpp"
-#include "vernier/gptq.hpp"
 #include "vernier/llama_runtime.hpp"
 
 namespace vernier {

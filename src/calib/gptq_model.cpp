@@ -143,8 +143,10 @@ Model gptq_pipeline(const Model& m, const std::vector<std::vector<int32_t>>& win
       const auto tensors = input_group_tensors(g);
       if (std::none_of(tensors.begin(), tensors.end(), targeted)) continue;  // the group stays in float
       if (rewrite && (g == InputGroup::attn_in || g == InputGroup::ffn_in)) {
+        const std::string prefix = "blk." + std::to_string(l) + ".";
         for (ModelTensor& t : rewrite(l, g, wr, x)) {
-          const std::string tn = t.name.substr(t.name.find('.', 4) + 1);  // "blk.N.attn_norm.weight" → "attn_norm.weight"
+          if (t.name.rfind(prefix, 0) != 0) throw_usage("a block rewrite returned '" + t.name + "', not a tensor of block " + std::to_string(l));
+          const std::string tn = t.name.substr(prefix.size());
           if (t.ne.size() == 1) {  // a norm: into the runtime and the result
             std::vector<float> v(static_cast<size_t>(t.elements()));
             read_f32(t, v);

@@ -43,9 +43,9 @@ void run_eval(const EvalOptions& opt) {
   // by it with the scaled inputs' importance
   const WeightType wt = opt.scheme.empty() ? WeightType{} : parse_weight_type(opt.scheme);
   const bool awq_ggml = plan.awq && !wt.is_scheme();
-  const std::map<std::string, GgmlType> ggml_types = awq_ggml ? ggml_targets(source, wt.ggml(), opt.scheme) : std::map<std::string, GgmlType>{};
-  ImportanceMatrix awq_importance;
   const bool awq_alone = plan.awq && !plan.gptq;  // awq+gptq runs inside GPTQ's pipeline (apply_gptq)
+  const std::map<std::string, GgmlType> ggml_types = awq_ggml && awq_alone ? ggml_targets(source, wt.ggml(), opt.scheme) : std::map<std::string, GgmlType>{};
+  ImportanceMatrix awq_importance;
   const Model scaled = !awq_alone ? Model{}
                        : awq_ggml ? apply_awq(source, Scheme{}, opt.method, opt.threads, opt.quiet || opt.json, &awq_report, "", &ggml_types,
                                               &awq_importance)
