@@ -1,0 +1,142 @@
+// W4Matrix (vernier/cuda_w4.hpp): the tiles on the device, and the product's dispatch to a kernel version.
+//
+// The kernels (w4a16_v*.cu, shared pieces in w4a16_common.cuh) share one design: a block of 8 warps per row
+// tile (16 output rows); warp w takes the tile's chunks w, w + 8, … (64 columns each, 512 bytes of codes:
+// one 16-byte load per lane), so a block streams its rows' codes and the 8 partial sums meet once in shared
+// memory at the end (no atomics). Per chunk and lane: the 8 codes of each of its 4 mma.m16n8k16 steps are
+// one word; (word >> 4r) & 0x000F000F OR-ed with the 16-bit float of 128 (bf16) or 1024 (fp16) is the pair
+// (128 + u₀, 128 + u₁) exactly (the "magic number" conversion: one LOP3, no int→float), and subtracting the
+// pair (128 + z, 128 + z) leaves u − z exactly. The tensor cores multiply these exact integers by the 16-bit
+// activations into a float32 sum per 32 columns (two steps into a fresh accumulator), which is scaled by its
+// group's FP16 scale in float32 and added to the running sums — so the weights are never rounded to 16
+// bits: the only roundings are the float32 sums' (and the output's, when it is 16-bit). Activation rows go
+// in n-tiles of 8 (the mma's N); up to 4 n-tiles share one pass over the codes.
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "w4a16_common.cuh"
+
+namespace vernier::cuda {
+
+namespace {
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA W4A16: ") + what + ": " + cudaGetErrorString(e));
+}
+
+// x[b][k] of the codes' order = x_in[b][perm[k]]: the act-order gather.
+__global__ void gather_columns(const uint16_t* __restrict__ x, const int32_t* __restrict__ perm, uint16_t* __restrict__ out, int64_t k,
+                               int64_t m) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= k * m) return;
+  const int64_t b = i / k, c = i % k;
+  out[i] = x[b * k + perm[c]];
+}
+}  // namespace
+
+W4Matrix::W4Matrix(const W4Tiles& t)
+    : rows_(t.rows), cols_(t.cols), row_tiles_(t.row_tiles), chunks_(t.chunks), group_(t.group), groups_(t.groups), asym_(t.asym), bytes_(t.bytes()) {
+  // the kernels index 32-column parts in 32 bits with a multiply-high division that is exact below 2^16 parts
+  if (t.cols >= (int64_t{1} << 21)) throw std::invalid_argument("W4A16: " + std::to_string(t.cols) + " columns; the kernels take fewer than 2^21");
+  if (t.row_tiles >= (int64_t{1} << 31)) throw std::invalid_argument("W4A16: too many rows for one grid");
+  const auto up = [](void** dst, const void* src, size_t bytes) {
+    if (bytes == 0) return;
+    check(cudaMalloc(dst, bytes), "cudaMalloc");
+    check(cudaMemcpy(*dst, src, bytes, cudaMemcpyHostToDevice), "upload");
+  };
+  codes_bytes_ = t.codes.size() * 4;
+  scales_bytes_ = t.scales.size() * 4;
+  zeros_bytes_ = t.zeros.size() * 8;
+  perm_bytes_ = t.perm.size() * 4;
+  up(&codes_, t.codes.data(), codes_bytes_);
+  up(&scales_, t.scales.data(), scales_bytes_);
+  up(&zeros_, t.zeros.data(), zeros_bytes_);
+  up(&perm_, t.perm.data(), perm_bytes_);
+}
+
+W4Matrix::W4Matrix(W4Matrix&& o) noexcept
+    : rows_(o.rows_), cols_(o.cols_), row_tiles_(o.row_tiles_), chunks_(o.chunks_), group_(o.group_), groups_(o.groups_), asym_(o.asym_),
+      bytes_(o.bytes_), codes_bytes_(o.codes_bytes_), scales_bytes_(o.scales_bytes_), zeros_bytes_(o.zeros_bytes_), perm_bytes_(o.perm_bytes_),
+      codes_(o.codes_), scales_(o.scales_), zeros_(o.zeros_), perm_(o.perm_), xperm_(o.xperm_), xperm_bytes_(o.xperm_bytes_) {
+  o.codes_ = o.scales_ = o.zeros_ = o.perm_ = o.xperm_ = nullptr;
+  o.xperm_bytes_ = 0;
+}
+
+W4Matrix W4Matrix::clone() const {
+  W4Matrix c;
+  c.rows_ = rows_;
+  c.cols_ = cols_;
+  c.row_tiles_ = row_tiles_;
+  c.chunks_ = chunks_;
+  c.group_ = group_;
+  c.groups_ = groups_;
+  c.asym_ = asym_;
+  c.bytes_ = bytes_;
+  const auto dup = [](void** dst, const void* src, size_t bytes) {
+    if (bytes == 0) return;
+    check(cudaMalloc(dst, bytes), "cudaMalloc");
+    check(cudaMemcpy(*dst, src, bytes, cudaMemcpyDeviceToDevice), "copy");
+  };
+  c.codes_bytes_ = codes_bytes_;
+  c.scales_bytes_ = scales_bytes_;
+  c.zeros_bytes_ = zeros_bytes_;
+  c.perm_bytes_ = perm_bytes_;
+  dup(&c.codes_, codes_, codes_bytes_);
+  dup(&c.scales_, scales_, scales_bytes_);
+  dup(&c.zeros_, zeros_, zeros_bytes_);
+  dup(&c.perm_, perm_, perm_bytes_);
+  return c;
+}
+
+W4Matrix::~W4Matrix() {
+  for (void* p : {codes_, scales_, zeros_, perm_, xperm_}) {
+    if (p) cudaFree(p);
+  }
+}
+
+void W4Matrix::multiply(const void* x, Act act, int64_t m, void* y, bool f32_out, void* stream, int version) {
+  if (m < 1) throw std::invalid_argument("W4A16 multiply: m must be at least 1");
+  const auto st = static_cast<cudaStream_t>(stream);
+  const void* xin = x;
+  if (perm_) {
+    const size_t need = static_cast<size_t>(m * cols_) * 2;
+    if (need > xperm_bytes_) {
+      if (xperm_) check(cudaFree(xperm_), "cudaFree");
+      xperm_ = nullptr;
+      check(cudaMalloc(&xperm_, need), "cudaMalloc");
+      xperm_bytes_ = need;
+    }
+    const int64_t total = m * cols_;
+    gather_columns<<<static_cast<unsigned>((total + 255) / 256), 256, 0, st>>>(static_cast<const uint16_t*>(x), static_cast<const int32_t*>(perm_),
+                                                                               static_cast<uint16_t*>(xperm_), cols_, m);
+    check(cudaGetLastError(), "act-order gather launch");
+    xin = xperm_;
+  }
+  const size_t out_elem = f32_out ? 4 : 2;
+  if (version < 0 || version > kW4Versions) throw std::invalid_argument("W4A16 multiply: no kernel version " + std::to_string(version));
+  for (int64_t b0 = 0; b0 < m; b0 += 32) {
+    w4::Args p{};
+    p.codes = static_cast<const uint4*>(codes_);
+    p.scales = static_cast<const uint32_t*>(scales_);
+    p.zeros = static_cast<const uint64_t*>(zeros_);
+    p.m = std::min<int64_t>(32, m - b0);
+    p.x = static_cast<const uint8_t*>(xin) + static_cast<size_t>(b0 * cols_) * 2;
+    p.y = static_cast<uint8_t*>(y) + static_cast<size_t>(b0 * rows_) * out_elem;
+    p.n = rows_;
+    p.k = cols_;
+    p.chunks = chunks_;
+    p.groups = groups_;
+    p.group = group_;
+    p.xvec = cols_ % 8 == 0 && reinterpret_cast<uintptr_t>(p.x) % 16 == 0;
+    const uint64_t ppg = static_cast<uint64_t>(std::max<int64_t>(1, group_ / 32));  // one group per row: any, clamped to 0
+    p.part_magic = ppg == 1 ? 0 : static_cast<uint32_t>(((uint64_t{1} << 32) + ppg - 1) / ppg);  // 0: the part is the group
+    p.last_group = static_cast<int32_t>(groups_ - 1);
+    const int nt = static_cast<int>((p.m + 7) / 8);
+    if (version == 1) w4::launch_v1(p, act, asym_, f32_out, nt, row_tiles_, st);
+    else if (version == 2) w4::launch_v2(p, act, asym_, f32_out, nt, row_tiles_, st);
+    else w4::launch_v3(p, act, asym_, f32_out, nt, row_tiles_, st);
+    check(cudaGetLastError(), "W4A16 launch");
+  }
+}
+
+}  // namespace vernier::cuda
