@@ -65,7 +65,7 @@ W4Entry w4_tiles_entry(const W4Tiles& t, int64_t r, int64_t k);
 void w4_reference(const W4Source& w, const float* x, int64_t m, double* y);
 
 enum class Act : uint8_t { bf16, f16 };
-inline constexpr int kW4Versions = 3;  // the small-m kernel's versions (w4a16_v1.cu … w4a16_v3.cu)
+inline constexpr int kW4Versions = 4;  // the small-m kernel's versions (w4a16_v1.cu, w4a16_v2.cu, w4a16_v3v4.cu)
 
 // The tiles on the device (CUDA builds only; w4a16.cu). Products are asynchronous on `stream` (a
 // cudaStream_t; nullptr: the default stream).
@@ -88,6 +88,9 @@ class W4Matrix {
   // into the matrix's scratch first (not safe to call concurrently on one W4Matrix). `version` picks a kernel
   // of the lab (1…kW4Versions; 0: the default, the latest); docs/kernels-cuda.md says what each taught.
   void multiply(const void* x, Act act, int64_t m, void* y, bool f32_out, void* stream = nullptr, int version = 0);
+  // Version 4's blocks per row tile, planned at construction from the chip's resident slots; tests force
+  // other counts (1…64) to cover the split-K path on small matrices. Not while a graph is being captured.
+  void force_splits(int splits);
 
  private:
   W4Matrix() = default;
@@ -100,6 +103,12 @@ class W4Matrix {
   void* perm_ = nullptr;
   void* xperm_ = nullptr;  // the gathered activations under act order
   size_t xperm_bytes_ = 0;
+  // version 4's split-K: blocks per row tile for [act][f32_out][n-tiles − 1], its workspace and counters
+  int splits_[2][2][4] = {};
+  void* ws_ = nullptr;
+  void* counters_ = nullptr;
+  void plan_splits();
+  void alloc_splits(int most);
 };
 
 }  // namespace vernier::cuda

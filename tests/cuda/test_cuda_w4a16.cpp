@@ -55,6 +55,45 @@ struct Case {
   const char* kind = "normal";
 };
 
+// The outputs of one version against the reference and its budget; prints one line.
+void judge(const Case& c, int version, const std::vector<uint8_t>& raw, const std::vector<double>& ref, const std::vector<double>& mag) {
+  const int64_t chunks = (c.k + 63) / 64;
+  const double nr = 34 + 1 + 2.0 * ((chunks + 7) / 8) + 8, u = std::ldexp(1.0, -24), gamma = nr * u / (1 - nr * u);
+  const double out_u = c.f32_out ? 0.0 : c.act == Act::bf16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
+  const double out_abs = c.f32_out || c.act == Act::bf16 ? 0.0 : std::ldexp(1.0, -25);
+  int bad = 0, unwritten = 0;
+  double worst = 0, num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    double v;
+    if (c.f32_out) {
+      float f;
+      std::memcpy(&f, &raw[i * 4], 4);
+      v = f;
+    } else {
+      uint16_t h;
+      std::memcpy(&h, &raw[i * 2], 2);
+      v = c.act == Act::bf16 ? from_bf16(h) : vernier::fp16_to_float(h);
+    }
+    if (std::isnan(v)) {
+      ++unwritten;
+      continue;
+    }
+    const double err = std::fabs(v - ref[i]), lim = gamma * mag[i] + out_u * (std::fabs(ref[i]) + gamma * mag[i]) + out_abs + 1e-300;
+    worst = std::max(worst, err / lim);
+    num += err * err;
+    den += ref[i] * ref[i];
+    if (!(err <= lim)) ++bad;
+  }
+  const bool ok = bad == 0 && unwritten == 0;
+  // version 4x: version 4 with x blocks per row tile
+  std::printf("%-4s v%d %5lld x %-5lld m %-3lld %-4s %s%s %s→%s %-10s worst %.3f of the budget, rel. error %.2e%s\n", ok ? "ok" : "FAIL",
+              version, static_cast<long long>(c.n), static_cast<long long>(c.k), static_cast<long long>(c.m),
+              c.group ? ("g" + std::to_string(c.group)).c_str() : "chan", c.asym ? "asym" : "sym ", c.perm ? " act-order" : "",
+              c.act == Act::bf16 ? "bf16" : "f16", c.f32_out ? "f32" : "16", c.kind, worst, den > 0 ? std::sqrt(num / den) : 0.0,
+              unwritten ? (" — " + std::to_string(unwritten) + " outputs unwritten").c_str() : "");
+  (ok ? passed : failed)++;
+}
+
 void run(const Case& c, std::mt19937& rng) {
   vernier::cuda::W4Source w;
   w.rows = c.n;
@@ -120,44 +159,29 @@ void run(const Case& c, std::mt19937& rng) {
       std::printf("FAIL: kernel error %s\n", cudaGetErrorString(cudaGetLastError()));
       ++failed;
       return;
-  }
-  std::vector<uint8_t> raw(poison.size());
-  dy.download(raw.data(), raw.size());
-
-  const int64_t chunks = (c.k + 63) / 64;
-  const double nr = 34 + 1 + 2.0 * ((chunks + 7) / 8) + 8, u = std::ldexp(1.0, -24), gamma = nr * u / (1 - nr * u);
-  const double out_u = c.f32_out ? 0.0 : c.act == Act::bf16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
-  const double out_abs = c.f32_out || c.act == Act::bf16 ? 0.0 : std::ldexp(1.0, -25);
-  int bad = 0, unwritten = 0;
-  double worst = 0, num = 0, den = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    double v;
-    if (c.f32_out) {
-      float f;
-      std::memcpy(&f, &raw[i * 4], 4);
-      v = f;
-    } else {
-      uint16_t h;
-      std::memcpy(&h, &raw[i * 2], 2);
-      v = c.act == Act::bf16 ? from_bf16(h) : vernier::fp16_to_float(h);
     }
-    if (std::isnan(v)) {
-      ++unwritten;
-      continue;
-    }
-    const double err = std::fabs(v - ref[i]), lim = gamma * mag[i] + out_u * (std::fabs(ref[i]) + gamma * mag[i]) + out_abs + 1e-300;
-    worst = std::max(worst, err / lim);
-    num += err * err;
-    den += ref[i] * ref[i];
-    if (!(err <= lim)) ++bad;
+    std::vector<uint8_t> raw(poison.size());
+    dy.download(raw.data(), raw.size());
+    judge(c, version, raw, ref, mag);
   }
-  const bool ok = bad == 0 && unwritten == 0;
-  std::printf("%-4s v%d %5lld x %-5lld m %-3lld %-4s %s%s %s→%s %-10s worst %.3f of the budget, rel. error %.2e%s\n", ok ? "ok" : "FAIL",
-              version, static_cast<long long>(c.n), static_cast<long long>(c.k), static_cast<long long>(c.m),
-              c.group ? ("g" + std::to_string(c.group)).c_str() : "chan", c.asym ? "asym" : "sym ", c.perm ? " act-order" : "",
-              c.act == Act::bf16 ? "bf16" : "f16", c.f32_out ? "f32" : "16", c.kind, worst, den > 0 ? std::sqrt(num / den) : 0.0,
-              unwritten ? (" — " + std::to_string(unwritten) + " outputs unwritten").c_str() : "");
-  (ok ? passed : failed)++;
+  // version 4's split-K on this matrix too, at split counts around its unit count (empty slices included),
+  // twice each: the arrival counters must be back at 0 after every product
+  const int64_t units = (c.k + 127) / 128;
+  for (const int splits : {2, 3, static_cast<int>(std::min<int64_t>(units + 1, 64))}) {
+    if (splits < 2 || (splits > units + 1)) continue;
+    dev.force_splits(splits);
+    for (int rep = 0; rep < 2; ++rep) {
+      dy.upload(poison.data(), poison.size());
+      dev.multiply(dx.data(), c.act, c.m, dy.data(), c.f32_out, nullptr, 4);
+      if (cudaDeviceSynchronize() != cudaSuccess) {
+        std::printf("FAIL: kernel error %s\n", cudaGetErrorString(cudaGetLastError()));
+        ++failed;
+        return;
+      }
+      std::vector<uint8_t> raw(poison.size());
+      dy.download(raw.data(), raw.size());
+      judge(c, 40 + splits, raw, ref, mag);
+    }
   }
 }
 }  // namespace

@@ -8,6 +8,7 @@ mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,temperature.gpu,utilization.gpu --format=csv | tee "$OUT/gpu.txt"
 cmake -S src/kernels/cuda -B build/cuda-dev -G Ninja -DCMAKE_BUILD_TYPE=Release > "$OUT/build.log" 2>&1 &&
   cmake --build build/cuda-dev >> "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
+cuobjdump -sass build/cuda-dev/libvernier_cuda.a 2>/dev/null | gzip > "$OUT/sass.txt.gz"
 ./build/cuda-dev/vernier_cuda_w4a16_tests > "$OUT/w4a16_tests.log" 2>&1; rc=$?
 grep -v '^ok' "$OUT/w4a16_tests.log" | tail -25
 echo "w4a16 tests: rc $rc"

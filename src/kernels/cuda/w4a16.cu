@@ -12,6 +12,7 @@
 // bits: the only roundings are the float32 sums' (and the output's, when it is 16-bit). Activation rows go
 // in n-tiles of 8 (the mma's N); up to 4 n-tiles share one pass over the codes.
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -52,13 +53,78 @@ W4Matrix::W4Matrix(const W4Tiles& t)
   up(&scales_, t.scales.data(), scales_bytes_);
   up(&zeros_, t.zeros.data(), zeros_bytes_);
   up(&perm_, t.perm.data(), perm_bytes_);
+  plan_splits();
+}
+
+namespace {
+// Blocks per row tile for version 4: the fewest that fill the chip's resident slots in whole waves (within
+// 5%), each split keeping at least 16 units (8 warps × 2 units of 128 columns), at most 8; the partial sums'
+// traffic (512 bytes per block and n-tile, twice) counted against the gain.
+int choose_splits(int64_t row_tiles, int64_t chunks, int64_t slots, int nt) {
+  const int64_t units = (chunks + 1) / 2;
+  const auto score = [&](int64_t s) {
+    const double blocks = static_cast<double>(row_tiles * s);
+    const double waves = std::ceil(blocks / static_cast<double>(slots));
+    const double overhead = s > 1 ? 2.0 * s * nt * 512 / (static_cast<double>(chunks) * 512) : 0.0;
+    return blocks / (waves * static_cast<double>(slots)) / (1 + overhead);
+  };
+  int best = 1;
+  double best_score = score(1);
+  for (int s = 2; s <= 8 && units / s >= 16; ++s) {
+    const double sc = score(s);
+    if (sc > best_score + 0.05) {
+      best = s;
+      best_score = sc;
+    }
+  }
+  return best;
+}
+}  // namespace
+
+void W4Matrix::plan_splits() {
+  int dev = 0, sms = 0;
+  check(cudaGetDevice(&dev), "device");
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "multiprocessor count");
+  w4::Args p{};
+  p.group = group_;
+  p.groups = groups_;
+  int most = 1;
+  for (int a = 0; a < 2; ++a)
+    for (int f = 0; f < 2; ++f)
+      for (int nt = 1; nt <= 4; ++nt) {
+        const Act act = a == 0 ? Act::bf16 : Act::f16;
+        const int per_sm = std::max(1, w4::blocks_per_sm_v4(p, act, asym_, f != 0, nt, true));
+        splits_[a][f][nt - 1] = choose_splits(row_tiles_, chunks_, static_cast<int64_t>(sms) * per_sm, nt);
+        most = std::max(most, splits_[a][f][nt - 1]);
+      }
+  alloc_splits(most);
+}
+
+void W4Matrix::alloc_splits(int most) {
+  for (void** p : {&ws_, &counters_}) {
+    if (*p) check(cudaFree(*p), "cudaFree");
+    *p = nullptr;
+  }
+  if (most > 1) {
+    check(cudaMalloc(&ws_, static_cast<size_t>(row_tiles_ * most) * 512 * 4), "cudaMalloc");
+    check(cudaMalloc(&counters_, static_cast<size_t>(row_tiles_) * 4), "cudaMalloc");
+    check(cudaMemset(counters_, 0, static_cast<size_t>(row_tiles_) * 4), "cudaMemset");
+  }
+}
+
+void W4Matrix::force_splits(int splits) {
+  if (splits < 1 || splits > 64) throw std::invalid_argument("W4A16: split count " + std::to_string(splits) + " is not in 1…64");
+  std::fill(&splits_[0][0][0], &splits_[0][0][0] + 16, splits);
+  alloc_splits(splits);
 }
 
 W4Matrix::W4Matrix(W4Matrix&& o) noexcept
     : rows_(o.rows_), cols_(o.cols_), row_tiles_(o.row_tiles_), chunks_(o.chunks_), group_(o.group_), groups_(o.groups_), asym_(o.asym_),
       bytes_(o.bytes_), codes_bytes_(o.codes_bytes_), scales_bytes_(o.scales_bytes_), zeros_bytes_(o.zeros_bytes_), perm_bytes_(o.perm_bytes_),
-      codes_(o.codes_), scales_(o.scales_), zeros_(o.zeros_), perm_(o.perm_), xperm_(o.xperm_), xperm_bytes_(o.xperm_bytes_) {
-  o.codes_ = o.scales_ = o.zeros_ = o.perm_ = o.xperm_ = nullptr;
+      codes_(o.codes_), scales_(o.scales_), zeros_(o.zeros_), perm_(o.perm_), xperm_(o.xperm_), xperm_bytes_(o.xperm_bytes_), ws_(o.ws_),
+      counters_(o.counters_) {
+  std::copy(&o.splits_[0][0][0], &o.splits_[0][0][0] + 16, &splits_[0][0][0]);
+  o.codes_ = o.scales_ = o.zeros_ = o.perm_ = o.xperm_ = o.ws_ = o.counters_ = nullptr;
   o.xperm_bytes_ = 0;
 }
 
@@ -85,11 +151,12 @@ W4Matrix W4Matrix::clone() const {
   dup(&c.scales_, scales_, scales_bytes_);
   dup(&c.zeros_, zeros_, zeros_bytes_);
   dup(&c.perm_, perm_, perm_bytes_);
+  c.plan_splits();
   return c;
 }
 
 W4Matrix::~W4Matrix() {
-  for (void* p : {codes_, scales_, zeros_, perm_, xperm_}) {
+  for (void* p : {codes_, scales_, zeros_, perm_, xperm_, ws_, counters_}) {
     if (p) cudaFree(p);
   }
 }
@@ -134,7 +201,12 @@ void W4Matrix::multiply(const void* x, Act act, int64_t m, void* y, bool f32_out
     const int nt = static_cast<int>((p.m + 7) / 8);
     if (version == 1) w4::launch_v1(p, act, asym_, f32_out, nt, row_tiles_, st);
     else if (version == 2) w4::launch_v2(p, act, asym_, f32_out, nt, row_tiles_, st);
-    else w4::launch_v3(p, act, asym_, f32_out, nt, row_tiles_, st);
+    else if (version == 3) w4::launch_v3(p, act, asym_, f32_out, nt, row_tiles_, st);
+    else {
+      p.ws = static_cast<float*>(ws_);
+      p.counters = static_cast<unsigned*>(counters_);
+      w4::launch_v4(p, act, asym_, f32_out, nt, row_tiles_, splits_[act == Act::bf16 ? 0 : 1][f32_out ? 1 : 0][nt - 1], st);
+    }
     check(cudaGetLastError(), "W4A16 launch");
   }
 }

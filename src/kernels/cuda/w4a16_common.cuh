@@ -28,6 +28,8 @@ struct Args {
   // q · (part_magic · d − 2^32) < 2^32. part_magic 0: d = 1. (A 64-bit division here costs ~100 instructions.)
   uint32_t part_magic;
   int32_t last_group;
+  float* ws;            // split-K partial sums (version 4): row_tiles × splits × 512
+  unsigned* counters;   // split-K arrivals per row tile, 0 between products
 };
 
 __device__ __forceinline__ int32_t group_of_part(const Args& p, uint32_t part) {
@@ -130,6 +132,18 @@ __device__ __forceinline__ float2 scale_pair(uint32_t sp) {
                      __half2float(__ushort_as_half(static_cast<unsigned short>(sp >> 16))));
 }
 
+// One output: float32, or rounded once to the activations' type.
+template <Act A, bool F32OUT>
+__device__ __forceinline__ void store_out(const Args& p, int64_t at, float v) {
+  if constexpr (F32OUT) {
+    static_cast<float*>(p.y)[at] = v;
+  } else if constexpr (A == Act::bf16) {
+    static_cast<__nv_bfloat16*>(p.y)[at] = __float2bfloat16_rn(v);
+  } else {
+    static_cast<__half*>(p.y)[at] = __float2half_rn(v);
+  }
+}
+
 // The 8 warps' partial sums (acc: this lane's C fragments) added in shared memory in a fixed order (no
 // atomics), and the tile's outputs written: C fragment c0, c1 at row lane/4, columns 2(lane%4) + {0, 1};
 // c2, c3 at row lane/4 + 8.
@@ -148,15 +162,7 @@ __device__ __forceinline__ void epilogue(const Args& p, float (&acc)[NT][4], flo
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) s += red[w][nt][l][j];
     const int64_t row = rt * 16 + (l >> 2) + (j >> 1) * 8, tok = nt * 8 + 2 * (l & 3) + (j & 1);
-    if (row < p.n && tok < p.m) {
-      if constexpr (F32OUT) {
-        static_cast<float*>(p.y)[tok * p.n + row] = s;
-      } else if constexpr (A == Act::bf16) {
-        static_cast<__nv_bfloat16*>(p.y)[tok * p.n + row] = __float2bfloat16_rn(s);
-      } else {
-        static_cast<__half*>(p.y)[tok * p.n + row] = __float2half_rn(s);
-      }
-    }
+    if (row < p.n && tok < p.m) store_out<A, F32OUT>(p, tok * p.n + row, s);
   }
 }
 
@@ -190,5 +196,8 @@ void dispatch(const L& l, Act act, bool asym, bool f32_out, int nt) {
 void launch_v1(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, cudaStream_t st);
 void launch_v2(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, cudaStream_t st);
 void launch_v3(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, cudaStream_t st);
+void launch_v4(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, int splits, cudaStream_t st);
+// Resident blocks per SM of a version-4 instance (for the split-K choice).
+int blocks_per_sm_v4(const Args& p, Act act, bool asym, bool f32_out, int nt, bool split);
 
 }  // namespace vernier::cuda::w4
