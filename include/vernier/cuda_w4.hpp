@@ -65,7 +65,8 @@ W4Entry w4_tiles_entry(const W4Tiles& t, int64_t r, int64_t k);
 void w4_reference(const W4Source& w, const float* x, int64_t m, double* y);
 
 enum class Act : uint8_t { bf16, f16 };
-inline constexpr int kW4Versions = 4;  // the small-m kernel's versions (w4a16_v1.cu, w4a16_v2.cu, w4a16_v3v4.cu)
+inline constexpr int kW4Versions = 5;  // the small-m kernel's versions (w4a16_v1.cu, w4a16_v2.cu, w4a16_v3v4.cu)
+inline constexpr int kW4Default = 5;   // the fastest measured on the H200 per shape (docs/kernels-cuda.md)
 
 // The tiles on the device (CUDA builds only; w4a16.cu). Products are asynchronous on `stream` (a
 // cudaStream_t; nullptr: the default stream).
@@ -86,7 +87,7 @@ class W4Matrix {
   // in the activations' type (rounded to nearest once, from the float32 sum). m ≥ 1; any m runs (in passes
   // of 32 activation rows; the small-m kernel is meant for m ≤ 32). Device pointers. Act order gathers x
   // into the matrix's scratch first (not safe to call concurrently on one W4Matrix). `version` picks a kernel
-  // of the lab (1…kW4Versions; 0: the default, the latest); docs/kernels-cuda.md says what each taught.
+  // of the lab (1…kW4Versions; 0: kW4Default); docs/kernels-cuda.md says what each taught.
   void multiply(const void* x, Act act, int64_t m, void* y, bool f32_out, void* stream = nullptr, int version = 0);
   // Version 4's blocks per row tile, planned at construction from the chip's resident slots; tests force
   // other counts (1…64) to cover the split-K path on small matrices. Not while a graph is being captured.

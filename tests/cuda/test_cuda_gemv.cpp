@@ -12,22 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "host_bf16.hpp"
 #include "vernier/cuda.hpp"
 
 namespace {
 int passed = 0, failed = 0;
 
-uint16_t to_bf16(float f) {  // round to nearest even (no NaN among the test values)
-  uint32_t b;
-  std::memcpy(&b, &f, 4);
-  return static_cast<uint16_t>((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
-}
-float from_bf16(uint16_t h) {
-  const uint32_t b = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &b, 4);
-  return f;
-}
+using vernier_cuda_test::from_bf16;
+using vernier_cuda_test::to_bf16;
 
 // Float32 accumulation of a lane's ⌈cols / 32⌉ products (each an FMA: one rounding) and 5 butterfly
 // adds: |error| ≤ γ_n · Σ|w·x| with n = ⌈cols / 32⌉ + 5, γ_n = n·u / (1 − n·u), u = 2^−24 (Higham).

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "host_bf16.hpp"
 #include "vernier/cuda.hpp"
 #include "vernier/cuda_w4.hpp"
 #include "vernier/float_codecs.hpp"
@@ -35,17 +36,8 @@ namespace {
 using vernier::cuda::Act;
 int passed = 0, failed = 0;
 
-uint16_t to_bf16(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, 4);
-  return static_cast<uint16_t>((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
-}
-float from_bf16(uint16_t h) {
-  const uint32_t b = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &b, 4);
-  return f;
-}
+using vernier_cuda_test::from_bf16;
+using vernier_cuda_test::to_bf16;
 
 struct Case {
   int64_t n, k, m, group;
@@ -54,6 +46,17 @@ struct Case {
   bool f32_out;
   const char* kind = "normal";
 };
+
+// Waits for the product and copies its outputs back; a kernel error fails the case.
+bool finished(const vernier::cuda::DeviceBuffer& dy, std::vector<uint8_t>& raw) {
+  if (cudaDeviceSynchronize() != cudaSuccess) {
+    std::printf("FAIL: kernel error %s\n", cudaGetErrorString(cudaGetLastError()));
+    ++failed;
+    return false;
+  }
+  dy.download(raw.data(), raw.size());
+  return true;
+}
 
 // The outputs of one version against the reference and its budget; prints one line.
 void judge(const Case& c, int version, const std::vector<uint8_t>& raw, const std::vector<double>& ref, const std::vector<double>& mag) {
@@ -85,7 +88,7 @@ void judge(const Case& c, int version, const std::vector<uint8_t>& raw, const st
     if (!(err <= lim)) ++bad;
   }
   const bool ok = bad == 0 && unwritten == 0;
-  // version 4x: version 4 with x blocks per row tile
+  // version 4x / 5x: version 4 or 5 with x blocks per row tile
   std::printf("%-4s v%d %5lld x %-5lld m %-3lld %-4s %s%s %s→%s %-10s worst %.3f of the budget, rel. error %.2e%s\n", ok ? "ok" : "FAIL",
               version, static_cast<long long>(c.n), static_cast<long long>(c.k), static_cast<long long>(c.m),
               c.group ? ("g" + std::to_string(c.group)).c_str() : "chan", c.asym ? "asym" : "sym ", c.perm ? " act-order" : "",
@@ -152,16 +155,11 @@ void run(const Case& c, std::mt19937& rng) {
   vernier::cuda::DeviceBuffer dx(xh.size() * 2), dy(ref.size() * out_elem);
   dx.upload(xh.data(), xh.size() * 2);
   std::vector<uint8_t> poison(ref.size() * out_elem, 0xFF);  // NaN in every output type
+  std::vector<uint8_t> raw(poison.size());
   for (int version = 1; version <= vernier::cuda::kW4Versions; ++version) {
     dy.upload(poison.data(), poison.size());
     dev.multiply(dx.data(), c.act, c.m, dy.data(), c.f32_out, nullptr, version);
-    if (cudaDeviceSynchronize() != cudaSuccess) {
-      std::printf("FAIL: kernel error %s\n", cudaGetErrorString(cudaGetLastError()));
-      ++failed;
-      return;
-    }
-    std::vector<uint8_t> raw(poison.size());
-    dy.download(raw.data(), raw.size());
+    if (!finished(dy, raw)) return;
     judge(c, version, raw, ref, mag);
   }
   // version 4's split-K on this matrix too, at split counts around its unit count (empty slices included),
@@ -170,17 +168,11 @@ void run(const Case& c, std::mt19937& rng) {
   for (const int splits : {2, 3, static_cast<int>(std::min<int64_t>(units + 1, 64))}) {
     if (splits < 2 || (splits > units + 1)) continue;
     dev.force_splits(splits);
-    for (int rep = 0; rep < 2; ++rep) {
+    for (int rep = 0; rep < 4; ++rep) {  // versions 4 and 5, twice each
       dy.upload(poison.data(), poison.size());
-      dev.multiply(dx.data(), c.act, c.m, dy.data(), c.f32_out, nullptr, 4);
-      if (cudaDeviceSynchronize() != cudaSuccess) {
-        std::printf("FAIL: kernel error %s\n", cudaGetErrorString(cudaGetLastError()));
-        ++failed;
-        return;
-      }
-      std::vector<uint8_t> raw(poison.size());
-      dy.download(raw.data(), raw.size());
-      judge(c, 40 + splits, raw, ref, mag);
+      dev.multiply(dx.data(), c.act, c.m, dy.data(), c.f32_out, nullptr, 4 + rep / 2);
+      if (!finished(dy, raw)) return;
+      judge(c, (4 + rep / 2) * 10 + splits, raw, ref, mag);
     }
   }
 }

@@ -35,6 +35,7 @@ def load(lib_path):
     lib.vw4_multiply.restype = ctypes.c_int
     lib.vw4_multiply.argtypes = [vp, vp, ctypes.c_int, i64, vp, ctypes.c_int, vp, ctypes.c_int, cp, ctypes.c_int]
     lib.vw4_versions.restype = ctypes.c_int
+    lib.vw4_default_version.restype = ctypes.c_int
     lib.vw4_bytes.restype = ctypes.c_uint64
     lib.vw4_bytes.argtypes = [vp]
     lib.vw4_destroy.argtypes = [vp]
@@ -72,30 +73,27 @@ def copies_for(nbytes):
     return max(2, math.ceil(8 * L2_BYTES / nbytes) + 1)
 
 
+def event_median(f, reps=20):
+    """Median seconds of f() over reps calls, each between two CUDA events."""
+    f()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        f()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) / 1e3)
+    return statistics.median(times)
+
+
 def bandwidths():
     n = 4 << 30
     buf = torch.ones(n // 4, device="cuda", dtype=torch.float32)
-    torch.sum(buf)
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(20):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        torch.sum(buf)
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) / 1e3)
-    read = n / statistics.median(times)
+    read = n / event_median(lambda: torch.sum(buf))
     dst = torch.empty_like(buf)
-    times = []
-    for _ in range(20):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        dst.copy_(buf)
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) / 1e3)
-    copy = 2 * n / statistics.median(times)
+    copy = 2 * n / event_median(lambda: dst.copy_(buf))
     del buf, dst
     torch.cuda.empty_cache()
     return read, copy
@@ -156,7 +154,7 @@ def main():
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
     batches = [int(b) for b in args.batches.split(",")]
     results, checks, notes = [], [], []
-    latest = lib.vw4_versions()
+    latest, default = lib.vw4_versions(), lib.vw4_default_version()
     versions = [int(v) for v in args.versions.split(",")] if args.versions else list(range(1, latest + 1))
     group = 128
     for (n, k) in shapes:
@@ -219,8 +217,8 @@ def main():
             for v, name in ((v_sym, "vernier w4a16 g128 sym"), (v_asym, "vernier w4a16 g128 asym")):
                 for act, xx, yy, an in ((0, x, yb, "bf16"), (1, xh, yh, "fp16")):
                     for ver in versions:
-                        if ver < latest and not (act == 0 and v is v_asym):
-                            continue  # earlier versions: one line per shape, for the lab's record
+                        if ver != default and not (act == 0 and v is v_asym):
+                            continue  # other versions: one line per shape, for the lab's record
                         s = timed_graph([lambda j=j: v.call(j, xx, yy, act, ver) for j in range(len(v.handles))])
                         row(results, (n, k), m, f"{name} {an} v{ver}", s, v.bytes, flops, read_bw, bf16_s)
             # accuracy on this shape: vernier (asym, 16-bit out) against float32 over the dequantized weights

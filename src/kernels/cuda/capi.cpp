@@ -60,6 +60,7 @@ void* vw4_clone(void* h, char* err, int errlen) {
 }
 
 int vw4_versions() { return vernier::cuda::kW4Versions; }
+int vw4_default_version() { return vernier::cuda::kW4Default; }
 
 uint64_t vw4_bytes(void* h) { return static_cast<vernier::cuda::W4Matrix*>(h)->bytes(); }
 

@@ -57,10 +57,14 @@ W4Matrix::W4Matrix(const W4Tiles& t)
 }
 
 namespace {
-// Blocks per row tile for version 4: the fewest that fill the chip's resident slots in whole waves (within
-// 5%), each split keeping at least 16 units (8 warps × 2 units of 128 columns), at most 8; the partial sums'
-// traffic (512 bytes per block and n-tile, twice) counted against the gain.
-int choose_splits(int64_t row_tiles, int64_t chunks, int64_t slots, int nt) {
+// Blocks per row tile for versions 4 and 5: the fewest that fill the chip's resident slots in whole waves
+// (within 5%), each split keeping at least 16 units (8 warps × 2 units of 128 columns), at most 8; the partial
+// sums' traffic (512 bytes per block and n-tile, twice) counted against the gain. Only where the row tiles
+// alone give fewer than 2 blocks per SM and m ≤ 8: on the H200 (2026-12-02, docs/kernels-cuda.md) splitting
+// sped up 4096 × 14336 at m = 1 (23.2 → 20.5 µs) and slowed every shape with more row tiles (28672 × 8192:
+// 54.8 → 70.9 µs) and m = 16 (14336 × 4096: 24.5 → 36.8 µs).
+int choose_splits(int64_t row_tiles, int64_t chunks, int64_t slots, int nt, int sms) {
+  if (row_tiles >= 2 * static_cast<int64_t>(sms) || nt > 1) return 1;
   const int64_t units = (chunks + 1) / 2;
   const auto score = [&](int64_t s) {
     const double blocks = static_cast<double>(row_tiles * s);
@@ -94,7 +98,7 @@ void W4Matrix::plan_splits() {
       for (int nt = 1; nt <= 4; ++nt) {
         const Act act = a == 0 ? Act::bf16 : Act::f16;
         const int per_sm = std::max(1, w4::blocks_per_sm_v4(p, act, asym_, f != 0, nt, true));
-        splits_[a][f][nt - 1] = choose_splits(row_tiles_, chunks_, static_cast<int64_t>(sms) * per_sm, nt);
+        splits_[a][f][nt - 1] = choose_splits(row_tiles_, chunks_, static_cast<int64_t>(sms) * per_sm, nt, sms);
         most = std::max(most, splits_[a][f][nt - 1]);
       }
   alloc_splits(most);
@@ -181,6 +185,7 @@ void W4Matrix::multiply(const void* x, Act act, int64_t m, void* y, bool f32_out
   }
   const size_t out_elem = f32_out ? 4 : 2;
   if (version < 0 || version > kW4Versions) throw std::invalid_argument("W4A16 multiply: no kernel version " + std::to_string(version));
+  if (version == 0) version = kW4Default;
   for (int64_t b0 = 0; b0 < m; b0 += 32) {
     w4::Args p{};
     p.codes = static_cast<const uint4*>(codes_);
@@ -205,7 +210,7 @@ void W4Matrix::multiply(const void* x, Act act, int64_t m, void* y, bool f32_out
     else {
       p.ws = static_cast<float*>(ws_);
       p.counters = static_cast<unsigned*>(counters_);
-      w4::launch_v4(p, act, asym_, f32_out, nt, row_tiles_, splits_[act == Act::bf16 ? 0 : 1][f32_out ? 1 : 0][nt - 1], st);
+      w4::launch_v4(p, act, asym_, f32_out, nt, row_tiles_, splits_[act == Act::bf16 ? 0 : 1][f32_out ? 1 : 0][nt - 1], version == 4, st);
     }
     check(cudaGetLastError(), "W4A16 launch");
   }

@@ -114,6 +114,36 @@ __device__ __forceinline__ void fragment(uint32_t w, uint32_t z_lo, uint32_t z_h
   a[3] = sub2<A>(lop_magic(w >> 12, kMagic), z_hi);  // rows g + 8: elements 6, 7
 }
 
+template <int NT>
+__device__ __forceinline__ void zero(float (&c)[NT][4]) {
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) c[nt][0] = c[nt][1] = c[nt][2] = c[nt][3] = 0.0f;
+}
+
+// acc += scale · part: rows g (c0, c1) take s.x, rows g + 8 (c2, c3) s.y; one FMA rounding each.
+template <int NT>
+__device__ __forceinline__ void scale_add(float (&acc)[NT][4], const float (&part)[NT][4], float2 s) {
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+    acc[nt][0] = fmaf(s.x, part[nt][0], acc[nt][0]);
+    acc[nt][1] = fmaf(s.x, part[nt][1], acc[nt][1]);
+    acc[nt][2] = fmaf(s.y, part[nt][2], acc[nt][2]);
+    acc[nt][3] = fmaf(s.y, part[nt][3], acc[nt][3]);
+  }
+}
+
+// Two mma steps (32 columns) of code word pair (w0, w1) against each n-tile's 8 activations.
+template <Act A, int NT>
+__device__ __forceinline__ void two_steps(uint32_t w0, uint32_t w1, uint32_t z_lo, uint32_t z_hi, const uint4 (&xv)[NT], float (&part)[NT][4]) {
+#pragma unroll
+  for (int t = 0; t < 2; ++t) {
+    uint32_t a[4];
+    fragment<A>(t == 0 ? w0 : w1, z_lo, z_hi, a);
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) mma<A>(part[nt], a, word(xv[nt], 2 * t), word(xv[nt], 2 * t + 1));
+  }
+}
+
 // The zero-point pairs (magic + z in both halves) of rows g and g + 8 from a group's 16 zero nibbles.
 template <Act A, bool ASYM>
 __device__ __forceinline__ void zero_pairs(uint2 zw, int g, uint32_t& z_lo, uint32_t& z_hi) {
@@ -196,7 +226,7 @@ void dispatch(const L& l, Act act, bool asym, bool f32_out, int nt) {
 void launch_v1(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, cudaStream_t st);
 void launch_v2(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, cudaStream_t st);
 void launch_v3(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, cudaStream_t st);
-void launch_v4(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, int splits, cudaStream_t st);
+void launch_v4(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, int splits, bool prefetch, cudaStream_t st);
 // Resident blocks per SM of a version-4 instance (for the split-K choice).
 int blocks_per_sm_v4(const Args& p, Act act, bool asym, bool f32_out, int nt, bool split);
 

@@ -7,15 +7,6 @@ namespace vernier::cuda::w4 {
 namespace {
 constexpr int kUnroll = 4;
 
-template <typename T>
-__device__ __forceinline__ uint4 load_x8(const T* xrow, int64_t k0, int64_t k, bool vec) {
-  if (vec && k0 + 8 <= k) return __ldg(reinterpret_cast<const uint4*>(xrow + k0));
-  uint16_t h[8];
-#pragma unroll
-  for (int e = 0; e < 8; ++e) h[e] = k0 + e < k ? __ldg(reinterpret_cast<const unsigned short*>(xrow) + k0 + e) : 0;
-  return make_uint4(h[0] | (uint32_t{h[1]} << 16), h[2] | (uint32_t{h[3]} << 16), h[4] | (uint32_t{h[5]} << 16), h[6] | (uint32_t{h[7]} << 16));
-}
-
 template <Act A, bool ASYM, int NT, bool F32OUT>
 __global__ void __launch_bounds__(kWarps * 32) kernel(const Args p) {
   using T = typename Types<A>::T;
@@ -25,8 +16,7 @@ __global__ void __launch_bounds__(kWarps * 32) kernel(const Args p) {
   const uint4* tile = p.codes + rt * p.chunks * 32;
   const uint32_t* tile_scales = p.scales + rt * p.groups * 8;
   float acc[NT][4];
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+  zero<NT>(acc);
   const T* xrow[NT];
   bool has[NT];
 #pragma unroll
@@ -57,22 +47,9 @@ __global__ void __launch_bounds__(kWarps * 32) kernel(const Args p) {
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt) xv[nt] = has[nt] ? load_x8(xrow[nt], col0 + 8 * i, p.k, p.xvec) : make_uint4(0, 0, 0, 0);
         float part[NT][4];
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt) part[nt][0] = part[nt][1] = part[nt][2] = part[nt][3] = 0.0f;
-#pragma unroll
-        for (int t = 0; t < 2; ++t) {
-          uint32_t a[4];
-          fragment<A>(word(q[u], 2 * h + t), z_lo, z_hi, a);
-#pragma unroll
-          for (int nt = 0; nt < NT; ++nt) mma<A>(part[nt], a, word(xv[nt], 2 * t), word(xv[nt], 2 * t + 1));
-        }
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
-          acc[nt][0] = fmaf(s.x, part[nt][0], acc[nt][0]);
-          acc[nt][1] = fmaf(s.x, part[nt][1], acc[nt][1]);
-          acc[nt][2] = fmaf(s.y, part[nt][2], acc[nt][2]);
-          acc[nt][3] = fmaf(s.y, part[nt][3], acc[nt][3]);
-        }
+        zero<NT>(part);
+        two_steps<A, NT>(word(q[u], 2 * h), word(q[u], 2 * h + 1), z_lo, z_hi, xv, part);
+        scale_add<NT>(acc, part, s);
       }
     }
   }

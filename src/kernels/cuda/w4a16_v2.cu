@@ -95,8 +95,7 @@ __global__ void __launch_bounds__(kWarps * 32) kernel(const Args p) {
   };
 
   float acc[NT][4];
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+  zero<NT>(acc);
 #pragma unroll
   for (int j = 0; j < kStages - 1; ++j) issue(warp + static_cast<int64_t>(j) * kWarps, j);
   for (int64_t j = 0;; ++j) {
@@ -124,22 +123,9 @@ __global__ void __launch_bounds__(kWarps * 32) kernel(const Args p) {
                      : "r"(s + S::kX + (h * NT + nt) * 512 + lane * 16));
       }
       float part[NT][4];
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) part[nt][0] = part[nt][1] = part[nt][2] = part[nt][3] = 0.0f;
-#pragma unroll
-      for (int t = 0; t < 2; ++t) {
-        uint32_t a[4];
-        fragment<A>(word(q, 2 * h + t), z_lo, z_hi, a);
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt) mma<A>(part[nt], a, word(xv[nt], 2 * t), word(xv[nt], 2 * t + 1));
-      }
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) {
-        acc[nt][0] = fmaf(sc.x, part[nt][0], acc[nt][0]);
-        acc[nt][1] = fmaf(sc.x, part[nt][1], acc[nt][1]);
-        acc[nt][2] = fmaf(sc.y, part[nt][2], acc[nt][2]);
-        acc[nt][3] = fmaf(sc.y, part[nt][3], acc[nt][3]);
-      }
+      zero<NT>(part);
+      two_steps<A, NT>(word(q, 2 * h), word(q, 2 * h + 1), z_lo, z_hi, xv, part);
+      scale_add<NT>(acc, part, sc);
     }
   }
   wait_all_but<0>();

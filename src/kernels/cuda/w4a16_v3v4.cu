@@ -9,26 +9,19 @@
 // per row), loads the metadata and runs the fresh accumulator once per span of 64 or 128 columns instead
 // of per 32 — the same arithmetic (a span lies inside one group), ~40% fewer instructions.
 //
-// Version 4 (the same kernel, two switches on): (a) lane 0 asks the copy engine to bring the warp's next
-// iteration of codes into L2 (cp.async.bulk.prefetch.L2: one instruction per kilobyte, no registers), so the
-// loads of the next iteration wait on L2 rather than HBM; (b) split-K across blocks where the row tiles
-// alone would leave the chip underfilled (N = 4096: 256 blocks for 132 SMs): each of S blocks of a row tile
-// sums a slice of the columns, writes its partial sums to a workspace, and the last to arrive (a counter per
-// row tile) adds the S partials in a fixed order and writes the outputs — deterministic, no float atomics.
+// Versions 4 and 5, the same kernel with switches: (a, version 4 only) lane 0 asks the copy engine to bring
+// the warp's next iteration of codes into L2 (cp.async.bulk.prefetch.L2: one instruction per kilobyte, no
+// registers); measured, it slowed every shape (28672 × 8192, m = 1: 55 → 76 µs), so version 5 drops it.
+// (b) split-K across blocks where the row tiles alone leave the chip underfilled (N = 4096: 256 blocks for
+// 132 SMs): each of S blocks of a row tile sums a slice of the columns, writes its partial sums to a
+// workspace, and the last to arrive (a counter per row tile) adds the S partials in a fixed order and
+// writes the outputs — deterministic, no float atomics. W4Matrix plans S (w4a16.cu); with S = 1, version 5
+// runs exactly version 3's kernel.
 #include "w4a16_common.cuh"
 
 namespace vernier::cuda::w4 {
 namespace {
 constexpr int kUnitsInFlight = 2;  // units a warp loads at once: 4 chunks, 64 bytes per lane
-
-template <typename T>
-__device__ __forceinline__ uint4 load_x8(const T* xrow, int64_t k0, int64_t k, bool vec) {
-  if (vec && k0 + 8 <= k) return __ldg(reinterpret_cast<const uint4*>(xrow + k0));
-  uint16_t h[8];
-#pragma unroll
-  for (int e = 0; e < 8; ++e) h[e] = k0 + e < k ? __ldg(reinterpret_cast<const unsigned short*>(xrow) + k0 + e) : 0;
-  return make_uint4(h[0] | (uint32_t{h[1]} << 16), h[2] | (uint32_t{h[3]} << 16), h[4] | (uint32_t{h[5]} << 16), h[6] | (uint32_t{h[7]} << 16));
-}
 
 __device__ __forceinline__ void prefetch_l2(const void* p, uint32_t bytes) {
   asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes) : "memory");
@@ -85,8 +78,7 @@ __global__ void __launch_bounds__(kWarps * 32) kernel(const Args p) {
   const uint32_t* tile_scales = p.scales + static_cast<int64_t>(rt) * p.groups * 8 + g;
   const uint2* tile_zeros = reinterpret_cast<const uint2*>(p.zeros + static_cast<int64_t>(rt) * p.groups);
   float acc[NT][4];
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+  zero<NT>(acc);
   const T* xrow[NT];
   bool has[NT];
 #pragma unroll
@@ -131,8 +123,7 @@ __global__ void __launch_bounds__(kWarps * 32) kernel(const Args p) {
         uint32_t z_lo, z_hi;
         zero_pairs<A, ASYM>(ASYM ? __ldg(tile_zeros + gi) : make_uint2(0, 0), g, z_lo, z_hi);
         float part[NT][4];
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt) part[nt][0] = part[nt][1] = part[nt][2] = part[nt][3] = 0.0f;
+        zero<NT>(part);
 #pragma unroll
         for (int j = 0; j < kPartsPerSpan; ++j) {
           const int pi = sp * kPartsPerSpan + j;  // part in the unit: chunk pi / 2, half pi % 2
@@ -141,21 +132,9 @@ __global__ void __launch_bounds__(kWarps * 32) kernel(const Args p) {
           uint4 xv[NT];
 #pragma unroll
           for (int nt = 0; nt < NT; ++nt) xv[nt] = has[nt] ? load_x8(xrow[nt], col0, p.k - 8 * i, p.xvec) : make_uint4(0, 0, 0, 0);
-#pragma unroll
-          for (int t = 0; t < 2; ++t) {
-            uint32_t a[4];
-            fragment<A>(word(q[uu][pi / 2], 2 * (pi % 2) + t), z_lo, z_hi, a);
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) mma<A>(part[nt], a, word(xv[nt], 2 * t), word(xv[nt], 2 * t + 1));
-          }
+          two_steps<A, NT>(word(q[uu][pi / 2], 2 * (pi % 2)), word(q[uu][pi / 2], 2 * (pi % 2) + 1), z_lo, z_hi, xv, part);
         }
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
-          acc[nt][0] = fmaf(s.x, part[nt][0], acc[nt][0]);
-          acc[nt][1] = fmaf(s.x, part[nt][1], acc[nt][1]);
-          acc[nt][2] = fmaf(s.y, part[nt][2], acc[nt][2]);
-          acc[nt][3] = fmaf(s.y, part[nt][3], acc[nt][3]);
-        }
+        scale_add<NT>(acc, part, s);
       }
     }
   }
@@ -163,7 +142,7 @@ __global__ void __launch_bounds__(kWarps * 32) kernel(const Args p) {
   else epilogue<A, NT, F32OUT>(p, acc, red);
 }
 
-template <bool V4>
+template <bool PREFETCH>
 struct Launch {
   const Args& p;
   int64_t row_tiles;
@@ -172,8 +151,8 @@ struct Launch {
   template <Act A, bool ASYM, int NT, bool F32OUT, int SPAN>
   void go() const {
     const dim3 block(kWarps * 32);
-    if (V4 && splits > 1) kernel<A, ASYM, NT, F32OUT, SPAN, V4, true><<<dim3(static_cast<unsigned>(row_tiles), splits), block, 0, st>>>(p);
-    else kernel<A, ASYM, NT, F32OUT, SPAN, V4, false><<<dim3(static_cast<unsigned>(row_tiles)), block, 0, st>>>(p);
+    if (splits > 1) kernel<A, ASYM, NT, F32OUT, SPAN, PREFETCH, true><<<dim3(static_cast<unsigned>(row_tiles), splits), block, 0, st>>>(p);
+    else kernel<A, ASYM, NT, F32OUT, SPAN, PREFETCH, false><<<dim3(static_cast<unsigned>(row_tiles)), block, 0, st>>>(p);
   }
   template <Act A, bool ASYM, int NT, bool F32OUT>
   void run() const {
@@ -214,8 +193,9 @@ int blocks_per_sm_v4(const Args& p, Act act, bool asym, bool f32_out, int nt, bo
   return n;
 }
 
-void launch_v4(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, int splits, cudaStream_t st) {
-  dispatch(Launch<true>{p, row_tiles, st, span_of(p), splits}, act, asym, f32_out, nt);
+void launch_v4(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, int splits, bool prefetch, cudaStream_t st) {
+  if (prefetch) dispatch(Launch<true>{p, row_tiles, st, span_of(p), splits}, act, asym, f32_out, nt);
+  else dispatch(Launch<false>{p, row_tiles, st, span_of(p), splits}, act, asym, f32_out, nt);
 }
 
 }  // namespace vernier::cuda::w4
