@@ -173,6 +173,20 @@ TEST(Cli, HelpOnEveryCommand) {
   }
 }
 
+TEST(Cli, AnUnknownOrMissingCommandIsNamedAndTheCommandsListed) {
+  for (const char* args : {"frobnicate", "quantise model.gguf", ""}) {
+    const CliResult r = run(args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_TRUE(r.out.empty()) << args;
+    const std::string word = std::string(args).substr(0, std::string(args).find(' '));
+    if (!word.empty()) EXPECT_NE(r.err.find("unknown subcommand '" + word + "'"), std::string::npos) << r.err;
+    else EXPECT_NE(r.err.find("no command given"), std::string::npos) << r.err;
+    for (const char* c : {"formats", "quantize", "run", "eval", "imatrix", "bench", "synth", "demo"}) {
+      EXPECT_NE(r.err.find(c), std::string::npos) << args << ": the list lacks " << c << ": " << r.err;
+    }
+  }
+}
+
 TEST(Cli, BadUsageIsOneLineOnStderrExitTwoNothingOnStdout) {
   for (const char* args : {"explain --values 0.1,abc", "explain --values ,", "explain --values 1 --format int9",
                            "explain --values 1 --group 0", "explain --values 1 --scheme middle",

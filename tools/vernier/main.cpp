@@ -1,6 +1,7 @@
 // vernier — quantize large language models and measure what the quantization costs.
 // Exit codes: 0 success, 1 bad input file or data, 2 bad usage (a one-line error, nothing on stdout).
 #include <iostream>
+#include <string>
 
 #include "cli_common.hpp"
 #include "vernier/error.hpp"
@@ -25,6 +26,22 @@ int main(int argc, char** argv) {
   vernier::cli::add_imatrix_command(app);
   vernier::cli::add_bench_command(app);
   vernier::cli::add_synth_command(app);
+  // The first word names the command: say so when it names none, with the commands there are (CLI11 would
+  // take it for a stray positional argument and only ask for "a subcommand").
+  std::string commands;
+  bool known = false;
+  for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; })) {
+    commands += (commands.empty() ? "" : ", ") + c->get_name();
+    if (argc >= 2 && c->check_name(argv[1])) known = true;
+  }
+  if (argc < 2) {
+    std::cerr << "vernier: error: no command given; the commands: " << commands << " (see 'vernier --help')\n";
+    return 2;
+  }
+  if (argv[1][0] != '-' && !known) {
+    std::cerr << "vernier: error: unknown subcommand '" << argv[1] << "'; the commands: " << commands << " (see 'vernier --help')\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
