@@ -85,8 +85,8 @@ class W4Matrix {
   size_t bytes() const { return bytes_; }
   // y (m × rows, row-major) = x (m × cols, row-major, 16-bit `act`) · Wᵀ; y in float32 when `f32_out`, else
   // in the activations' type (rounded to nearest once, from the float32 sum). m ≥ 1; any m runs (in passes
-  // of 32 activation rows; the small-m kernel is meant for m ≤ 32). Device pointers. Act order gathers x
-  // into the matrix's scratch first (not safe to call concurrently on one W4Matrix). `version` picks a kernel
+  // of 32 activation rows; the small-m kernel is meant for m ≤ 32). Device pointers. Act order gathers each
+  // pass's rows of x into the matrix's scratch first (not safe to call concurrently on one W4Matrix). `version` picks a kernel
   // of the lab (1…kW4Versions; 0: kW4Default); docs/kernels-cuda.md says what each taught.
   void multiply(const void* x, Act act, int64_t m, void* y, bool f32_out, void* stream = nullptr, int version = 0);
   // Version 4's blocks per row tile, planned at construction from the chip's resident slots; tests force
@@ -110,6 +110,8 @@ class W4Matrix {
   void* counters_ = nullptr;
   void plan_splits();
   void alloc_splits(int most);
+  void alloc_scratch();
+  static constexpr int64_t kPassRows = 32;  // activation rows per kernel launch (4 n-tiles of 8)
 };
 
 }  // namespace vernier::cuda

@@ -21,8 +21,13 @@
 namespace vernier::cuda {
 
 namespace {
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA W4A16: ") + what + ": " + cudaGetErrorString(e));
+using w4::check;
+
+// A device copy of `bytes` from src (host or device, as `kind` says) into a fresh allocation at *dst.
+void copy_in(void** dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (bytes == 0) return;
+  check(cudaMalloc(dst, bytes), "cudaMalloc");
+  check(cudaMemcpy(*dst, src, bytes, kind), "copy");
 }
 
 // x[b][k] of the codes' order = x_in[b][perm[k]]: the act-order gather.
@@ -40,20 +45,24 @@ W4Matrix::W4Matrix(const W4Tiles& t)
   // the kernels index 32-column parts in 32 bits with a multiply-high division that is exact below 2^16 parts
   if (t.cols >= (int64_t{1} << 21)) throw std::invalid_argument("W4A16: " + std::to_string(t.cols) + " columns; the kernels take fewer than 2^21");
   if (t.row_tiles >= (int64_t{1} << 31)) throw std::invalid_argument("W4A16: too many rows for one grid");
-  const auto up = [](void** dst, const void* src, size_t bytes) {
-    if (bytes == 0) return;
-    check(cudaMalloc(dst, bytes), "cudaMalloc");
-    check(cudaMemcpy(*dst, src, bytes, cudaMemcpyHostToDevice), "upload");
-  };
   codes_bytes_ = t.codes.size() * 4;
   scales_bytes_ = t.scales.size() * 4;
   zeros_bytes_ = t.zeros.size() * 8;
   perm_bytes_ = t.perm.size() * 4;
-  up(&codes_, t.codes.data(), codes_bytes_);
-  up(&scales_, t.scales.data(), scales_bytes_);
-  up(&zeros_, t.zeros.data(), zeros_bytes_);
-  up(&perm_, t.perm.data(), perm_bytes_);
+  copy_in(&codes_, t.codes.data(), codes_bytes_, cudaMemcpyHostToDevice);
+  copy_in(&scales_, t.scales.data(), scales_bytes_, cudaMemcpyHostToDevice);
+  copy_in(&zeros_, t.zeros.data(), zeros_bytes_, cudaMemcpyHostToDevice);
+  copy_in(&perm_, t.perm.data(), perm_bytes_, cudaMemcpyHostToDevice);
+  alloc_scratch();
   plan_splits();
+}
+
+// Act order: the gathered activations of one pass (32 rows), allocated here so that a product allocates
+// nothing (and can be captured in a CUDA graph from its first call).
+void W4Matrix::alloc_scratch() {
+  if (!perm_) return;
+  xperm_bytes_ = static_cast<size_t>(kPassRows * cols_) * 2;
+  check(cudaMalloc(&xperm_, xperm_bytes_), "cudaMalloc");
 }
 
 namespace {
@@ -142,19 +151,15 @@ W4Matrix W4Matrix::clone() const {
   c.groups_ = groups_;
   c.asym_ = asym_;
   c.bytes_ = bytes_;
-  const auto dup = [](void** dst, const void* src, size_t bytes) {
-    if (bytes == 0) return;
-    check(cudaMalloc(dst, bytes), "cudaMalloc");
-    check(cudaMemcpy(*dst, src, bytes, cudaMemcpyDeviceToDevice), "copy");
-  };
   c.codes_bytes_ = codes_bytes_;
   c.scales_bytes_ = scales_bytes_;
   c.zeros_bytes_ = zeros_bytes_;
   c.perm_bytes_ = perm_bytes_;
-  dup(&c.codes_, codes_, codes_bytes_);
-  dup(&c.scales_, scales_, scales_bytes_);
-  dup(&c.zeros_, zeros_, zeros_bytes_);
-  dup(&c.perm_, perm_, perm_bytes_);
+  copy_in(&c.codes_, codes_, codes_bytes_, cudaMemcpyDeviceToDevice);
+  copy_in(&c.scales_, scales_, scales_bytes_, cudaMemcpyDeviceToDevice);
+  copy_in(&c.zeros_, zeros_, zeros_bytes_, cudaMemcpyDeviceToDevice);
+  copy_in(&c.perm_, perm_, perm_bytes_, cudaMemcpyDeviceToDevice);
+  c.alloc_scratch();
   c.plan_splits();
   return c;
 }
@@ -167,51 +172,42 @@ W4Matrix::~W4Matrix() {
 
 void W4Matrix::multiply(const void* x, Act act, int64_t m, void* y, bool f32_out, void* stream, int version) {
   if (m < 1) throw std::invalid_argument("W4A16 multiply: m must be at least 1");
-  const auto st = static_cast<cudaStream_t>(stream);
-  const void* xin = x;
-  if (perm_) {
-    const size_t need = static_cast<size_t>(m * cols_) * 2;
-    if (need > xperm_bytes_) {
-      if (xperm_) check(cudaFree(xperm_), "cudaFree");
-      xperm_ = nullptr;
-      check(cudaMalloc(&xperm_, need), "cudaMalloc");
-      xperm_bytes_ = need;
-    }
-    const int64_t total = m * cols_;
-    gather_columns<<<static_cast<unsigned>((total + 255) / 256), 256, 0, st>>>(static_cast<const uint16_t*>(x), static_cast<const int32_t*>(perm_),
-                                                                               static_cast<uint16_t*>(xperm_), cols_, m);
-    check(cudaGetLastError(), "act-order gather launch");
-    xin = xperm_;
-  }
-  const size_t out_elem = f32_out ? 4 : 2;
   if (version < 0 || version > kW4Versions) throw std::invalid_argument("W4A16 multiply: no kernel version " + std::to_string(version));
   if (version == 0) version = kW4Default;
-  for (int64_t b0 = 0; b0 < m; b0 += 32) {
-    w4::Args p{};
-    p.codes = static_cast<const uint4*>(codes_);
-    p.scales = static_cast<const uint32_t*>(scales_);
-    p.zeros = static_cast<const uint64_t*>(zeros_);
-    p.m = std::min<int64_t>(32, m - b0);
-    p.x = static_cast<const uint8_t*>(xin) + static_cast<size_t>(b0 * cols_) * 2;
+  const auto st = static_cast<cudaStream_t>(stream);
+  const size_t out_elem = f32_out ? 4 : 2;
+  w4::Args p{};  // what every pass shares
+  p.codes = static_cast<const uint4*>(codes_);
+  p.scales = static_cast<const uint32_t*>(scales_);
+  p.zeros = static_cast<const uint64_t*>(zeros_);
+  p.n = rows_;
+  p.k = cols_;
+  p.chunks = chunks_;
+  p.groups = groups_;
+  p.group = group_;
+  const uint64_t ppg = static_cast<uint64_t>(std::max<int64_t>(1, group_ / 32));  // one group per row: any, clamped to 0
+  p.part_magic = ppg == 1 ? 0 : static_cast<uint32_t>(((uint64_t{1} << 32) + ppg - 1) / ppg);  // 0: the part is the group
+  p.last_group = static_cast<int32_t>(groups_ - 1);
+  p.ws = static_cast<float*>(ws_);
+  p.counters = static_cast<unsigned*>(counters_);
+  for (int64_t b0 = 0; b0 < m; b0 += kPassRows) {
+    p.m = std::min<int64_t>(kPassRows, m - b0);
+    const auto* xb = static_cast<const uint8_t*>(x) + static_cast<size_t>(b0 * cols_) * 2;
+    if (perm_) {  // act order: this pass's rows gathered into the codes' column order
+      const int64_t total = p.m * cols_;
+      gather_columns<<<static_cast<unsigned>((total + 255) / 256), 256, 0, st>>>(reinterpret_cast<const uint16_t*>(xb), static_cast<const int32_t*>(perm_),
+                                                                                 static_cast<uint16_t*>(xperm_), cols_, p.m);
+      check(cudaGetLastError(), "act-order gather launch");
+      xb = static_cast<const uint8_t*>(xperm_);
+    }
+    p.x = xb;
     p.y = static_cast<uint8_t*>(y) + static_cast<size_t>(b0 * rows_) * out_elem;
-    p.n = rows_;
-    p.k = cols_;
-    p.chunks = chunks_;
-    p.groups = groups_;
-    p.group = group_;
     p.xvec = cols_ % 8 == 0 && reinterpret_cast<uintptr_t>(p.x) % 16 == 0;
-    const uint64_t ppg = static_cast<uint64_t>(std::max<int64_t>(1, group_ / 32));  // one group per row: any, clamped to 0
-    p.part_magic = ppg == 1 ? 0 : static_cast<uint32_t>(((uint64_t{1} << 32) + ppg - 1) / ppg);  // 0: the part is the group
-    p.last_group = static_cast<int32_t>(groups_ - 1);
     const int nt = static_cast<int>((p.m + 7) / 8);
     if (version == 1) w4::launch_v1(p, act, asym_, f32_out, nt, row_tiles_, st);
     else if (version == 2) w4::launch_v2(p, act, asym_, f32_out, nt, row_tiles_, st);
     else if (version == 3) w4::launch_v3(p, act, asym_, f32_out, nt, row_tiles_, st);
-    else {
-      p.ws = static_cast<float*>(ws_);
-      p.counters = static_cast<unsigned*>(counters_);
-      w4::launch_v4(p, act, asym_, f32_out, nt, row_tiles_, splits_[act == Act::bf16 ? 0 : 1][f32_out ? 1 : 0][nt - 1], version == 4, st);
-    }
+    else w4::launch_v4(p, act, asym_, f32_out, nt, row_tiles_, splits_[act == Act::bf16 ? 0 : 1][f32_out ? 1 : 0][nt - 1], version == 4, st);
     check(cudaGetLastError(), "W4A16 launch");
   }
 }

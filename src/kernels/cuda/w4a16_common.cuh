@@ -7,10 +7,16 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "vernier/cuda_w4.hpp"
 
 namespace vernier::cuda::w4 {
+
+inline void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA W4A16: ") + what + ": " + cudaGetErrorString(e));
+}
 
 constexpr int kWarps = 8;  // warps per block, all on one row tile, splitting its chunks
 
@@ -112,6 +118,18 @@ __device__ __forceinline__ void fragment(uint32_t w, uint32_t z_lo, uint32_t z_h
   a[1] = sub2<A>(lop_magic(w >> 4, kMagic), z_hi);   // rows g + 8: elements 2, 3
   a[2] = sub2<A>(lop_magic(w >> 8, kMagic), z_lo);   // rows g: elements 4, 5
   a[3] = sub2<A>(lop_magic(w >> 12, kMagic), z_hi);  // rows g + 8: elements 6, 7
+}
+
+// This lane's activation rows, one per n-tile: row nt·8 + g (the B fragment's column), from column `offset`;
+// has[nt] is false past m (those lanes feed zeros).
+template <Act A, int NT>
+__device__ __forceinline__ void activation_rows(const Args& p, int g, int offset, const typename Types<A>::T* (&xrow)[NT], bool (&has)[NT]) {
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+    const int row = nt * 8 + g;
+    has[nt] = row < p.m;
+    xrow[nt] = static_cast<const typename Types<A>::T*>(p.x) + static_cast<int64_t>(has[nt] ? row : 0) * p.k + offset;
+  }
 }
 
 template <int NT>

@@ -19,12 +19,7 @@ __global__ void __launch_bounds__(kWarps * 32) kernel(const Args p) {
   zero<NT>(acc);
   const T* xrow[NT];
   bool has[NT];
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt) {
-    const int64_t row = nt * 8 + g;  // this lane's activation row: the B fragment's column
-    has[nt] = row < p.m;
-    xrow[nt] = static_cast<const T*>(p.x) + (has[nt] ? row : 0) * p.k;
-  }
+  activation_rows<A, NT>(p, g, 0, xrow, has);
   for (int64_t c0 = warp; c0 < p.chunks; c0 += kWarps * kUnroll) {
     uint4 q[kUnroll];
 #pragma unroll

@@ -9,8 +9,6 @@
 // the activations and scales go through it (.ca: every row tile reads them).
 #include "w4a16_common.cuh"
 
-#include <stdexcept>
-#include <string>
 
 namespace vernier::cuda::w4 {
 namespace {
@@ -130,10 +128,6 @@ __global__ void __launch_bounds__(kWarps * 32) kernel(const Args p) {
   }
   wait_all_but<0>();
   epilogue<A, NT, F32OUT>(p, acc, red);
-}
-
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA W4A16 v2: ") + what + ": " + cudaGetErrorString(e));
 }
 
 struct Launch {

@@ -81,12 +81,7 @@ __global__ void __launch_bounds__(kWarps * 32) kernel(const Args p) {
   zero<NT>(acc);
   const T* xrow[NT];
   bool has[NT];
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt) {
-    const int row = nt * 8 + g;  // this lane's activation row: the B fragment's column
-    has[nt] = row < p.m;
-    xrow[nt] = static_cast<const T*>(p.x) + static_cast<int64_t>(has[nt] ? row : 0) * p.k + 8 * i;
-  }
+  activation_rows<A, NT>(p, g, 8 * i, xrow, has);
   // this block's units: all of them, or its split's slice
   const int u_begin = SPLIT ? static_cast<int>(static_cast<int64_t>(units) * blockIdx.y / gridDim.y) : 0;
   const int u_end = SPLIT ? static_cast<int>(static_cast<int64_t>(units) * (blockIdx.y + 1) / gridDim.y) : units;
