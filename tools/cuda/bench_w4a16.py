@@ -39,6 +39,16 @@ def load(lib_path):
     lib.vw4_bytes.restype = ctypes.c_uint64
     lib.vw4_bytes.argtypes = [vp]
     lib.vw4_destroy.argtypes = [vp]
+    lib.vwo_create.restype = vp
+    lib.vwo_create.argtypes = [ctypes.c_int, vp, vp, vp, vp, vp, i64, ctypes.c_float, i64, i64, i64, ctypes.c_int, cp, ctypes.c_int]
+    lib.vwo_clone.restype = vp
+    lib.vwo_clone.argtypes = [vp, cp, ctypes.c_int]
+    lib.vwo_multiply.restype = ctypes.c_int
+    lib.vwo_multiply.argtypes = [vp, vp, ctypes.c_int, i64, vp, ctypes.c_int, vp, cp, ctypes.c_int]
+    lib.vwo_bytes.restype = ctypes.c_uint64
+    lib.vwo_bytes.argtypes = [vp]
+    lib.vwo_destroy.argtypes = [vp]
+    lib.vwo_dynamic8_map.argtypes = [vp]
     return lib
 
 
@@ -130,6 +140,76 @@ class Vernier:
             self.lib.vw4_destroy(h)
 
 
+NF4_LEVELS = [-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334,
+              -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
+              0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0]
+
+
+class VernierWo:
+    """The weight-only GEMV (INT8, FP8 E4M3, NF4) on one random matrix; `deq` is its float32 dequantized form."""
+    FORMATS = {"int8": 0, "fp8": 1, "nf4": 2}
+
+    def __init__(self, lib, fmt, n, k, group, copies, dq=False):
+        self.lib, self.n = lib, n
+        err = ctypes.create_string_buffer(512)
+        ng = n * (1 if group == 0 else k // group)
+        g = k if group == 0 else group
+        scales = zeros = dq_codes = dq_absmax = None
+        dq_offset = 0.0
+        if fmt == "int8":  # symmetric per channel or group: codes q, w = s·q
+            q = torch.randint(-127, 128, (n, k), dtype=torch.int8, device="cuda")
+            codes = q.view(torch.uint8)
+            scales = torch.rand(n, ng // n, device="cuda") * 0.002 + 0.0002
+            self.deq = q.float() * scales.repeat_interleave(g, 1)
+        elif fmt == "fp8":
+            w = (torch.randn(n, k, device="cuda") * 100).clamp(-448, 448)  # E4M3's range (torch's cast makes NaN beyond it)
+            codes = w.to(torch.float8_e4m3fn).view(torch.uint8)
+            scales = torch.rand(n, ng // n, device="cuda") * 0.0002 + 0.00002
+            self.deq = codes.view(torch.float8_e4m3fn).float() * scales.repeat_interleave(g, 1)
+        else:  # NF4, blocks of `group`, QLoRA's double quantization when dq
+            codes = torch.randint(0, 16, (n, k), dtype=torch.uint8, device="cuda")
+            absmax = torch.rand(ng, device="cuda") * 0.05 + 0.01
+            if dq:
+                dq_offset = float(absmax.mean())
+                blocks = (ng + 255) // 256
+                dq_absmax = torch.rand(blocks, device="cuda") * 0.03 + 0.01
+                dq_codes = torch.randint(0, 256, (ng,), dtype=torch.uint8, device="cuda")
+                absmax = None
+            levels = torch.tensor(NF4_LEVELS, device="cuda")
+        c = codes.contiguous().cpu().numpy()
+        arr = lambda t: t.contiguous().cpu().numpy() if t is not None else None  # noqa: E731
+        s_, z_, dc_, da_ = arr(scales if fmt != "nf4" else (absmax.view(n, -1) if absmax is not None else None)), arr(zeros), arr(dq_codes), arr(dq_absmax)
+        ptr = lambda a: a.ctypes.data if a is not None else None  # noqa: E731
+        h = lib.vwo_create(self.FORMATS[fmt], ptr(c), ptr(s_), ptr(z_), ptr(dc_), ptr(da_), 256, dq_offset, n, k, group, 1, err, 512)
+        if not h:
+            raise RuntimeError(err.value.decode())
+        if fmt == "nf4":
+            if dq:  # the absmax the kernel decodes: the 8-bit dynamic map's value times the block's absmax, plus the offset
+                table = (ctypes.c_float * 256)()
+                lib.vwo_dynamic8_map(table)
+                dmap = torch.tensor(list(table), device="cuda")
+                absmax = dmap[dq_codes.long()] * dq_absmax.repeat_interleave(256)[:ng] + dq_offset
+            self.deq = levels[codes.long()] * absmax.view(n, -1).repeat_interleave(g, 1)
+        self.handles = [h]
+        for _ in range(copies - 1):
+            h2 = lib.vwo_clone(h, err, 512)
+            if not h2:
+                raise RuntimeError(err.value.decode())
+            self.handles.append(h2)
+        self.bytes = lib.vwo_bytes(h)
+
+    def call(self, j, x, y, act):
+        err = ctypes.create_string_buffer(512)
+        stream = torch.cuda.current_stream().cuda_stream
+        if self.lib.vwo_multiply(self.handles[j], x.data_ptr(), act, x.shape[0], y.data_ptr(), 0, ctypes.c_void_p(stream), err, 512):
+            raise RuntimeError(err.value.decode())
+
+    def close(self):
+        for h in self.handles:
+            self.lib.vwo_destroy(h)
+        del self.deq
+
+
 def row(results, shape, m, name, seconds, weight_bytes, flops, read_bw, bf16_s):
     r = {"n": shape[0], "k": shape[1], "m": m, "kernel": name, "us": seconds * 1e6, "tflops": flops / seconds / 1e12,
          "weight_gbs": weight_bytes / seconds / 1e9, "pct_read_bw": 100 * weight_bytes / seconds / read_bw,
@@ -146,6 +226,9 @@ def main():
     ap.add_argument("--shapes", default="8192x8192,14336x4096,4096x14336,28672x8192")
     ap.add_argument("--batches", default="1,16,64,256")
     ap.add_argument("--versions", help="vernier kernel versions to time (default: all)")
+    ap.add_argument("--wo", default="int8:0,int8:128,fp8:0,nf4:64:dq",
+                    help="weight-only GEMVs to time, FORMAT:GROUP[:dq] (GROUP 0: per channel); empty: none")
+    ap.add_argument("--wo-batches", default="1,4,16", help="batch sizes for the weight-only GEMVs")
     args = ap.parse_args()
     lib = load(args.lib)
     torch.manual_seed(0)
@@ -181,6 +264,7 @@ def main():
             tiny = ([wp] + [wp.clone() for _ in range(copies_for(wp.numel() * wp.element_size()) - 1)], sz)
         except Exception as e:  # noqa: BLE001 - report, never fake
             notes.append(f"tinygemm unavailable at {n}x{k}: {e}")
+        bf16_at = {}
         fp8 = None
         try:
             w8 = w_bf16.to(torch.float8_e4m3fn)
@@ -194,6 +278,7 @@ def main():
             yb = torch.empty(m, n, device="cuda", dtype=torch.bfloat16)
             yh = torch.empty(m, n, device="cuda", dtype=torch.float16)
             bf16_s = timed_graph([lambda w=w: torch.nn.functional.linear(x, w) for w in bf16_copies])
+            bf16_at[m] = bf16_s
             row(results, (n, k), m, "torch bf16 F.linear", bf16_s, n * k * 2, flops, read_bw, bf16_s)
             s = timed_graph([lambda w=w: torch.nn.functional.linear(xh, w) for w in f16_copies])
             row(results, (n, k), m, "torch fp16 F.linear", s, n * k * 2, flops, read_bw, bf16_s)
@@ -233,9 +318,38 @@ def main():
         v_sym.close()
         del bf16_copies, f16_copies, tiny, fp8, deq, w_bf16, w_f16
         torch.cuda.empty_cache()
-    print("accuracy (vernier asym, 16-bit out, vs float32 of the dequantized weights):")
+        for spec in [w for w in args.wo.split(",") if w]:
+            parts = spec.split(":")
+            fmt, wgroup, dq = parts[0], int(parts[1]), len(parts) > 2 and parts[2] == "dq"
+            wo = VernierWo(lib, fmt, n, k, wgroup, copies_for(n * k if fmt != "nf4" else n * k // 2), dq)
+            name = f"vernier {fmt} {'chan' if wgroup == 0 else ('b' if fmt == 'nf4' else 'g') + str(wgroup)}{' dq' if dq else ''}"
+            for m in [int(b) for b in args.wo_batches.split(",")]:
+                for act, dt, an in ((0, torch.bfloat16, "bf16"), (1, torch.float16, "fp16")):
+                    if act == 1 and m != 1:
+                        continue
+                    x = torch.randn(m, k, device="cuda").to(dt)
+                    y = torch.empty(m, n, device="cuda", dtype=dt)
+                    s = timed_graph([lambda j=j: wo.call(j, x, y, act) for j in range(len(wo.handles))])
+                    if m not in bf16_at:
+                        xb = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
+                        wb = [torch.randn(n, k, device="cuda", dtype=torch.bfloat16) for _ in range(copies_for(n * k * 2))]
+                        bf16_at[m] = timed_graph([lambda w=w: torch.nn.functional.linear(xb, w) for w in wb])
+                        row(results, (n, k), m, "torch bf16 F.linear", bf16_at[m], n * k * 2, 2.0 * m * n * k, read_bw, bf16_at[m])
+                        del wb
+                    row(results, (n, k), m, f"{name} {an}", s, wo.bytes, 2.0 * m * n * k, read_bw, bf16_at[m])
+                    if m in (1, 4):
+                        y.fill_(float("nan"))
+                        wo.call(0, x, y, act)
+                        torch.cuda.synchronize()
+                        ref = x.float() @ wo.deq.t()
+                        rel = (torch.linalg.norm(y.float() - ref) / torch.linalg.norm(ref)).item()
+                        checks.append({"n": n, "k": k, "m": m, "act": an, "kernel": name, "rel_error": rel, "nan": bool(torch.isnan(y).any().item())})
+            wo.close()
+            del wo
+            torch.cuda.empty_cache()
+    print("accuracy (vernier, 16-bit out, vs float32 of the dequantized weights; W4A16: asym g128):")
     for c in checks:
-        print(f"  {c['n']} x {c['k']} m {c['m']} {c['act']}: relative error {c['rel_error']:.2e}{' NaN!' if c['nan'] else ''}")
+        print(f"  {c.get('kernel', 'w4a16 asym g128'):<22} {c['n']} x {c['k']} m {c['m']} {c['act']}: relative error {c['rel_error']:.2e}{' NaN!' if c['nan'] else ''}")
     for note in notes:
         print("note:", note)
     if args.json:

@@ -4,8 +4,11 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <stdexcept>
 
 #include "vernier/cuda_w4.hpp"
+#include "vernier/cuda_wo.hpp"
+#include "vernier/nf4.hpp"
 
 namespace {
 void put(char* err, int len, const char* what) {
@@ -65,4 +68,61 @@ int vw4_default_version() { return vernier::cuda::kW4Default; }
 uint64_t vw4_bytes(void* h) { return static_cast<vernier::cuda::W4Matrix*>(h)->bytes(); }
 
 void vw4_destroy(void* h) { delete static_cast<vernier::cuda::W4Matrix*>(h); }
+
+// The weight-only GEMV (cuda_wo.hpp). format 0: INT8, 1: FP8 E4M3, 2: NF4. codes: rows × cols, one per weight;
+// scales rows × groups (null for NF4 with dq); zeros: INT8 with zero points, else null; dq_codes/dq_absmax:
+// NF4 double quantization, else null. symmetric: INT8 codes are signed.
+void* vwo_create(int format, const uint8_t* codes, const float* scales, const uint8_t* zeros, const uint8_t* dq_codes, const float* dq_absmax,
+                 int64_t dq_block, float dq_offset, int64_t rows, int64_t cols, int64_t group, int symmetric, char* err, int errlen) {
+  try {
+    if (format < 0 || format > 2) throw std::invalid_argument("vwo_create: format 0 (int8), 1 (fp8_e4m3) or 2 (nf4)");
+    vernier::cuda::WoSource w;
+    w.format = static_cast<vernier::cuda::WoFormat>(format);
+    w.rows = rows;
+    w.cols = cols;
+    w.group = group;
+    w.symmetric = symmetric != 0;
+    const int64_t ng = rows * w.groups();
+    w.codes.assign(codes, codes + rows * cols);
+    if (scales) w.scales.assign(scales, scales + ng);
+    if (zeros) w.zeros.assign(zeros, zeros + ng);
+    if (dq_codes) {
+      w.dq_codes.assign(dq_codes, dq_codes + ng);
+      w.dq_block = dq_block;
+      w.dq_absmax.assign(dq_absmax, dq_absmax + (ng + dq_block - 1) / dq_block);
+      w.dq_offset = dq_offset;
+    }
+    return new vernier::cuda::WoMatrix(vernier::cuda::pack_wo(w, "vwo_create"));
+  } catch (const std::exception& e) {
+    put(err, errlen, e.what());
+    return nullptr;
+  }
+}
+
+int vwo_multiply(void* h, const void* x, int act, int64_t m, void* y, int f32_out, void* stream, char* err, int errlen) {
+  try {
+    static_cast<vernier::cuda::WoMatrix*>(h)->multiply(x, act == 0 ? vernier::cuda::Act::bf16 : vernier::cuda::Act::f16, m, y, f32_out != 0, stream);
+    return 0;
+  } catch (const std::exception& e) {
+    put(err, errlen, e.what());
+    return 1;
+  }
+}
+
+void* vwo_clone(void* h, char* err, int errlen) {
+  try {
+    return new vernier::cuda::WoMatrix(static_cast<vernier::cuda::WoMatrix*>(h)->clone());
+  } catch (const std::exception& e) {
+    put(err, errlen, e.what());
+    return nullptr;
+  }
+}
+
+uint64_t vwo_bytes(void* h) { return static_cast<vernier::cuda::WoMatrix*>(h)->bytes(); }
+
+void vwo_destroy(void* h) { delete static_cast<vernier::cuda::WoMatrix*>(h); }
+
+// The 8-bit dynamic map NF4's double quantization decodes absmax codes with (256 floats), for the
+// benchmark's float32 reference.
+void vwo_dynamic8_map(float* out) { std::memcpy(out, vernier::dynamic8_map().data(), 256 * sizeof(float)); }
 }

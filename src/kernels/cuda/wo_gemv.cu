@@ -1,0 +1,377 @@
+// The weight-only GEMV (vernier/cuda_wo.hpp): INT8, FP8 E4M3 and NF4 codes times 16-bit activations.
+//
+// Work split: a block takes R consecutive rows and all of their columns; its warps split the columns into
+// 16-byte chunks (warp w, lane l: chunks 32w + l, then + 32·warps, …), so each warp reads 512 contiguous bytes
+// of each of its R rows per step, and R rows share one load of the activations (the reason for R: at batch 1
+// the activations cost as much L1 traffic per weight as the codes do HBM bytes, and NF4's table lookup costs
+// more). Two steps' loads are in flight before the first is used. A block's warps meet once at the end in
+// shared memory (no atomics): lane sums by butterfly, warp sums in warp order.
+//
+// Decoding, per format, exact into float32:
+//   INT8  (u, z): the byte b placed under the float exponent of 2^23 (one PRMT) is 2^23 + b exactly, minus
+//         (2^23 + z) is u − z exactly: two instructions, no int→float conversion (a quarter-rate unit).
+//   FP8   cvt.rn.f16x2.e4m3x2 turns two codes into two FP16 values (exact: E4M3 ⊂ FP16), then to float32.
+//   NF4   a 16-entry float32 table in shared memory: 16 words in 16 banks, so 32 lanes' lookups never conflict.
+// Each chunk's products are summed in float32 (16 or 32 FMAs in order) and scaled by the group's scale with
+// one FMA into the row's running sum, as the reference budget in the tests assumes.
+#include <cuda_fp8.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "vernier/cuda_wo.hpp"
+#include "vernier/nf4.hpp"
+#include "w4a16_common.cuh"
+
+namespace vernier::cuda {
+
+namespace {
+using w4::check;
+constexpr int kMaxWarps = 8;
+
+struct WoArgs {
+  const uint8_t* codes;
+  const float* scales;
+  const uint8_t* zeros;
+  const uint8_t* dq_codes;
+  const float* dq_absmax;
+  const void* x;  // this pass's first activation row
+  void* y;        // this pass's first output row
+  int64_t rows, cols, row_bytes, groups;
+  uint64_t group_magic;  // g = (c · group_magic) >> 32 for chunk c: ⌈2^32 / chunks per group⌉ (exact for c < 2^16)
+  int32_t chunks, nb, dq_shift;  // chunks per row; activation rows in this pass; log2 of the dq block
+  float dq_offset;
+  bool f32_out, xvec;
+};
+
+__constant__ float kNf4Table[16];
+__constant__ float kDynamic8Table[256];
+
+template <WoFormat F>
+__host__ __device__ constexpr int chunk_values() {
+  return F == WoFormat::nf4 ? 32 : 16;
+}
+// rows per block: 4 while the activations of a chunk fit 32 registers, else 2
+template <WoFormat F, int B>
+__host__ __device__ constexpr int rows_per_block() {
+  return B * chunk_values<F>() <= 32 ? 4 : 2;
+}
+
+template <Act A>
+__device__ __forceinline__ float2 pair_to_float2(uint32_t p) {
+  if constexpr (A == Act::bf16) {
+    return make_float2(__uint_as_float(p << 16), __uint_as_float(p & 0xFFFF0000u));
+  } else {
+    __half2 h;
+    memcpy(&h, &p, 4);
+    return __half22float2(h);
+  }
+}
+
+template <Act A>
+__device__ __forceinline__ float one_to_float(uint16_t v) {
+  if constexpr (A == Act::bf16) {
+    return __uint_as_float(static_cast<uint32_t>(v) << 16);
+  } else {
+    return __half2float(__ushort_as_half(v));
+  }
+}
+
+// The W activations of chunk c for B rows (rows past the pass's count repeat its last row; their sums are
+// not stored). Columns past the matrix read as 0 (their codes are padding of weight 0).
+template <Act A, int B, int W>
+__device__ __forceinline__ void load_x(const WoArgs& a, int c, float (&xf)[B][W]) {
+  const uint16_t* x = static_cast<const uint16_t*>(a.x);
+  const int64_t k0 = static_cast<int64_t>(c) * W;
+#pragma unroll
+  for (int b = 0; b < B; ++b) {
+    const uint16_t* xr = x + static_cast<int64_t>(min(b, a.nb - 1)) * a.cols + k0;
+    if (a.xvec && k0 + W <= a.cols) {
+#pragma unroll
+      for (int v = 0; v < W / 8; ++v) {
+        const uint4 q = __ldg(reinterpret_cast<const uint4*>(xr) + v);
+        const uint32_t w[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const float2 f = pair_to_float2<A>(w[i]);
+          xf[b][8 * v + 2 * i] = f.x;
+          xf[b][8 * v + 2 * i + 1] = f.y;
+        }
+      }
+    } else {
+#pragma unroll
+      for (int j = 0; j < W; ++j) xf[b][j] = k0 + j < a.cols ? one_to_float<A>(xr[j]) : 0.0f;
+    }
+  }
+}
+
+// Σ_j w_j·x[b][j] over one chunk for each b (the chunk's codes q), the weights' integer or unscaled values.
+template <WoFormat F, int B, int W>
+__device__ __forceinline__ void chunk_dot(const uint4& q, float zf, const float (&xf)[B][W], const float* lut, float (&part)[B]) {
+  const uint32_t w[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+  for (int b = 0; b < B; ++b) part[b] = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    if constexpr (F == WoFormat::int8) {
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const float v = __uint_as_float(__byte_perm(w[i], 0x4B000000u, 0x7440u + j)) - zf;
+#pragma unroll
+        for (int b = 0; b < B; ++b) part[b] = fmaf(v, xf[b][4 * i + j], part[b]);
+      }
+    } else if constexpr (F == WoFormat::fp8_e4m3) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const __half2_raw r = __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(w[i] >> (16 * h)), __NV_E4M3);
+        __half2 hh;
+        memcpy(&hh, &r, 4);
+        const float2 v = __half22float2(hh);
+#pragma unroll
+        for (int b = 0; b < B; ++b) {
+          part[b] = fmaf(v.x, xf[b][4 * i + 2 * h], part[b]);
+          part[b] = fmaf(v.y, xf[b][4 * i + 2 * h + 1], part[b]);
+        }
+      }
+    } else {
+#pragma unroll
+      for (int n = 0; n < 8; ++n) {
+        const float v = lut[(w[i] >> (4 * n)) & 15u];
+#pragma unroll
+        for (int b = 0; b < B; ++b) part[b] = fmaf(v, xf[b][8 * i + n], part[b]);
+      }
+    }
+  }
+}
+
+template <WoFormat F, bool ASYM, bool DQ, int B, Act A>
+__global__ void __launch_bounds__(kMaxWarps * 32) wo_gemv(const WoArgs a) {
+  constexpr int W = chunk_values<F>(), R = rows_per_block<F, B>();
+  __shared__ float lut[16];
+  __shared__ float dmap[DQ ? 256 : 1];
+  __shared__ float red[kMaxWarps][R][B];
+  if constexpr (F == WoFormat::nf4) {
+    if (threadIdx.x < 16) lut[threadIdx.x] = kNf4Table[threadIdx.x];
+    if constexpr (DQ) {
+      for (int i = threadIdx.x; i < 256; i += blockDim.x) dmap[i] = kDynamic8Table[i];
+    }
+    __syncthreads();
+  }
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * R;
+  const int stride = warps * 32;
+  float acc[R][B];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int b = 0; b < B; ++b) acc[r][b] = 0.0f;
+  }
+  // rows past the matrix read row 0 again (never stored): no branch around the loads
+  const uint8_t* rowp[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) rowp[r] = a.codes + (row0 + r < a.rows ? row0 + r : 0) * a.row_bytes;
+
+  // one chunk: its group's scale (and zero) per row, the products, the scaled sum
+  auto consume = [&](int c, const uint4 (&q)[R]) {
+    float xf[B][W];
+    load_x<A, B, W>(a, c, xf);
+    const int64_t g = static_cast<int64_t>((static_cast<uint64_t>(c) * a.group_magic) >> 32);
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const int64_t rr = row0 + r < a.rows ? row0 + r : 0, gi = rr * a.groups + g;
+      float s, zf = 0.0f;
+      if constexpr (F == WoFormat::nf4 && DQ) {
+        s = __fadd_rn(__fmul_rn(dmap[__ldg(a.dq_codes + gi)], __ldg(a.dq_absmax + (gi >> a.dq_shift))), a.dq_offset);
+      } else {
+        s = __ldg(a.scales + gi);
+      }
+      if constexpr (F == WoFormat::int8) zf = 8388608.0f + (ASYM ? static_cast<float>(__ldg(a.zeros + gi)) : 128.0f);
+      float part[B];
+      chunk_dot<F, B, W>(q[r], zf, xf, lut, part);
+#pragma unroll
+      for (int b = 0; b < B; ++b) acc[r][b] = fmaf(s, part[b], acc[r][b]);
+    }
+  };
+
+  for (int c = warp * 32 + lane; c < a.chunks; c += 2 * stride) {
+    const int c1 = c + stride;
+    uint4 q0[R], q1[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) q0[r] = w4::load_stream(reinterpret_cast<const uint4*>(rowp[r]) + c);
+    if (c1 < a.chunks) {
+#pragma unroll
+      for (int r = 0; r < R; ++r) q1[r] = w4::load_stream(reinterpret_cast<const uint4*>(rowp[r]) + c1);
+    }
+    consume(c, q0);
+    if (c1 < a.chunks) consume(c1, q1);
+  }
+
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int b = 0; b < B; ++b) {
+      float v = acc[r][b];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
+      if (lane == 0) red[warp][r][b] = v;
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x < R * B) {
+    const int r = threadIdx.x / B, b = threadIdx.x % B;
+    const int64_t row = row0 + r;
+    if (row < a.rows && b < a.nb) {
+      float v = 0.0f;
+      for (int w = 0; w < warps; ++w) v += red[w][r][b];
+      const int64_t o = static_cast<int64_t>(b) * a.rows + row;
+      if (a.f32_out) {
+        static_cast<float*>(a.y)[o] = v;
+      } else if constexpr (A == Act::bf16) {
+        static_cast<__nv_bfloat16*>(a.y)[o] = __float2bfloat16_rn(v);
+      } else {
+        static_cast<__half*>(a.y)[o] = __float2half_rn(v);
+      }
+    }
+  }
+}
+
+template <WoFormat F, bool ASYM, bool DQ, int B>
+void launch_b(const WoArgs& a, Act act, cudaStream_t s) {
+  constexpr int R = rows_per_block<F, B>();
+  const int warps = std::clamp((a.chunks + 31) / 32, 1, kMaxWarps);
+  const dim3 grid(static_cast<unsigned>((a.rows + R - 1) / R)), block(static_cast<unsigned>(warps * 32));
+  if (act == Act::bf16) {
+    wo_gemv<F, ASYM, DQ, B, Act::bf16><<<grid, block, 0, s>>>(a);
+  } else {
+    wo_gemv<F, ASYM, DQ, B, Act::f16><<<grid, block, 0, s>>>(a);
+  }
+}
+
+template <WoFormat F, bool ASYM, bool DQ>
+void launch(const WoArgs& a, Act act, cudaStream_t s) {
+  if (a.nb == 1) {
+    launch_b<F, ASYM, DQ, 1>(a, act, s);
+  } else if (a.nb == 2 || F == WoFormat::nf4) {
+    launch_b<F, ASYM, DQ, 2>(a, act, s);
+  } else {
+    if constexpr (F != WoFormat::nf4) launch_b<F, ASYM, DQ, 4>(a, act, s);
+  }
+}
+
+void put(void** dst, size_t* n, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  *n = bytes;
+  if (bytes == 0) return;
+  check(cudaMalloc(dst, bytes), "cudaMalloc");
+  check(cudaMemcpy(*dst, src, bytes, kind), "copy");
+}
+
+// The formats' tables into the current device's constant memory (1 KiB; every construction, so any device
+// a matrix is made on has them).
+void upload_tables() {
+  check(cudaMemcpyToSymbol(kNf4Table, kNf4Levels.data(), sizeof(float) * 16), "NF4 table");
+  check(cudaMemcpyToSymbol(kDynamic8Table, dynamic8_map().data(), sizeof(float) * 256), "dynamic map");
+}
+}  // namespace
+
+WoMatrix::WoMatrix(const WoLayout& l)
+    : format_(l.format), rows_(l.rows), cols_(l.cols), groups_(l.groups), group_(l.group), row_bytes_(l.row_bytes), dq_block_(l.dq_block),
+      asym_(l.asym), dq_(l.dq), dq_offset_(l.dq_offset), bytes_(l.bytes()) {
+  if (l.dq && (l.dq_block & (l.dq_block - 1)) != 0) throw std::invalid_argument("weight-only GEMV: double-quantization blocks must be a power of two");
+  upload_tables();
+  try {
+    put(&codes_.p, &codes_.n, l.codes.data(), l.codes.size(), cudaMemcpyHostToDevice);
+    put(&scales_.p, &scales_.n, l.scales.data(), l.scales.size() * 4, cudaMemcpyHostToDevice);
+    put(&zeros_.p, &zeros_.n, l.zeros.data(), l.zeros.size(), cudaMemcpyHostToDevice);
+    put(&dq_codes_.p, &dq_codes_.n, l.dq_codes.data(), l.dq_codes.size(), cudaMemcpyHostToDevice);
+    put(&dq_absmax_.p, &dq_absmax_.n, l.dq_absmax.data(), l.dq_absmax.size() * 4, cudaMemcpyHostToDevice);
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+WoMatrix WoMatrix::clone() const {
+  WoMatrix c;
+  c.format_ = format_;
+  c.rows_ = rows_;
+  c.cols_ = cols_;
+  c.groups_ = groups_;
+  c.group_ = group_;
+  c.row_bytes_ = row_bytes_;
+  c.dq_block_ = dq_block_;
+  c.asym_ = asym_;
+  c.dq_ = dq_;
+  c.dq_offset_ = dq_offset_;
+  c.bytes_ = bytes_;
+  put(&c.codes_.p, &c.codes_.n, codes_.p, codes_.n, cudaMemcpyDeviceToDevice);
+  put(&c.scales_.p, &c.scales_.n, scales_.p, scales_.n, cudaMemcpyDeviceToDevice);
+  put(&c.zeros_.p, &c.zeros_.n, zeros_.p, zeros_.n, cudaMemcpyDeviceToDevice);
+  put(&c.dq_codes_.p, &c.dq_codes_.n, dq_codes_.p, dq_codes_.n, cudaMemcpyDeviceToDevice);
+  put(&c.dq_absmax_.p, &c.dq_absmax_.n, dq_absmax_.p, dq_absmax_.n, cudaMemcpyDeviceToDevice);
+  return c;
+}
+
+WoMatrix::WoMatrix(WoMatrix&& o) noexcept
+    : format_(o.format_), rows_(o.rows_), cols_(o.cols_), groups_(o.groups_), group_(o.group_), row_bytes_(o.row_bytes_), dq_block_(o.dq_block_),
+      asym_(o.asym_), dq_(o.dq_), dq_offset_(o.dq_offset_), bytes_(o.bytes_), codes_(o.codes_), scales_(o.scales_), zeros_(o.zeros_),
+      dq_codes_(o.dq_codes_), dq_absmax_(o.dq_absmax_) {
+  o.codes_ = o.scales_ = o.zeros_ = o.dq_codes_ = o.dq_absmax_ = Buf{};
+}
+
+void WoMatrix::release() {
+  for (Buf* b : {&codes_, &scales_, &zeros_, &dq_codes_, &dq_absmax_}) {
+    if (b->p) cudaFree(b->p);
+    *b = Buf{};
+  }
+}
+
+WoMatrix::~WoMatrix() { release(); }
+
+void WoMatrix::multiply(const void* x, Act act, int64_t m, void* y, bool f32_out, void* stream) const {
+  if (m < 1) throw std::invalid_argument("weight-only GEMV: m must be at least 1");
+  if (!x || !y) throw std::invalid_argument("weight-only GEMV: null activations or outputs");
+  const int cv = format_ == WoFormat::nf4 ? 32 : 16;
+  const int pass = format_ == WoFormat::nf4 ? 2 : 4;
+  const int cpg = static_cast<int>(group_ / cv);  // chunks per group (the last group of a row may be shorter)
+  WoArgs a{};
+  a.codes = static_cast<const uint8_t*>(codes_.p);
+  a.scales = static_cast<const float*>(scales_.p);
+  a.zeros = static_cast<const uint8_t*>(zeros_.p);
+  a.dq_codes = static_cast<const uint8_t*>(dq_codes_.p);
+  a.dq_absmax = static_cast<const float*>(dq_absmax_.p);
+  a.rows = rows_;
+  a.cols = cols_;
+  a.row_bytes = row_bytes_;
+  a.groups = groups_;
+  a.chunks = static_cast<int32_t>(row_bytes_ / 16);
+  // one group per row: always group 0 (its chunks per group need not divide the padded row)
+  a.group_magic = groups_ == 1 ? 0 : ((uint64_t{1} << 32) + static_cast<uint64_t>(cpg) - 1) / static_cast<uint64_t>(cpg);
+  int shift = 0;
+  while ((int64_t{1} << shift) < dq_block_) ++shift;
+  a.dq_shift = shift;
+  a.dq_offset = dq_offset_;
+  a.f32_out = f32_out;
+  a.xvec = cols_ % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  const size_t ysize = f32_out ? 4 : 2;
+  auto s = static_cast<cudaStream_t>(stream);
+  for (int64_t b0 = 0; b0 < m; b0 += pass) {
+    a.nb = static_cast<int32_t>(std::min<int64_t>(pass, m - b0));
+    a.x = static_cast<const uint16_t*>(x) + b0 * cols_;
+    a.y = static_cast<char*>(y) + static_cast<size_t>(b0 * rows_) * ysize;
+    switch (format_) {
+      case WoFormat::int8:
+        asym_ ? launch<WoFormat::int8, true, false>(a, act, s) : launch<WoFormat::int8, false, false>(a, act, s);
+        break;
+      case WoFormat::fp8_e4m3:
+        launch<WoFormat::fp8_e4m3, false, false>(a, act, s);
+        break;
+      case WoFormat::nf4:
+        dq_ ? launch<WoFormat::nf4, false, true>(a, act, s) : launch<WoFormat::nf4, false, false>(a, act, s);
+        break;
+    }
+  }
+  check(cudaGetLastError(), "weight-only GEMV launch");
+}
+
+}  // namespace vernier::cuda
