@@ -74,7 +74,8 @@ double wo_weight(const WoLayout& l, int64_t r, int64_t k);
 // The host reference: y[m][n] = Σ_k wo_weight(n, k)·x[m][k] in double over the activations' float values.
 void wo_reference(const WoLayout& l, const float* x, int64_t m, double* y);
 
-inline constexpr int kWoVersions = 1;  // kernel versions of the lab (wo_gemv.cu)
+inline constexpr int kWoVersions = 2;  // kernel versions of the lab (wo_gemv.cu)
+inline constexpr int kWoDefault = 1;   // the fastest measured on the H200 (docs/kernels-cuda.md)
 
 // The layout on the device (CUDA builds only; wo_gemv.cu). Products are asynchronous on `stream`.
 class WoMatrix {
@@ -92,8 +93,9 @@ class WoMatrix {
   WoFormat format() const { return format_; }
   // y (m × rows) = x (m × cols, 16-bit `act`) · Wᵀ, device pointers, x rows contiguous. y in float32 when
   // `f32_out`, else in the activations' type (rounded once from the float32 sum). Any m ≥ 1, in passes of
-  // at most 4 activation rows (NF4: 2): the kernel is the GEMV of decoding.
-  void multiply(const void* x, Act act, int64_t m, void* y, bool f32_out, void* stream = nullptr) const;
+  // at most 4 activation rows (NF4: 2): the kernel is the GEMV of decoding. `version`: a kernel of the lab
+  // (1…kWoVersions; 0: kWoDefault).
+  void multiply(const void* x, Act act, int64_t m, void* y, bool f32_out, void* stream = nullptr, int version = 0) const;
 
  private:
   WoMatrix() = default;
@@ -102,6 +104,7 @@ class WoMatrix {
   bool asym_ = false, dq_ = false;
   float dq_offset_ = 0;
   size_t bytes_ = 0;
+  int sms_ = 1;
   struct Buf {
     void* p = nullptr;
     size_t n = 0;

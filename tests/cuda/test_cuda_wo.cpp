@@ -123,9 +123,10 @@ void run(const Case& c, std::mt19937& rng) {
   vernier::cuda::DeviceBuffer dx(xh.size() * 2 + 16), dy(ref.size() * out_elem);
   char* xp = static_cast<char*>(dx.data()) + (unaligned ? 2 : 0);
   if (cudaMemcpy(xp, xh.data(), xh.size() * 2, cudaMemcpyHostToDevice) != cudaSuccess) std::abort();
+  for (int version = 1; version <= vernier::cuda::kWoVersions; ++version) {
   std::vector<uint8_t> raw(ref.size() * out_elem, 0xFF);  // NaN in every output type
   dy.upload(raw.data(), raw.size());
-  dev.multiply(xp, c.act, c.m, dy.data(), c.f32_out);
+  dev.multiply(xp, c.act, c.m, dy.data(), c.f32_out, nullptr, version);
   if (cudaDeviceSynchronize() != cudaSuccess) {
     std::printf("FAIL: kernel error %s\n", cudaGetErrorString(cudaGetLastError()));
     ++failed;
@@ -174,12 +175,13 @@ void run(const Case& c, std::mt19937& rng) {
     if (!(err <= lim)) ++bad;
   }
   const bool ok = bad == 0 && unwritten == 0;
-  std::printf("%-4s %-8s%s %5lld x %-5lld m %-3lld %-5s %s→%s %-10s worst %.3f of the budget, rel. error %.2e%s\n", ok ? "ok" : "FAIL",
+  std::printf("%-4s v%d %-8s%s %5lld x %-5lld m %-3lld %-5s %s→%s %-10s worst %.3f of the budget, rel. error %.2e%s\n", ok ? "ok" : "FAIL", version,
               vernier::cuda::wo_format_name(c.format), c.asym_or_dq ? (c.format == WoFormat::nf4 ? " dq" : " zp") : "   ",
               static_cast<long long>(c.n), static_cast<long long>(c.k), static_cast<long long>(c.m),
               c.group ? ("g" + std::to_string(c.group)).c_str() : "chan", c.act == Act::bf16 ? "bf16" : "f16", c.f32_out ? "f32" : "16", c.kind,
               worst, den > 0 ? std::sqrt(num / den) : 0.0, unwritten ? (" — " + std::to_string(unwritten) + " outputs unwritten").c_str() : "");
   (ok ? passed : failed)++;
+  }
 }
 }  // namespace
 

@@ -44,7 +44,8 @@ def load(lib_path):
     lib.vwo_clone.restype = vp
     lib.vwo_clone.argtypes = [vp, cp, ctypes.c_int]
     lib.vwo_multiply.restype = ctypes.c_int
-    lib.vwo_multiply.argtypes = [vp, vp, ctypes.c_int, i64, vp, ctypes.c_int, vp, cp, ctypes.c_int]
+    lib.vwo_multiply.argtypes = [vp, vp, ctypes.c_int, i64, vp, ctypes.c_int, vp, ctypes.c_int, cp, ctypes.c_int]
+    lib.vwo_versions.restype = ctypes.c_int
     lib.vwo_bytes.restype = ctypes.c_uint64
     lib.vwo_bytes.argtypes = [vp]
     lib.vwo_destroy.argtypes = [vp]
@@ -198,10 +199,10 @@ class VernierWo:
             self.handles.append(h2)
         self.bytes = lib.vwo_bytes(h)
 
-    def call(self, j, x, y, act):
+    def call(self, j, x, y, act, version=0):
         err = ctypes.create_string_buffer(512)
         stream = torch.cuda.current_stream().cuda_stream
-        if self.lib.vwo_multiply(self.handles[j], x.data_ptr(), act, x.shape[0], y.data_ptr(), 0, ctypes.c_void_p(stream), err, 512):
+        if self.lib.vwo_multiply(self.handles[j], x.data_ptr(), act, x.shape[0], y.data_ptr(), 0, ctypes.c_void_p(stream), version, err, 512):
             raise RuntimeError(err.value.decode())
 
     def close(self):
@@ -329,21 +330,23 @@ def main():
                         continue
                     x = torch.randn(m, k, device="cuda").to(dt)
                     y = torch.empty(m, n, device="cuda", dtype=dt)
-                    s = timed_graph([lambda j=j: wo.call(j, x, y, act) for j in range(len(wo.handles))])
+                    times = {ver: timed_graph([lambda j=j, ver=ver: wo.call(j, x, y, act, ver) for j in range(len(wo.handles))])
+                             for ver in range(1, lib.vwo_versions() + 1)}
                     if m not in bf16_at:
                         xb = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
                         wb = [torch.randn(n, k, device="cuda", dtype=torch.bfloat16) for _ in range(copies_for(n * k * 2))]
                         bf16_at[m] = timed_graph([lambda w=w: torch.nn.functional.linear(xb, w) for w in wb])
                         row(results, (n, k), m, "torch bf16 F.linear", bf16_at[m], n * k * 2, 2.0 * m * n * k, read_bw, bf16_at[m])
                         del wb
-                    row(results, (n, k), m, f"{name} {an}", s, wo.bytes, 2.0 * m * n * k, read_bw, bf16_at[m])
-                    if m in (1, 4):
+                    for ver, s in times.items():
+                        row(results, (n, k), m, f"{name} {an} v{ver}", s, wo.bytes, 2.0 * m * n * k, read_bw, bf16_at[m])
+                    for ver in ([1, 2] if m in (1, 4) else []):
                         y.fill_(float("nan"))
-                        wo.call(0, x, y, act)
+                        wo.call(0, x, y, act, ver)
                         torch.cuda.synchronize()
                         ref = x.float() @ wo.deq.t()
                         rel = (torch.linalg.norm(y.float() - ref) / torch.linalg.norm(ref)).item()
-                        checks.append({"n": n, "k": k, "m": m, "act": an, "kernel": name, "rel_error": rel, "nan": bool(torch.isnan(y).any().item())})
+                        checks.append({"n": n, "k": k, "m": m, "act": an, "kernel": f"{name} v{ver}", "rel_error": rel, "nan": bool(torch.isnan(y).any().item())})
             wo.close()
             del wo
             torch.cuda.empty_cache()

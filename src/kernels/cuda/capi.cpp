@@ -99,9 +99,11 @@ void* vwo_create(int format, const uint8_t* codes, const float* scales, const ui
   }
 }
 
-int vwo_multiply(void* h, const void* x, int act, int64_t m, void* y, int f32_out, void* stream, char* err, int errlen) {
+// version: the kernel of the lab (0: the default).
+int vwo_multiply(void* h, const void* x, int act, int64_t m, void* y, int f32_out, void* stream, int version, char* err, int errlen) {
   try {
-    static_cast<vernier::cuda::WoMatrix*>(h)->multiply(x, act == 0 ? vernier::cuda::Act::bf16 : vernier::cuda::Act::f16, m, y, f32_out != 0, stream);
+    static_cast<vernier::cuda::WoMatrix*>(h)->multiply(x, act == 0 ? vernier::cuda::Act::bf16 : vernier::cuda::Act::f16, m, y, f32_out != 0, stream,
+                                                       version);
     return 0;
   } catch (const std::exception& e) {
     put(err, errlen, e.what());
@@ -117,6 +119,8 @@ void* vwo_clone(void* h, char* err, int errlen) {
     return nullptr;
   }
 }
+
+int vwo_versions() { return vernier::cuda::kWoVersions; }
 
 uint64_t vwo_bytes(void* h) { return static_cast<vernier::cuda::WoMatrix*>(h)->bytes(); }
 

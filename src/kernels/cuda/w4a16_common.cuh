@@ -62,6 +62,26 @@ __device__ __forceinline__ uint4 load_stream(const uint4* p) {
   return v;
 }
 
+// cp.async: 16/8/4-byte copies from global into shared memory, committed and waited for per thread
+__device__ __forceinline__ void cp16_cg(uint32_t dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src));
+}
+// src_bytes 0 fills the 16 bytes with zeros (nothing is read)
+__device__ __forceinline__ void cp16_ca(uint32_t dst, const void* src, int src_bytes) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp8_ca(uint32_t dst, const void* src) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 8;" ::"r"(dst), "l"(src));
+}
+__device__ __forceinline__ void cp4_ca(uint32_t dst, const void* src) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(dst), "l"(src));
+}
+__device__ __forceinline__ void commit() { asm volatile("cp.async.commit_group;"); }
+template <int N>
+__device__ __forceinline__ void wait_all_but() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(N));
+}
+
 __device__ __forceinline__ uint32_t lop_magic(uint32_t v, uint32_t magic) {
   uint32_t r;
   // (v & 0x000F000F) | magic in one LOP3 (immLut 0xEA: (a & b) | c)

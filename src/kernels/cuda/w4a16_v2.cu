@@ -24,25 +24,6 @@ struct Slot {
   static constexpr int kBytes = kZeros + (ASYM ? 2 * 256 : 0);
 };
 
-__device__ __forceinline__ void cp16_cg(uint32_t dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src));
-}
-// src_bytes 0 fills the 16 bytes with zeros (nothing is read)
-__device__ __forceinline__ void cp16_ca(uint32_t dst, const void* src, int src_bytes) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp8_ca(uint32_t dst, const void* src) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 8;" ::"r"(dst), "l"(src));
-}
-__device__ __forceinline__ void cp4_ca(uint32_t dst, const void* src) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(dst), "l"(src));
-}
-__device__ __forceinline__ void commit() { asm volatile("cp.async.commit_group;"); }
-template <int N>
-__device__ __forceinline__ void wait_all_but() {
-  asm volatile("cp.async.wait_group %0;" ::"n"(N));
-}
-
 template <Act A, bool ASYM, int NT, bool F32OUT>
 __global__ void __launch_bounds__(kWarps * 32) kernel(const Args p) {
   using T = typename Types<A>::T;

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "vernier/cuda_wo.hpp"
 #include "vernier/nf4.hpp"
@@ -236,6 +237,167 @@ __global__ void __launch_bounds__(kMaxWarps * 32) wo_gemv(const WoArgs a) {
   }
 }
 
+
+// Version 2: every warp streams its own row groups (R rows × all columns, no cross-warp sum) through a
+// per-lane cp.async pipeline kStages steps deep — the codes, scales and zero points (or NF4's absmax codes
+// and blocks) of step t + kStages − 1 are in flight while step t is multiplied — over a persistent grid of
+// the chip's resident warps, so loads never wait for a block's start or its end. A lane reads back only
+// the bytes its own copies wrote: cp.async.wait_group orders them, no barrier is needed.
+constexpr int kStages = 4;
+constexpr int kV2Warps = 4;
+
+template <WoFormat F, bool ASYM, bool DQ, int B>
+struct Stage {
+  static constexpr int R = rows_per_block<F, B>();
+  static constexpr int kCodes = 0;                      // [R][32] × 16 B
+  static constexpr int kScales = R * 512;               // [R][32] × 4 B: scale, or NF4 dq block absmax
+  static constexpr int kWords = kScales + R * 128;      // [R][32] × 4 B: the word holding the zero point / absmax code
+  static constexpr int kBytes = kWords + ((ASYM || DQ) ? R * 128 : 0);
+};
+
+template <WoFormat F, bool ASYM, bool DQ, int B, Act A>
+__global__ void __launch_bounds__(kV2Warps * 32) wo_gemv_v2(const WoArgs a) {
+  constexpr int W = chunk_values<F>();
+  using St = Stage<F, ASYM, DQ, B>;
+  constexpr int R = St::R;
+  extern __shared__ __align__(16) unsigned char stages[];
+  __shared__ float lut[16];
+  __shared__ float dmap[DQ ? 256 : 1];
+  if constexpr (F == WoFormat::nf4) {
+    if (threadIdx.x < 16) lut[threadIdx.x] = kNf4Table[threadIdx.x];
+    if constexpr (DQ) {
+      for (int i = threadIdx.x; i < 256; i += blockDim.x) dmap[i] = kDynamic8Table[i];
+    }
+    __syncthreads();
+  }
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  unsigned char* mine = stages + warp * (kStages * St::kBytes);
+  const uint32_t mine_s = static_cast<uint32_t>(__cvta_generic_to_shared(mine));
+  const int64_t groups_total = (a.rows + R - 1) / R, step_g = static_cast<int64_t>(gridDim.x) * kV2Warps;
+  const int T = (a.chunks + 31) / 32;
+  int64_t ig = static_cast<int64_t>(blockIdx.x) * kV2Warps + warp, cg = ig;  // issue and consume positions
+  int it = 0, ct = 0, islot = 0, cslot = 0;
+
+  auto issue = [&]() {
+    if (ig < groups_total) {
+      const int c = 32 * it + lane;
+      const uint32_t base = mine_s + islot * St::kBytes;
+      if (c < a.chunks) {
+        const int64_t g = static_cast<int64_t>((static_cast<uint64_t>(c) * a.group_magic) >> 32);
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          const int64_t row = ig * R + r;
+          if (row < a.rows) {
+            const int64_t gi = row * a.groups + g;
+            w4::cp16_cg(base + St::kCodes + (r * 32 + lane) * 16, a.codes + row * a.row_bytes + static_cast<int64_t>(c) * 16);
+            if constexpr (DQ) {
+              w4::cp4_ca(base + St::kScales + (r * 32 + lane) * 4, a.dq_absmax + (gi >> a.dq_shift));
+              w4::cp4_ca(base + St::kWords + (r * 32 + lane) * 4, a.dq_codes + (gi & ~int64_t{3}));
+            } else {
+              w4::cp4_ca(base + St::kScales + (r * 32 + lane) * 4, a.scales + gi);
+              if constexpr (ASYM) w4::cp4_ca(base + St::kWords + (r * 32 + lane) * 4, a.zeros + (gi & ~int64_t{3}));
+            }
+          }
+        }
+      }
+      if (++it == T) {
+        it = 0;
+        ig += step_g;
+      }
+      islot = islot + 1 == kStages ? 0 : islot + 1;
+    }
+    w4::commit();  // an empty group past the end keeps the count
+  };
+
+  float acc[R][B];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int b = 0; b < B; ++b) acc[r][b] = 0.0f;
+  }
+#pragma unroll
+  for (int i = 0; i < kStages - 1; ++i) issue();
+  while (cg < groups_total) {
+    issue();
+    w4::wait_all_but<kStages - 1>();
+    const int c = 32 * ct + lane;
+    if (c < a.chunks) {
+      const unsigned char* st = mine + cslot * St::kBytes;
+      const int64_t g = static_cast<int64_t>((static_cast<uint64_t>(c) * a.group_magic) >> 32);
+      float xf[B][W];
+      load_x<A, B, W>(a, c, xf);
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const int64_t gi = (cg * R + r) * a.groups + g;
+        const uint4 q = *reinterpret_cast<const uint4*>(st + St::kCodes + (r * 32 + lane) * 16);
+        float s = *reinterpret_cast<const float*>(st + St::kScales + (r * 32 + lane) * 4), zf = 0.0f;
+        if constexpr (DQ) {
+          const uint32_t word = *reinterpret_cast<const uint32_t*>(st + St::kWords + (r * 32 + lane) * 4);
+          s = __fadd_rn(__fmul_rn(dmap[(word >> (8 * (gi & 3))) & 0xFFu], s), a.dq_offset);
+        }
+        if constexpr (F == WoFormat::int8) {
+          float z = 128.0f;
+          if constexpr (ASYM) z = static_cast<float>((*reinterpret_cast<const uint32_t*>(st + St::kWords + (r * 32 + lane) * 4) >> (8 * (gi & 3))) & 0xFFu);
+          zf = 8388608.0f + z;
+        }
+        float part[B];
+        chunk_dot<F, B, W>(q, zf, xf, lut, part);
+#pragma unroll
+        for (int b = 0; b < B; ++b) acc[r][b] = fmaf(s, part[b], acc[r][b]);
+      }
+    }
+    cslot = cslot + 1 == kStages ? 0 : cslot + 1;
+    if (++ct == T) {  // the row group is done: the lanes' sums, stored by lane 0
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+#pragma unroll
+        for (int b = 0; b < B; ++b) {
+          float v = acc[r][b];
+#pragma unroll
+          for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
+          acc[r][b] = 0.0f;
+          const int64_t row = cg * R + r;
+          if (lane == 0 && row < a.rows && b < a.nb) {
+            const int64_t o = static_cast<int64_t>(b) * a.rows + row;
+            if (a.f32_out) {
+              static_cast<float*>(a.y)[o] = v;
+            } else if constexpr (A == Act::bf16) {
+              static_cast<__nv_bfloat16*>(a.y)[o] = __float2bfloat16_rn(v);
+            } else {
+              static_cast<__half*>(a.y)[o] = __float2half_rn(v);
+            }
+          }
+        }
+      }
+      ct = 0;
+      cg += step_g;
+    }
+  }
+  w4::wait_all_but<0>();  // no copy outlives the block
+}
+
+template <WoFormat F, bool ASYM, bool DQ, int B, Act A>
+void launch_v2_act(const WoArgs& a, int sms, cudaStream_t s) {
+  constexpr int R = rows_per_block<F, B>();
+  const int smem = kV2Warps * kStages * Stage<F, ASYM, DQ, B>::kBytes;
+  auto kernel = wo_gemv_v2<F, ASYM, DQ, B, A>;
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "shared memory size");
+  int per_sm = 0;
+  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kV2Warps * 32, smem), "occupancy");
+  const int64_t groups = (a.rows + R - 1) / R;
+  const int64_t blocks = std::min<int64_t>((groups + kV2Warps - 1) / kV2Warps, static_cast<int64_t>(std::max(per_sm, 1)) * sms);
+  kernel<<<static_cast<unsigned>(blocks), kV2Warps * 32, smem, s>>>(a);
+}
+
+template <WoFormat F, bool ASYM, bool DQ, int B>
+void launch_v2_b(const WoArgs& a, Act act, int sms, cudaStream_t s) {
+  if (act == Act::bf16) {
+    launch_v2_act<F, ASYM, DQ, B, Act::bf16>(a, sms, s);
+  } else {
+    launch_v2_act<F, ASYM, DQ, B, Act::f16>(a, sms, s);
+  }
+}
+
 template <WoFormat F, bool ASYM, bool DQ, int B>
 void launch_b(const WoArgs& a, Act act, cudaStream_t s) {
   constexpr int R = rows_per_block<F, B>();
@@ -248,14 +410,23 @@ void launch_b(const WoArgs& a, Act act, cudaStream_t s) {
   }
 }
 
-template <WoFormat F, bool ASYM, bool DQ>
-void launch(const WoArgs& a, Act act, cudaStream_t s) {
-  if (a.nb == 1) {
-    launch_b<F, ASYM, DQ, 1>(a, act, s);
-  } else if (a.nb == 2 || F == WoFormat::nf4) {
-    launch_b<F, ASYM, DQ, 2>(a, act, s);
+template <WoFormat F, bool ASYM, bool DQ, int B>
+void launch_version(const WoArgs& a, Act act, int version, int sms, cudaStream_t s) {
+  if (version == 2) {
+    launch_v2_b<F, ASYM, DQ, B>(a, act, sms, s);
   } else {
-    if constexpr (F != WoFormat::nf4) launch_b<F, ASYM, DQ, 4>(a, act, s);
+    launch_b<F, ASYM, DQ, B>(a, act, s);
+  }
+}
+
+template <WoFormat F, bool ASYM, bool DQ>
+void launch(const WoArgs& a, Act act, int version, int sms, cudaStream_t s) {
+  if (a.nb == 1) {
+    launch_version<F, ASYM, DQ, 1>(a, act, version, sms, s);
+  } else if (a.nb == 2 || F == WoFormat::nf4) {
+    launch_version<F, ASYM, DQ, 2>(a, act, version, sms, s);
+  } else {
+    if constexpr (F != WoFormat::nf4) launch_version<F, ASYM, DQ, 4>(a, act, version, sms, s);
   }
 }
 
@@ -279,11 +450,18 @@ WoMatrix::WoMatrix(const WoLayout& l)
       asym_(l.asym), dq_(l.dq), dq_offset_(l.dq_offset), bytes_(l.bytes()) {
   if (l.dq && (l.dq_block & (l.dq_block - 1)) != 0) throw std::invalid_argument("weight-only GEMV: double-quantization blocks must be a power of two");
   upload_tables();
+  int dev = 0;
+  check(cudaGetDevice(&dev), "current device");
+  check(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, dev), "multiprocessor count");
   try {
     put(&codes_.p, &codes_.n, l.codes.data(), l.codes.size(), cudaMemcpyHostToDevice);
     put(&scales_.p, &scales_.n, l.scales.data(), l.scales.size() * 4, cudaMemcpyHostToDevice);
-    put(&zeros_.p, &zeros_.n, l.zeros.data(), l.zeros.size(), cudaMemcpyHostToDevice);
-    put(&dq_codes_.p, &dq_codes_.n, l.dq_codes.data(), l.dq_codes.size(), cudaMemcpyHostToDevice);
+    // byte arrays padded to whole words: version 2 copies the word that holds a byte
+    std::vector<uint8_t> zeros = l.zeros, dqc = l.dq_codes;
+    zeros.resize((zeros.size() + 3) / 4 * 4);
+    dqc.resize((dqc.size() + 3) / 4 * 4);
+    put(&zeros_.p, &zeros_.n, zeros.data(), zeros.size(), cudaMemcpyHostToDevice);
+    put(&dq_codes_.p, &dq_codes_.n, dqc.data(), dqc.size(), cudaMemcpyHostToDevice);
     put(&dq_absmax_.p, &dq_absmax_.n, l.dq_absmax.data(), l.dq_absmax.size() * 4, cudaMemcpyHostToDevice);
   } catch (...) {
     release();
@@ -304,6 +482,7 @@ WoMatrix WoMatrix::clone() const {
   c.dq_ = dq_;
   c.dq_offset_ = dq_offset_;
   c.bytes_ = bytes_;
+  c.sms_ = sms_;
   put(&c.codes_.p, &c.codes_.n, codes_.p, codes_.n, cudaMemcpyDeviceToDevice);
   put(&c.scales_.p, &c.scales_.n, scales_.p, scales_.n, cudaMemcpyDeviceToDevice);
   put(&c.zeros_.p, &c.zeros_.n, zeros_.p, zeros_.n, cudaMemcpyDeviceToDevice);
@@ -314,7 +493,7 @@ WoMatrix WoMatrix::clone() const {
 
 WoMatrix::WoMatrix(WoMatrix&& o) noexcept
     : format_(o.format_), rows_(o.rows_), cols_(o.cols_), groups_(o.groups_), group_(o.group_), row_bytes_(o.row_bytes_), dq_block_(o.dq_block_),
-      asym_(o.asym_), dq_(o.dq_), dq_offset_(o.dq_offset_), bytes_(o.bytes_), codes_(o.codes_), scales_(o.scales_), zeros_(o.zeros_),
+      asym_(o.asym_), dq_(o.dq_), dq_offset_(o.dq_offset_), bytes_(o.bytes_), sms_(o.sms_), codes_(o.codes_), scales_(o.scales_), zeros_(o.zeros_),
       dq_codes_(o.dq_codes_), dq_absmax_(o.dq_absmax_) {
   o.codes_ = o.scales_ = o.zeros_ = o.dq_codes_ = o.dq_absmax_ = Buf{};
 }
@@ -328,7 +507,9 @@ void WoMatrix::release() {
 
 WoMatrix::~WoMatrix() { release(); }
 
-void WoMatrix::multiply(const void* x, Act act, int64_t m, void* y, bool f32_out, void* stream) const {
+void WoMatrix::multiply(const void* x, Act act, int64_t m, void* y, bool f32_out, void* stream, int version) const {
+  if (version < 0 || version > kWoVersions) throw std::invalid_argument("weight-only GEMV: version " + std::to_string(version) + " (1…" + std::to_string(kWoVersions) + ", 0: the default)");
+  if (version == 0) version = kWoDefault;
   if (m < 1) throw std::invalid_argument("weight-only GEMV: m must be at least 1");
   if (!x || !y) throw std::invalid_argument("weight-only GEMV: null activations or outputs");
   const int cv = format_ == WoFormat::nf4 ? 32 : 16;
@@ -361,13 +542,13 @@ void WoMatrix::multiply(const void* x, Act act, int64_t m, void* y, bool f32_out
     a.y = static_cast<char*>(y) + static_cast<size_t>(b0 * rows_) * ysize;
     switch (format_) {
       case WoFormat::int8:
-        asym_ ? launch<WoFormat::int8, true, false>(a, act, s) : launch<WoFormat::int8, false, false>(a, act, s);
+        asym_ ? launch<WoFormat::int8, true, false>(a, act, version, sms_, s) : launch<WoFormat::int8, false, false>(a, act, version, sms_, s);
         break;
       case WoFormat::fp8_e4m3:
-        launch<WoFormat::fp8_e4m3, false, false>(a, act, s);
+        launch<WoFormat::fp8_e4m3, false, false>(a, act, version, sms_, s);
         break;
       case WoFormat::nf4:
-        dq_ ? launch<WoFormat::nf4, false, true>(a, act, s) : launch<WoFormat::nf4, false, false>(a, act, s);
+        dq_ ? launch<WoFormat::nf4, false, true>(a, act, version, sms_, s) : launch<WoFormat::nf4, false, false>(a, act, version, sms_, s);
         break;
     }
   }
