@@ -146,6 +146,18 @@ __device__ __forceinline__ void chunk_dot(const uint4& q, float zf, const float 
   }
 }
 
+// y[o] = v, in float32 or rounded once to the activations' 16-bit type
+template <Act A>
+__device__ __forceinline__ void store_out(const WoArgs& a, int64_t o, float v) {
+  if (a.f32_out) {
+    static_cast<float*>(a.y)[o] = v;
+  } else if constexpr (A == Act::bf16) {
+    static_cast<__nv_bfloat16*>(a.y)[o] = __float2bfloat16_rn(v);
+  } else {
+    static_cast<__half*>(a.y)[o] = __float2half_rn(v);
+  }
+}
+
 template <WoFormat F, bool ASYM, bool DQ, int B, Act A>
 __global__ void __launch_bounds__(kMaxWarps * 32) wo_gemv(const WoArgs a) {
   constexpr int W = chunk_values<F>(), R = rows_per_block<F, B>();
@@ -225,14 +237,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32) wo_gemv(const WoArgs a) {
     if (row < a.rows && b < a.nb) {
       float v = 0.0f;
       for (int w = 0; w < warps; ++w) v += red[w][r][b];
-      const int64_t o = static_cast<int64_t>(b) * a.rows + row;
-      if (a.f32_out) {
-        static_cast<float*>(a.y)[o] = v;
-      } else if constexpr (A == Act::bf16) {
-        static_cast<__nv_bfloat16*>(a.y)[o] = __float2bfloat16_rn(v);
-      } else {
-        static_cast<__half*>(a.y)[o] = __float2half_rn(v);
-      }
+      store_out<A>(a, static_cast<int64_t>(b) * a.rows + row, v);
     }
   }
 }
@@ -358,14 +363,7 @@ __global__ void __launch_bounds__(kV2Warps * 32) wo_gemv_v2(const WoArgs a) {
           acc[r][b] = 0.0f;
           const int64_t row = cg * R + r;
           if (lane == 0 && row < a.rows && b < a.nb) {
-            const int64_t o = static_cast<int64_t>(b) * a.rows + row;
-            if (a.f32_out) {
-              static_cast<float*>(a.y)[o] = v;
-            } else if constexpr (A == Act::bf16) {
-              static_cast<__nv_bfloat16*>(a.y)[o] = __float2bfloat16_rn(v);
-            } else {
-              static_cast<__half*>(a.y)[o] = __float2half_rn(v);
-            }
+            store_out<A>(a, static_cast<int64_t>(b) * a.rows + row, v);
           }
         }
       }
