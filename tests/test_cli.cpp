@@ -187,6 +187,30 @@ TEST(Cli, AnUnknownOrMissingCommandIsNamedAndTheCommandsListed) {
   }
 }
 
+// Every command's --help reads as prose: no CLI11 rendering of a negated flag pair ("--x,--no-x{false}")
+// or of a flag's default in braces. The command list comes from the top-level help, so a new command is covered.
+TEST(Cli, HelpTextsCarryNoParserArtefacts) {
+  const CliResult top = run("--help");
+  ASSERT_EQ(top.code, 0) << top.err;
+  const size_t at = top.out.find("Subcommands:");
+  ASSERT_NE(at, std::string::npos) << top.out;
+  std::vector<std::string> commands;
+  size_t pos = top.out.find('\n', at);
+  while (pos != std::string::npos && pos + 3 < top.out.size() && top.out.compare(pos + 1, 2, "  ") == 0) {
+    const size_t start = pos + 3, end = top.out.find(' ', start);
+    commands.push_back(top.out.substr(start, end - start));
+    pos = top.out.find('\n', start);
+  }
+  ASSERT_GE(commands.size(), 10u) << top.out;
+  for (const std::string& c : commands) {
+    const CliResult r = run(c + " --help");
+    EXPECT_EQ(r.code, 0) << c << ": " << r.err;
+    for (const char* artefact : {"{false}", "{true}", ",--no-"}) {
+      EXPECT_EQ(r.out.find(artefact), std::string::npos) << c << " --help shows " << artefact << ":\n" << r.out;
+    }
+  }
+}
+
 TEST(Cli, BadUsageIsOneLineOnStderrExitTwoNothingOnStdout) {
   for (const char* args : {"explain --values 0.1,abc", "explain --values ,", "explain --values 1 --format int9",
                            "explain --values 1 --group 0", "explain --values 1 --scheme middle",

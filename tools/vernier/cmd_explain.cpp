@@ -290,8 +290,9 @@ void add_explain_command(CLI::App& app) {
       ->capture_default_str();
   opt->group_opt = cmd->add_option("--group", opt->group, "Group size: one scale per N consecutive values (default: one group)");
   opt->scale_opt = cmd->add_option("--scale", opt->scale, "Use this scale instead of deriving it (FP8 with 1: the plain cast)");
-  cmd->add_flag("--saturate,!--no-saturate", opt->saturate,
-                "FP8 overflow: clamp to the largest finite value (default) or become Inf/NaN");
+  // two flags rather than CLI11's negated pair, whose help line reads "--saturate,--no-saturate{false}"
+  cmd->add_flag_callback("--saturate", [opt] { opt->saturate = true; }, "FP8 overflow: clamp to the largest finite value (the default)");
+  cmd->add_flag_callback("--no-saturate", [opt] { opt->saturate = false; }, "FP8 overflow: become Inf/NaN instead");
   cmd->add_flag("--f16-scales", opt->f16_scales, "Store scales as FP16 (as GPTQ/AWQ/GGUF do)");
   cmd->add_flag("--double-quant", opt->double_quant, "NF4: quantize the absmax values too (QLoRA)");
   add_json_flag(cmd, opt->json, "the result");
