@@ -67,7 +67,7 @@ struct WoLayout {
 // std::invalid_argument naming `name` and what was expected.
 WoLayout pack_wo(const WoSource& w, const std::string& name = "matrix");
 
-// The value of weight (r, k) as the kernel decodes it (double; the INT8 integer times the scale, the FP8 value
+// The value of weight (r, k), k < the padded row's length, as the kernel decodes it (double; the INT8 integer times the scale, the FP8 value
 // times its scale, the NF4 level times the absmax, with the double-quantized absmax computed as float32 the
 // way the kernel does).
 double wo_weight(const WoLayout& l, int64_t r, int64_t k);

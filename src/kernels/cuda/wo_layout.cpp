@@ -1,4 +1,5 @@
 // The weight-only GEMV's layout (vernier/cuda_wo.hpp): validation, the repack, and the host reference.
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -110,7 +111,8 @@ WoLayout pack_wo(const WoSource& w, const std::string& name) {
 }
 
 double wo_weight(const WoLayout& l, int64_t r, int64_t k) {
-  const int64_t gi = r * l.groups + k / l.group;
+  // padding columns (k ≥ cols, up to the padded row) belong to the row's last group, as in the kernel
+  const int64_t gi = r * l.groups + std::min(k / l.group, l.groups - 1);
   const uint8_t* row = l.codes.data() + r * l.row_bytes;
   switch (l.format) {
     case WoFormat::int8: {
