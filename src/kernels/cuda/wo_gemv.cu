@@ -146,6 +146,13 @@ __device__ __forceinline__ void chunk_dot(const uint4& q, float zf, const float 
   }
 }
 
+// the sum over the warp's 32 lanes (butterfly), in every lane
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
+  return v;
+}
+
 // y[o] = v, in float32 or rounded once to the activations' 16-bit type
 template <Act A>
 __device__ __forceinline__ void store_out(const WoArgs& a, int64_t o, float v) {
@@ -224,9 +231,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32) wo_gemv(const WoArgs a) {
   for (int r = 0; r < R; ++r) {
 #pragma unroll
     for (int b = 0; b < B; ++b) {
-      float v = acc[r][b];
-#pragma unroll
-      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
+      const float v = warp_sum(acc[r][b]);
       if (lane == 0) red[warp][r][b] = v;
     }
   }
@@ -357,9 +362,7 @@ __global__ void __launch_bounds__(kV2Warps * 32) wo_gemv_v2(const WoArgs a) {
       for (int r = 0; r < R; ++r) {
 #pragma unroll
         for (int b = 0; b < B; ++b) {
-          float v = acc[r][b];
-#pragma unroll
-          for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
+          const float v = warp_sum(acc[r][b]);
           acc[r][b] = 0.0f;
           const int64_t row = cg * R + r;
           if (lane == 0 && row < a.rows && b < a.nb) {
