@@ -63,6 +63,11 @@ class AtomicFile {
   int signal_slot_ = -1;  // slot in the list of temporaries removed on SIGINT/SIGTERM/SIGHUP
 };
 
+// What SIGINT/SIGTERM/SIGHUP print on stderr before the process ends with that signal (after the
+// temporaries are removed): for a command-line tool, "interrupted". Installs the handlers now.
+// clear_line: first erase the terminal line a progress display may have left.
+void set_interrupt_message(const char* message, bool clear_line);
+
 // An anonymous file that bytes are parked in while they wait to be used again (a pipeline's finished
 // results): written with pwrite, they sit in the kernel's page cache, which the system may write back
 // and reclaim, not in this process's memory. The file has no name (O_TMPFILE, or unlinked at once),

@@ -26,7 +26,7 @@ struct GgufFileType {
   GgmlType default_type;   // GGML type of most tensors
 };
 const std::vector<GgufFileType>& gguf_file_types();
-const GgufFileType* find_gguf_file_type(std::string_view name);  // case-insensitive
+const GgufFileType* find_gguf_file_type(std::string_view name);  // case-insensitive, or llama_ftype's number
 std::string gguf_file_type_names();
 
 struct MixtureOptions {
@@ -53,6 +53,8 @@ struct MixtureChoice {
   GgmlType type = GgmlType::F32;
   bool quantized = false;  // false: copied as it is
   std::string reason;      // why this type, for the report
+  GgmlType planned = GgmlType::F32;  // the type the file type's rules chose, before a row that is not whole blocks made it fall back
+  bool fell_back() const { return quantized && planned != type; }
 };
 
 // llama.cpp's processing order of tensor names: layer index (−1 for non-layer tensors), then name.

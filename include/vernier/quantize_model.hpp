@@ -37,7 +37,9 @@ struct QuantizedTensorReport {
   std::string name;
   GgmlType type = GgmlType::F32;
   std::string reason;
-  int64_t elements = 0;
+  GgmlType planned = GgmlType::F32;  // the type planned before falling back (== type when it did not)
+  bool quantized = false;            // false: copied as it is (norms, kept tensors)
+  int64_t elements = 0, row = 0;     // row: values per row (ne[0]), what a block type must divide
   uint64_t bytes = 0;
   double rmse = 0, sqnr_db = 0;
   bool used_imatrix = false;

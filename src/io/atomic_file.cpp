@@ -24,15 +24,24 @@ std::array<std::array<char, kPathMax>, kSlots> g_paths{};
 std::array<std::atomic<bool>, kSlots> g_used{};
 std::once_flag g_install;
 
+std::atomic<const char*> g_message{nullptr};
+std::atomic<bool> g_clear_line{false};
+
 void on_fatal_signal(int sig) {
   for (int i = 0; i < kSlots; ++i) {
     if (g_used[i].load()) ::unlink(g_paths[i].data());
+  }
+  if (const char* m = g_message.load()) {  // write() only: async-signal-safe
+    static constexpr char kClear[] = "\r\033[K";
+    if (g_clear_line.load()) (void)!::write(2, kClear, sizeof kClear - 1);
+    else (void)!::write(2, "\n", 1);
+    (void)!::write(2, m, std::strlen(m));
   }
   ::signal(sig, SIG_DFL);
   ::raise(sig);
 }
 
-int register_temp(const std::string& path) {
+void install_handlers() {
   std::call_once(g_install, [] {
     for (int s : {SIGINT, SIGTERM, SIGHUP}) {
       struct sigaction sa {};
@@ -41,6 +50,10 @@ int register_temp(const std::string& path) {
       ::sigaction(s, &sa, nullptr);
     }
   });
+}
+
+int register_temp(const std::string& path) {
+  install_handlers();
   if (path.size() >= kPathMax) return -1;
   for (int i = 0; i < kSlots; ++i) {
     bool expected = false;
@@ -57,6 +70,12 @@ void unregister_temp(int slot) {
 }
 
 }  // namespace
+
+void set_interrupt_message(const char* message, bool clear_line) {
+  g_clear_line.store(clear_line);
+  g_message.store(message);
+  install_handlers();
+}
 
 AtomicFile::AtomicFile(const std::string& path, bool overwrite) : path_(path) {
   struct stat st {};

@@ -171,6 +171,13 @@ const GgufFileType* find_gguf_file_type(std::string_view name) {
   for (const auto& f : gguf_file_types()) {
     if (f.name == n) return &f;
   }
+  // llama-quantize also takes the llama_ftype number ("15" for Q4_K_M)
+  if (!n.empty() && n.size() < 4 && std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
+    const auto id = static_cast<uint32_t>(std::stoul(n));
+    for (const auto& f : gguf_file_types()) {
+      if (f.ftype == id) return &f;
+    }
+  }
   return nullptr;
 }
 
@@ -219,6 +226,7 @@ std::vector<MixtureChoice> plan_mixture(const std::vector<MixtureTensor>& tensor
     MixtureChoice ch;
     ch.name = x.name;
     ch.type = x.source_type;
+    bool planned_set = false;  // where the fallback rule was consulted
     if (!allows_quantization(x, opt)) {
       ch.reason = x.ne.size() < 2 ? "1-D: kept" : (x.name == "output.weight" ? "--leave-output-tensor" : "norm: kept");
       out.push_back(ch);
@@ -246,11 +254,14 @@ std::vector<MixtureChoice> plan_mixture(const std::vector<MixtureTensor>& tensor
         }
         if (!manual && !opt.pure) type = mixture_rule(s, type, x, ft.ftype, c, opt, hp, ch.reason);
         if (opt.pure && !manual) ch.reason = "--pure";
+        planned_set = true;
+        ch.planned = type;
         type = fallback(x, type, ch.reason);
       }
       ch.type = type;
     }
     ch.quantized = ch.type != x.source_type;
+    if (!planned_set) ch.planned = ch.type;
     out.push_back(ch);
   }
   return out;

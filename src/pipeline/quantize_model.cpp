@@ -132,6 +132,9 @@ QuantizeModelReport quantize_model(const Model& m, const std::string& path, cons
     r.name = t.name;
     r.type = ch.type;
     r.reason = ch.reason;
+    r.planned = ch.planned;
+    r.quantized = ch.quantized;
+    r.row = t.ne.empty() ? 0 : t.ne[0];
     r.elements = t.elements();
     std::span<const uint8_t> in;
     if (t.view) {

@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cctype>
 #include <cstdlib>
 #include <iostream>
 
+#include "vernier/error.hpp"
 #include "vernier/kernels.hpp"
 #include "vernier/quantize_in_memory.hpp"
 
@@ -83,8 +85,39 @@ std::string format_bytes_short(uint64_t b) {
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << '\n'; }
 
+namespace {
+// A non-negative integer, or an error that says what -t is (CLI11 runs it on the text, before conversion).
+std::string thread_count_error(const std::string& v) {
+  if (!v.empty() && v.size() < 7 && std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) return "";
+  return "'" + v + "' is not a thread count: -t/--threads is the number of threads, as in llama.cpp (the sampling "
+         "temperature is --temp)";
+}
+}  // namespace
+
 void add_threads_option(CLI::App* cmd, int& threads, const std::string& help) {
-  cmd->add_option("--threads", threads, help)->check(CLI::NonNegativeNumber);
+  cmd->add_option("-t,--threads", threads, help)->check(CLI::Validator(thread_count_error, "", "thread count"));
+}
+
+void add_model_option(CLI::App* cmd, std::string& model, const std::string& help) {
+  CLI::Option* pos = cmd->add_option("model", model, help + " (or -m/--model)");
+  CLI::Option* flag = cmd->add_option("-m,--model", model, "The model, as the first argument (llama.cpp's -m)");
+  pos->excludes(flag);
+}
+
+void require_model(const std::string& model) {
+  if (model.empty()) throw_usage("no model given: name it as the first argument or with -m/--model");
+}
+
+CLI::Option* add_ctx_option(CLI::App* cmd, int64_t& ctx, const std::string& help) {
+  return cmd->add_option("-c,--ctx-size,--ctx", ctx, help);
+}
+
+CLI::Option* add_batch_option(CLI::App* cmd, int64_t& batch, const std::string& help, bool old_spelling) {
+  return cmd->add_option(old_spelling ? "-b,--batch-size,--batch" : "-b,--batch-size", batch, help);
+}
+
+void add_refused_option(CLI::App* cmd, const std::string& name, const std::string& message) {
+  cmd->add_option_function<std::string>(name, [message](const std::string&) { throw_usage(message); })->group("")->allow_extra_args(false);
 }
 
 void add_isa_option(CLI::App* cmd, std::string& isa) {
@@ -142,17 +175,40 @@ Model apply_scheme(const Model& m, const WeightType& type, int threads, bool qui
   return out;
 }
 
-Progress::Progress(bool quiet, int64_t every) : quiet_(quiet), tty_(::isatty(2) != 0), every_(every) {}
+Progress::Progress(bool quiet) : quiet_(quiet), tty_(::isatty(2) != 0) {}
 
 Progress::~Progress() { clear(); }
 
-void Progress::update(int64_t index, int64_t count, const std::string& line) {
+namespace {
+std::string eta_text(double seconds) {
+  const auto s = static_cast<int64_t>(std::lround(seconds));
+  if (s < 60) return fmt::format("{} s", s);
+  if (s < 3600) return fmt::format("{} min {:02} s", s / 60, s % 60);
+  return fmt::format("{} h {:02} min", s / 3600, s % 3600 / 60);
+}
+}  // namespace
+
+void Progress::update(int64_t index, int64_t count, const std::string& line, double done) {
   if (quiet_) return;
+  const Clock::time_point now = Clock::now();
+  const bool first = !started_;
+  if (first) {
+    start_ = now;
+    started_ = true;
+  }
+  const bool last = count > 0 && index + 1 >= count;
+  const double since = std::chrono::duration<double>(now - last_).count();
+  if (!first && !last && since < (tty_ ? 0.1 : 2.0)) return;
+  if (done < 0 && count > 0) done = static_cast<double>(index) / static_cast<double>(count);
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  std::string text = line;
+  if (done >= 0.05 && done < 1 && elapsed >= 3) text += "  ETA " + eta_text(elapsed * (1 - done) / done);
+  last_ = now;
   if (tty_) {
-    std::cerr << "\r\033[K" << line << std::flush;
+    std::cerr << "\r\033[K" << text << std::flush;
     shown_ = true;
-  } else if (every_ > 0 && ((index + 1) % every_ == 0 || index + 1 == count)) {
-    std::cerr << line << '\n';
+  } else {
+    std::cerr << text << '\n' << std::flush;
   }
 }
 

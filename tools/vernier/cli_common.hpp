@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdint>
 #include <iosfwd>
 #include <nlohmann/json.hpp>
@@ -43,8 +44,20 @@ inline constexpr const char* kTokenizerHelp =
     "(default: the model's; for a llama2.c model, tokenizer.bin or tok*.bin beside it)";
 Model open_model(const std::string& path, const std::string& tokenizer = "");
 
-// Flags every subcommand spells and means the same way.
+// Flags every subcommand spells and means the same way, with llama.cpp's short names (docs/cli.md).
+// -t/--threads N: a thread count; a value that is not one (the temperature `-t 0.8` of vernier before
+// llama.cpp's names, and of llama2.c) is refused naming --temp.
 void add_threads_option(CLI::App* cmd, int& threads, const std::string& help = "Threads (default: all)");
+// The model as the first argument or as -m/--model (llama.cpp's tools), not both. require_model()
+// after parsing: a usage Error when neither was given.
+void add_model_option(CLI::App* cmd, std::string& model, const std::string& help = "Model: .gguf, Hugging Face directory or llama2.c .bin");
+void require_model(const std::string& model);
+// -c/--ctx-size (and vernier's earlier --ctx, same meaning).
+CLI::Option* add_ctx_option(CLI::App* cmd, int64_t& ctx, const std::string& help);
+// -b/--batch-size (and vernier's earlier --batch where the command had it).
+CLI::Option* add_batch_option(CLI::App* cmd, int64_t& batch, const std::string& help, bool old_spelling);
+// An old spelling whose meaning moved to another flag: hidden from --help, refused with `message`.
+void add_refused_option(CLI::App* cmd, const std::string& name, const std::string& message);
 void add_isa_option(CLI::App* cmd, std::string& isa);  // --isa auto|scalar|avx2|avx3|avx3_vnni (env VERNIER_ISA)
 void add_quiet_flag(CLI::App* cmd, bool& quiet);
 void add_json_flag(CLI::App* cmd, bool& json, const std::string& what = "the result");
@@ -110,21 +123,26 @@ Model apply_gptq(const Model& m, const std::string& target, const MethodCli& mc,
 // The folder an output file or checkpoint directory goes into (its parent; "." for a bare name).
 std::string output_folder(const std::string& output);
 
-// Progress on stderr: on a terminal one line rewritten in place; in a log every `every`-th step and
-// the last (every = 0: nothing in a log). Nothing with quiet. The line is cleared when done.
+// Progress on stderr, nothing with quiet. On a terminal one line rewritten in place (at most ten times a
+// second) and cleared when done; in a pipe or a log plain lines: the first step, then one line every
+// two seconds at most, and the last step. An ETA is appended once it means something: after three
+// seconds and 5% of the work.
 class Progress {
  public:
-  explicit Progress(bool quiet, int64_t every = 1);
+  explicit Progress(bool quiet);
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
-  void update(int64_t index, int64_t count, const std::string& line);  // step index of count (0-based)
+  // Step `index` of `count` (0-based; count 0: unknown), `done` the fraction of the work finished
+  // (default index / count: the step is starting).
+  void update(int64_t index, int64_t count, const std::string& line, double done = -1);
   void clear();
   bool active() const { return !quiet_; }
 
  private:
-  bool quiet_, tty_, shown_ = false;
-  int64_t every_;
+  using Clock = std::chrono::steady_clock;
+  bool quiet_, tty_, shown_ = false, started_ = false;
+  Clock::time_point start_, last_;
 };
 
 // Subcommands, one file each.

@@ -68,7 +68,7 @@ void run_bench(const BenchCliOptions& o) {
   opt.repetitions = o.repetitions;
   if (o.paired_mib < 0 || o.bandwidth_mib <= 0) throw_usage("--bandwidth-mib must be positive and --paired-mib at least 0");
   opt.paired_bandwidth_bytes = static_cast<uint64_t>(o.paired_mib * 1048576.0);
-  Progress progress(o.quiet, 0);  // a terminal line only
+  Progress progress(o.quiet);
   opt.progress = [&](const std::string& s) { progress.update(0, 0, s); };
   const auto bw = measure_read_bandwidth(opt.threads, static_cast<uint64_t>(o.bandwidth_mib * 1048576.0), opt.repetitions);
   const auto res = bench_matmul(opt, bw);
@@ -112,13 +112,13 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--types", opt->types,
                   "Weight types: GGML types or vernier schemes (default: every type `vernier formats` lists), e.g. Q4_K Q8_0 int4-asym-g128");
   cmd->add_option("--shapes", opt->shapes, "Shapes MxK (default: 4096x14336 4096x4096)");
-  cmd->add_option("--batches", opt->batches, "Activation rows per product")->capture_default_str();
-  cmd->add_option("--threads", opt->threads, "Thread counts (default: 1 and all cores)");
+  cmd->add_option("-b,--batch-size,--batches", opt->batches, "Activation rows per product (a list: 1 8 or 1,8)")->delimiter(',')->capture_default_str();
+  cmd->add_option("-t,--threads", opt->threads, "Thread counts, as llama-bench's -t (a list: 1 2 or 1,2; default: 1 and all cores)")->delimiter(',');
   cmd->add_option("--activations", opt->activations,
                   "For vernier schemes: f32, bf16 (activations rounded to bfloat16) and/or q8_0 (quantized to Q8_0, "
                   "W4A8); default: f32, plus bf16 and q8_0 where the CPU has a kernel of their own for the scheme");
   add_isa_option(cmd, opt->isa);
-  cmd->add_option("--reps", opt->repetitions, "Repetitions per measurement (median reported)")->capture_default_str();
+  cmd->add_option("-r,--repetitions,--reps", opt->repetitions, "Repetitions per measurement (median reported)")->capture_default_str();
   cmd->add_option("--bandwidth-mib", opt->bandwidth_mib, "Buffer for the read-bandwidth measurement, MiB")->capture_default_str();
   cmd->add_option("--paired-mib", opt->paired_mib,
                   "Buffer read after every timed product to pair it with the bandwidth of that moment, MiB (0: "

@@ -28,6 +28,7 @@ struct EvalOptions {
 };
 
 void run_eval(const EvalOptions& opt) {
+  require_model(opt.model);
   std::ifstream in(opt.text_file, std::ios::binary);
   if (!in) throw Error(ErrorKind::io, opt.text_file + ": cannot open");
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -67,8 +68,8 @@ void run_eval(const EvalOptions& opt) {
   p.threads = opt.threads;
   p.isa = isa;
   p.kv = parse_kv_type(opt.kv);
-  Progress progress(opt.quiet, 10);
-  p.progress = [&progress](int64_t c, int64_t n, double ppl) { progress.update(c, n, fmt::format("[{}/{}] PPL so far {:.4f}", c + 1, n, ppl)); };
+  Progress progress(opt.quiet);
+  p.progress = [&progress](int64_t c, int64_t n, double ppl) { progress.update(c, n, fmt::format("[{}/{}] PPL so far {:.4f}", c + 1, n, ppl), double(c + 1) / double(n)); };
   std::unique_ptr<Model> base;
   if (!opt.base.empty()) base = std::make_unique<Model>(open_model(opt.base, opt.tokenizer));
   const PerplexityResult r = perplexity(m, text, p, base.get());
@@ -123,9 +124,9 @@ void run_eval(const EvalOptions& opt) {
 void add_eval_command(CLI::App& app) {
   auto opt = std::make_shared<EvalOptions>();
   CLI::App* cmd = app.add_subcommand("eval", "Perplexity on a text with llama.cpp's protocol (second half of each chunk scored)");
-  cmd->add_option("model", opt->model, "Model: .gguf, Hugging Face directory or llama2.c .bin")->required();
-  cmd->add_option("--text", opt->text_file, "Text file")->required();
-  cmd->add_option("--ctx", opt->ctx, "Tokens per chunk")->capture_default_str();
+  add_model_option(cmd, opt->model);
+  cmd->add_option("-f,--file,--text", opt->text_file, "Text file (llama-perplexity's -f)")->required();
+  add_ctx_option(cmd, opt->ctx, "Tokens per chunk (llama-perplexity's -c)")->capture_default_str();
   cmd->add_option("--protocol", opt->protocol,
                   "llama.cpp: llama-perplexity's chunks (BOS first, second half scored); windows: the GPTQ/AWQ papers' "
                   "consecutive windows of --ctx tokens, every position scored (transformers' figure)")
@@ -140,7 +141,7 @@ void add_eval_command(CLI::App& app) {
                   "Quantize the block matrices in memory (round to nearest) to this weight type first, e.g. int4-asym-g128, "
                   "nf4-b64, Q4_K (any type `vernier formats` lists); the kernels multiply the packed weights");
   add_method_options(cmd, opt->method);
-  cmd->add_option("--batch", opt->batch, "Tokens per forward pass")->capture_default_str();
+  add_batch_option(cmd, opt->batch, "Tokens per forward pass", true)->capture_default_str();
   add_threads_option(cmd, opt->threads);
   add_isa_option(cmd, opt->isa);
   cmd->add_option("--tokenizer", opt->tokenizer, kTokenizerHelp);

@@ -22,6 +22,7 @@ struct ImatrixOptions {
 };
 
 void run_imatrix(const ImatrixOptions& opt) {
+  require_model(opt.model);
   if (opt.format != "gguf" && opt.format != "dat") throw_usage("--format must be gguf or dat");
   if (std::filesystem::exists(opt.output) && !opt.force) throw_usage(opt.output + ": exists (pass --force to overwrite it)");
   std::ifstream in(opt.text_file, std::ios::binary);
@@ -29,9 +30,9 @@ void run_imatrix(const ImatrixOptions& opt) {
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (text.empty()) throw_usage(opt.text_file + ": the text is empty");
   const Model m = open_model(opt.model, opt.tokenizer);
-  Progress progress(opt.quiet, 10);
+  Progress progress(opt.quiet);
   ImatrixStats s = collect_imatrix(m, text, opt.ctx, opt.chunks, opt.threads, [&](int64_t c, int64_t n) {
-    progress.update(c, n, fmt::format("[{}/{}] chunks", c + 1, n));
+    progress.update(c, n, fmt::format("[{}/{}] chunks", c + 1, n), double(c + 1) / double(n));
   }, parse_kv_type(opt.kv), resolve_isa(opt.isa));
   progress.clear();
   s.dataset = opt.text_file;
@@ -44,11 +45,11 @@ void run_imatrix(const ImatrixOptions& opt) {
 void add_imatrix_command(CLI::App& app) {
   auto opt = std::make_shared<ImatrixOptions>();
   CLI::App* cmd = app.add_subcommand("imatrix", "Collect an importance matrix from calibration text (llama-imatrix's format)");
-  cmd->add_option("model", opt->model, "Model: .gguf, Hugging Face directory or llama2.c .bin")->required();
-  cmd->add_option("--text", opt->text_file, "Calibration text")->required();
+  add_model_option(cmd, opt->model);
+  cmd->add_option("-f,--file,--text", opt->text_file, "Calibration text (llama-imatrix's -f)")->required();
   cmd->add_option("-o,--output", opt->output, "Output file")->required();
   cmd->add_option("--format", opt->format, "gguf or dat (legacy)")->capture_default_str();
-  cmd->add_option("--ctx", opt->ctx, "Tokens per chunk")->capture_default_str();
+  add_ctx_option(cmd, opt->ctx, "Tokens per chunk (llama-imatrix's -c)")->capture_default_str();
   cmd->add_option("--chunks", opt->chunks, "At most this many chunks (default: all)");
   add_threads_option(cmd, opt->threads, "Threads (default: all)");
   add_isa_option(cmd, opt->isa);

@@ -108,11 +108,16 @@ void run_inspect(const InspectOptions& opt) {
     bytes += bytes_of(t);
   }
   std::vector<std::pair<const ModelTensor*, TensorStats>> stats;
-  if (opt.stats) {
+  if (opt.stats) {  // quantized tensors dequantized on the fly: the statistics of what the model computes with
+    std::vector<const ModelTensor*> chosen;
     for (const auto& t : m.tensors) {
-      if (re && !std::regex_search(t.name, *re)) continue;
-      if (!ggml_type_info(t.type)->is_float) continue;
-      stats.emplace_back(&t, compute_stats(t));
+      if (!re || std::regex_search(t.name, *re)) chosen.push_back(&t);
+    }
+    Progress progress(opt.json);
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      progress.update(static_cast<int64_t>(i), static_cast<int64_t>(chosen.size()),
+                      fmt::format("[{}/{}] statistics of {}", i + 1, chosen.size(), chosen[i]->name));
+      stats.emplace_back(chosen[i], compute_stats(*chosen[i]));
     }
   }
 
@@ -150,7 +155,7 @@ void run_inspect(const InspectOptions& opt) {
       for (const auto& [t, s] : stats) {
         nlohmann::json oc = nlohmann::json::array();
         for (const auto& [col, ratio] : s.outlier_columns) oc.push_back({{"column", col}, {"ratio_to_median", ratio}});
-        sj.push_back({{"name", t->name}, {"min", s.min}, {"max", s.max}, {"mean", s.mean}, {"std", s.std},
+        sj.push_back({{"name", t->name}, {"stored", type_of(*t)}, {"dequantized", !ggml_type_info(t->type)->is_float || t->held_as_scheme()}, {"min", s.min}, {"max", s.max}, {"mean", s.mean}, {"std", s.std},
                       {"kurtosis", s.kurtosis}, {"row_absmax_min", s.row_range_min}, {"row_absmax_median", s.row_range_median},
                       {"row_absmax_max", s.row_range_max}, {"outlier_columns", oc}});
       }
@@ -201,14 +206,14 @@ void run_inspect(const InspectOptions& opt) {
   tt.rows.push_back({"all", grouped(static_cast<uint64_t>(params)), grouped(bytes)});
   tt.print(out, "  ");
   if (opt.stats) {
-    out << "\nstatistics (row absmax: the range a per-channel scale must cover; outlier columns: largest column\n"
-           "absmax over the median column absmax, what per-group scales and AWQ react to)\n";
+    out << "\nstatistics (quantized tensors dequantized; row absmax: the range a per-channel scale must cover; outlier\n"
+           "columns: largest column absmax over the median column absmax, what per-group scales and AWQ react to)\n";
     Table st;
-    st.header = {"name", "min", "max", "std", "kurtosis", "row absmax min/med/max", "outlier columns"};
+    st.header = {"name", "stored as", "min", "max", "std", "kurtosis", "row absmax min/med/max", "outlier columns"};
     for (const auto& [x, s] : stats) {
       std::string oc;
       for (const auto& [col, ratio] : s.outlier_columns) oc += fmt::format("{}{} ({:.1f}x)", oc.empty() ? "" : ", ", col, ratio);
-      st.rows.push_back({x->name, num(s.min, 3), num(s.max, 3), num(s.std, 3), fixed(s.kurtosis, 1),
+      st.rows.push_back({x->name, type_of(*x), num(s.min, 3), num(s.max, 3), num(s.std, 3), fixed(s.kurtosis, 1),
                          fmt::format("{} / {} / {}", num(s.row_range_min, 3), num(s.row_range_median, 3), num(s.row_range_max, 3)),
                          oc.empty() ? "-" : oc});
     }

@@ -2,11 +2,15 @@
 // llama-quantize, with a per-tensor report of what each tensor became and what it cost.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <map>
 #include <set>
+#include <tuple>
 
 #include "cli_common.hpp"
 #include "vernier/error.hpp"
@@ -22,6 +26,7 @@ namespace vernier::cli {
 namespace {
 struct QuantizeCliOptions {
   std::string input, output, type, imatrix, tokenizer;
+  std::vector<std::string> positional;  // llama-quantize's OUT TYPE [THREADS] or TYPE [THREADS]
   std::vector<std::string> tensor_types;
   std::string output_tensor_type, token_embedding_type;
   std::string scheme, layout, max_shard_size = "5GB";
@@ -39,6 +44,47 @@ GgmlType parse_ggml_type(const std::string& s, const std::string& flag) {
                 " (expected one of " + weight_type_names(true, false) + ")");
   }
   return ti->type;
+}
+
+// The one line after the table: how many tensors fell back from their planned type and why (a row that
+// is not whole blocks of it), and whether the file type's own type is in the file at all.
+struct FallbackSummary {
+  std::string line;
+  nlohmann::json json;
+};
+FallbackSummary fallback_summary(const QuantizeModelReport& r, const GgufFileType& ft) {
+  std::map<std::tuple<std::string, std::string, int64_t>, int> groups;  // (planned, got, row length) → count
+  int quantized = 0, fell = 0;
+  bool has_default = false;
+  nlohmann::json list = nlohmann::json::array();
+  for (const QuantizedTensorReport& t : r.tensors) {
+    if (t.type == ft.default_type) has_default = true;
+    if (t.quantized) ++quantized;
+    if (t.planned == t.type) continue;
+    ++fell;
+    const int64_t row = t.row;
+    ++groups[{std::string(ggml_type_info(t.planned)->name), std::string(ggml_type_info(t.type)->name), row}];
+    list.push_back({{"name", t.name}, {"planned", ggml_type_info(t.planned)->name}, {"type", ggml_type_info(t.type)->name}, {"row", row}});
+  }
+  FallbackSummary out;
+  const std::string dflt(ggml_type_info(ft.default_type)->name);
+  const bool default_quantized = !ggml_info(ft.default_type).is_float;
+  if (fell == 0) {
+    out.line = fmt::format("fallback: none (every tensor has the type {}'s rules planned for it)", ft.name);
+  } else {
+    std::string parts;
+    for (const auto& [k, n] : groups) {
+      const auto& [from, to, row] = k;
+      parts += fmt::format("{}{} {} -> {} (rows of {}, not a multiple of {}'s {}-value blocks)", parts.empty() ? "" : ", ", n, from, to, row, from,
+                           ggml_type_info(ggml_type_by_name(from)->type)->block_size);
+    }
+    out.line = fmt::format("fallback: {} of {} quantized tensors took another type than {} planned: {}", fell, quantized, ft.name, parts);
+  }
+  if (default_quantized && !has_default) {
+    out.line += fmt::format("; this {} file holds no {} tensor at all", ft.name, dflt);
+  }
+  out.json = {{"count", fell}, {"quantized", quantized}, {"tensors", list}, {"holds_default_type", has_default}};
+  return out;
 }
 
 // --layout: a quantized Hugging Face checkpoint directory instead of a GGUF file.
@@ -126,7 +172,50 @@ void run_quantize_hf(const QuantizeCliOptions& opt) {
                            r.seconds);
 }
 
-void run_quantize(const QuantizeCliOptions& opt) {
+// llama-quantize's positional form, IN [OUT] TYPE [THREADS], folded into the flags (each given once).
+QuantizeCliOptions resolve_positional(QuantizeCliOptions opt) {
+  const std::vector<std::string>& a = opt.positional;
+  size_t i = 0;
+  std::string out, type, threads;
+  if (i < a.size() && opt.layout.empty() && find_gguf_file_type(a[i])) {
+    type = a[i++];  // IN TYPE [THREADS]
+  } else if (i < a.size()) {
+    out = a[i++];
+    if (i < a.size() && opt.layout.empty()) {
+      if (!find_gguf_file_type(a[i])) throw_usage("unknown file type '" + a[i] + "' (expected one of: " + gguf_file_type_names() + ")");
+      type = a[i++];
+    }
+  }
+  if (i < a.size()) threads = a[i++];
+  if (i < a.size()) throw_usage("unexpected argument '" + a[i] + "': quantize takes INPUT [OUTPUT] TYPE [THREADS], as llama-quantize");
+  if (!out.empty()) {
+    if (!opt.output.empty()) throw_usage("the output is given twice: as '" + out + "' and as -o " + opt.output);
+    opt.output = out;
+  }
+  if (!type.empty()) {
+    if (!opt.type.empty()) throw_usage("the file type is given twice: as '" + type + "' and as --type " + opt.type);
+    opt.type = find_gguf_file_type(type)->name;
+  }
+  if (!threads.empty()) {
+    if (threads.size() > 6 || !std::all_of(threads.begin(), threads.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
+      throw_usage("'" + threads + "' is not a thread count (quantize INPUT [OUTPUT] TYPE [THREADS])");
+    }
+    if (opt.threads != 0) throw_usage("the thread count is given twice: as '" + threads + "' and as -t");
+    opt.threads = std::stoi(threads);
+  }
+  if (opt.output.empty()) {
+    if (!opt.layout.empty() || opt.type.empty()) throw_usage("no output given: quantize INPUT OUTPUT TYPE, or -o OUTPUT");
+    // llama-quantize's default name, in the input's folder (a directory's parent, as for a file)
+    std::filesystem::path in(opt.input);
+    if (!in.has_filename()) in = in.parent_path();
+    const std::filesystem::path dir = in.parent_path();
+    opt.output = (dir / ("ggml-model-" + opt.type + ".gguf")).string();
+  }
+  return opt;
+}
+
+void run_quantize(const QuantizeCliOptions& given) {
+  const QuantizeCliOptions opt = resolve_positional(given);
   if (!opt.layout.empty()) return run_quantize_hf(opt);
   if (opt.type.empty()) throw_usage("--type is required (a GGUF file type), or --layout with --scheme for a Hugging Face checkpoint");
   if (!opt.scheme.empty()) throw_usage("--scheme goes with --layout (a Hugging Face checkpoint); a GGUF file takes --type");
@@ -214,10 +303,9 @@ void run_quantize(const QuantizeCliOptions& opt) {
     q.progress = [&](size_t i, size_t n, const std::string& name, uint64_t done) {
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       const double mb = static_cast<double>(done) / 1e6;
-      const double rate = s > 0 ? mb / s : 0;
-      const std::string eta = rate > 0 ? fmt::format("{:.0f}s", (total_mb - mb) / rate) : "-";
-      progress.update(static_cast<int64_t>(i), static_cast<int64_t>(n),
-                      fmt::format("[{}/{}] {:<28} {:7.1f} MB/s  ETA {}", i + 1, n, name, rate, eta));
+      const std::string rate = s > 0 && mb > 0 ? fmt::format("  {:.1f} MB/s", mb / s) : "";
+      progress.update(static_cast<int64_t>(i), static_cast<int64_t>(n), fmt::format("[{}/{}] {}{}", i + 1, n, name, rate),
+                      total_mb > 0 ? mb / total_mb : -1);
     };
   }
   const QuantizeModelReport r = quantize_model(m, opt.output, q);
@@ -232,7 +320,7 @@ void run_quantize(const QuantizeCliOptions& opt) {
     }
     print_json({{"input", opt.input}, {"output", opt.output}, {"file_type", ft->name}, {"tensors", tensors},
                 {"total_bytes", r.total_bytes}, {"bits_per_weight", r.bits_per_weight()}, {"seconds", r.seconds},
-                {"threads", r.threads}, {"peak_rss_bytes", peak_rss_bytes()},
+                {"threads", r.threads}, {"peak_rss_bytes", peak_rss_bytes()}, {"fallback", fallback_summary(r, *ft).json},
                 {"method", gptq ? gptq_report : nlohmann::json(opt.imatrix.empty() ? "rtn" : "imatrix")}});
     return;
   }
@@ -247,7 +335,8 @@ void run_quantize(const QuantizeCliOptions& opt) {
                       x.reason + (x.used_imatrix ? " (imatrix)" : "") + (targets.count(x.name) ? " (GPTQ)" : "")});
   }
   t.print(std::cout);
-  std::cout << fmt::format("\n{}: {} tensors, {} bytes of tensor data, {:.3f} bits per weight, {} in {:.2f} s with {} threads "
+  std::cout << '\n' << fallback_summary(r, *ft).line << '\n';
+  std::cout << fmt::format("{}: {} tensors, {} bytes of tensor data, {:.3f} bits per weight, {} in {:.2f} s with {} threads "
                            "({:.1f} M weights/s)\n",
                            opt.output, r.tensors.size(), grouped(r.total_bytes), r.bits_per_weight(), ft->name, r.seconds,
                            r.threads, static_cast<double>(r.total_elements) / 1e6 / std::max(r.seconds, 1e-9));
@@ -261,7 +350,11 @@ void add_quantize_command(CLI::App& app) {
       "Quantize a model to GGUF (Q4_K_M, Q8_0, …), byte-identical to llama-quantize, or with --layout to a GPTQ, AWQ, "
       "compressed-tensors or bitsandbytes checkpoint that vLLM/transformers load; with a per-tensor report");
   cmd->add_option("input", opt->input, "Model: GGUF (F32/F16/BF16), Hugging Face directory or llama2.c .bin")->required();
-  cmd->add_option("-o,--output", opt->output, "Output .gguf, or the checkpoint directory with --layout")->required();
+  cmd->add_option("args", opt->positional,
+                  "As llama-quantize: [OUTPUT] TYPE [THREADS] (without OUTPUT: ggml-model-TYPE.gguf beside the input; TYPE also "
+                  "as llama_ftype's number)")
+      ->expected(0, 3);
+  cmd->add_option("-o,--output", opt->output, "Output .gguf, or the checkpoint directory with --layout");
   cmd->add_option("--type", opt->type, "GGUF file type: " + gguf_file_type_names());
   cmd->add_option("--layout", opt->layout,
                   "Write a Hugging Face checkpoint in this layout: " + hf_layout_names() +

@@ -1,5 +1,5 @@
-// vernier run — generate text with a model, as llama2.c's run.c does: the prompt is fed (as one
-// batch), then tokens are sampled (greedy at --temp 0) until -n steps, counting the prompt.
+// vernier run — generate text with a model: the prompt is fed in batches, then -n tokens are sampled
+// with llama.cpp's sampler chain (greedy by default), or, with --steps, as llama2.c's run.c counts.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,12 +8,15 @@
 #include <iostream>
 #include <memory>
 #include <cstdlib>
-#include <numeric>
+#include <fstream>
+#include <iterator>
+#include <random>
 
 #include "cli_common.hpp"
 #include "vernier/error.hpp"
 #include "vernier/file.hpp"
 #include "vernier/llama_runtime.hpp"
+#include "vernier/sampler.hpp"
 #include "vernier/synthetic.hpp"
 #include "vernier/tokenizer.hpp"
 
@@ -21,56 +24,74 @@ namespace vernier::cli {
 
 namespace {
 struct RunOptions {
-  std::string model, prompt, tokenizer, kv = "f32", isa = "auto", scheme;
-  int64_t steps = 256;
-  double temp = 0.0, top_p = 0.9;
-  uint64_t seed = 42;
+  std::string model, prompt, short_prompt, prompt_file, tokenizer, kv = "f32", isa = "auto", scheme;
+  int64_t n_predict = -1, steps = -1, batch = 512;  // steps < 0: not given
+  SamplerOptions sampler = greedy_default();
+  int64_t seed = 42;
   int64_t context = 0;
   int threads = 0;
   bool json = false, quiet = false;
+  static SamplerOptions greedy_default() {
+    SamplerOptions o;  // llama.cpp's filters; the temperature is vernier's: greedy unless asked
+    o.temp = 0;
+    return o;
+  }
 };
 
-int32_t sample(std::span<const float> logits, double temp, double top_p, Rng& rng) {
-  if (temp <= 0.0) return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-  std::vector<double> p(logits.size());
-  const double maxv = *std::max_element(logits.begin(), logits.end());
-  double sum = 0;
-  for (size_t i = 0; i < p.size(); ++i) sum += (p[i] = std::exp((logits[i] - maxv) / temp));
-  for (auto& v : p) v /= sum;
-  std::vector<int32_t> idx(p.size());
-  std::iota(idx.begin(), idx.end(), 0);
-  std::sort(idx.begin(), idx.end(), [&](int32_t a, int32_t b) { return p[static_cast<size_t>(a)] > p[static_cast<size_t>(b)]; });
-  double cum = 0;
-  size_t last = idx.size();
-  for (size_t i = 0; i < idx.size(); ++i) {
-    cum += p[static_cast<size_t>(idx[i])];
-    if (cum > top_p) { last = i + 1; break; }
+// -p TEXT as llama.cpp's prompt, refused when it reads as the top-p value vernier's -p (and llama2.c's)
+// used to take, so that `-p 0.9` never silently becomes the prompt "0.9".
+std::string prompt_of(const RunOptions& opt) {
+  const int given = !opt.prompt.empty() + !opt.short_prompt.empty() + !opt.prompt_file.empty();
+  if (given > 1) throw_usage("give the prompt once: -p/--prompt TEXT or -f/--file FILE");
+  if (!opt.short_prompt.empty()) {
+    char* end = nullptr;
+    const double v = std::strtod(opt.short_prompt.c_str(), &end);
+    if (end && *end == '\0' && v > 0 && v <= 1) {
+      throw_usage("-p is the prompt, as in llama.cpp; '" + opt.short_prompt + "' looks like a top-p value: write --top-p " +
+                  opt.short_prompt + " (or --prompt '" + opt.short_prompt + "' if it is the prompt)");
+    }
+    return opt.short_prompt;
   }
-  const double r = rng.uniform() * std::min(cum, 1.0);
-  double acc = 0;
-  for (size_t i = 0; i < last; ++i) {
-    acc += p[static_cast<size_t>(idx[i])];
-    if (r < acc) return idx[i];
+  if (!opt.prompt_file.empty()) {
+    std::ifstream in(opt.prompt_file, std::ios::binary);
+    if (!in) throw Error(ErrorKind::io, opt.prompt_file + ": cannot open the prompt file");
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
-  return idx[last - 1];
+  return opt.prompt;
 }
 
 void run(const RunOptions& opt) {
-  if (opt.steps < 1) throw_usage("-n must be at least 1");
-  if (opt.temp < 0 || opt.top_p <= 0 || opt.top_p > 1) throw_usage("--temp must be >= 0 and --top-p in (0, 1]");
+  require_model(opt.model);
+  if (opt.n_predict < -1) throw_usage("-n/--n-predict must be >= -1 (-1: until the context is full or the model ends the text)");
+  if (opt.steps == 0 || opt.steps < -1) throw_usage("--steps must be at least 1");
+  if (opt.steps > 0 && opt.n_predict != -1) throw_usage("give -n/--n-predict (tokens after the prompt) or --steps (llama2.c's count, prompt included), not both");
+  if (opt.batch < 1) throw_usage("-b/--batch-size must be at least 1");
+  validate(opt.sampler);
+  const std::string prompt_text = prompt_of(opt);
   const std::string isa = resolve_isa(opt.isa);
   const Model m = apply_scheme(open_model(opt.model, opt.tokenizer), opt.scheme, opt.threads, opt.quiet || opt.json, nullptr);
   const Tokenizer tok(m.tokenizer);
-  LlamaRuntime rt(m, RuntimeOptions{opt.context, opt.threads, parse_kv_type(opt.kv), 512, isa});
-  const std::vector<int32_t> prompt = tok.encode(opt.prompt, true, false);
-  if (prompt.empty()) throw_usage("the prompt is empty and the model adds no BOS token: give a --prompt");
+  LlamaRuntime rt(m, RuntimeOptions{opt.context, opt.threads, parse_kv_type(opt.kv), opt.batch, isa});
+  const std::vector<int32_t> prompt = tok.encode(prompt_text, true, false);
+  if (prompt.empty()) throw_usage("the prompt is empty and the model adds no BOS token: give a -p/--prompt");
   if (static_cast<int64_t>(prompt.size()) > rt.context()) {
     throw_usage(fmt::format("the prompt is {} tokens, longer than the context of {}", prompt.size(), rt.context()));
   }
-  const int64_t steps = std::min(opt.steps, rt.context());
-  Rng rng(opt.seed);
+  const auto P = static_cast<int64_t>(prompt.size());
+  const int64_t ctx = rt.context();
+  // --steps S (llama2.c): S positions, prompt included, so it may end inside the prompt; -n N (llama.cpp):
+  // N tokens after the whole prompt, -1 until the context is full. A sampled token needs no position
+  // of its own, so a context of C positions holds 1 + C − P of them.
+  const int64_t room = 1 + ctx - P;
+  const int64_t npre = opt.steps > 0 ? std::min(P, std::min(opt.steps, ctx)) : P;
+  const int64_t samples = opt.steps > 0 ? (opt.steps >= P ? 1 + std::min(opt.steps, ctx) - P : 0)
+                                        : opt.n_predict < 0 ? room : std::min(opt.n_predict, room);
+  // llama2.c's run.c ends the text at BOS; llama.cpp at the end-of-text token as well
+  const auto ends = [&](int32_t t) { return t == tok.bos() || (opt.steps < 0 && t == tok.eos() && t >= 0); };
+  const uint64_t seed = opt.seed >= 0 ? static_cast<uint64_t>(opt.seed) : std::random_device{}();
+  Rng rng(seed);
   std::string text;
-  std::vector<int32_t> generated;
+  std::vector<int32_t> generated, history(prompt.begin(), prompt.end());
   const auto emit = [&](int32_t prev, int32_t next) {
     std::string piece = tok.decode(prev, next);
     // like run.c's safe_printf: a lone byte that is neither printable nor space is not printed (for
@@ -82,11 +103,9 @@ void run(const RunOptions& opt) {
     text += piece;
     if (!opt.json) std::cout << piece << std::flush;
   };
-  // The prompt goes through the model in batches (one matrix-matrix product per weight matrix);
-  // then one token per step. -n counts positions, prompt included, as llama2.c's run.c does.
+  // The prompt goes through the model in batches of -b tokens (one matrix-matrix product per weight
+  // matrix); then one token per step.
   const auto t0 = std::chrono::steady_clock::now();
-  const auto P = static_cast<int64_t>(prompt.size());
-  const int64_t npre = std::min(P, steps);
   std::span<const float> logits;
   for (int64_t b0 = 0; b0 < npre; b0 += rt.max_batch()) {
     const int64_t nb = std::min(rt.max_batch(), npre - b0);
@@ -96,20 +115,23 @@ void run(const RunOptions& opt) {
   for (int64_t i = 0; i + 1 < npre; ++i) emit(prompt[static_cast<size_t>(i)], prompt[static_cast<size_t>(i + 1)]);
   int32_t token = prompt[static_cast<size_t>(npre - 1)];
   int64_t pos = npre, decoded = 0;
-  if (npre < P) {
-    emit(token, prompt[static_cast<size_t>(npre)]);  // -n ends inside the prompt
-  } else {
-    for (;;) {
-      const int32_t next = sample(logits, opt.temp, opt.top_p, rng);
-      generated.push_back(next);
-      if (next == tok.bos()) break;
-      emit(token, next);
-      token = next;
-      if (pos >= steps) break;
-      logits = rt.forward(token, pos++);
-      ++decoded;
+  bool ended = false;
+  if (npre < P) emit(token, prompt[static_cast<size_t>(npre)]);  // --steps ends inside the prompt
+  for (int64_t i = 0; i < samples; ++i) {
+    const int32_t next = sample_token(logits, history, opt.sampler, rng);
+    generated.push_back(next);
+    history.push_back(next);
+    if (ends(next)) {
+      ended = true;
+      break;
     }
+    emit(token, next);
+    token = next;
+    if (i + 1 == samples) break;
+    logits = rt.forward(token, pos++);
+    ++decoded;
   }
+  const bool cut_by_context = !ended && opt.steps < 0 && (opt.n_predict < 0 || opt.n_predict > room);
   const auto t1 = std::chrono::steady_clock::now();
   const double prompt_s = std::chrono::duration<double>(t_prompt - t0).count();
   const double gen_s = std::chrono::duration<double>(t1 - t_prompt).count();
@@ -118,12 +140,17 @@ void run(const RunOptions& opt) {
   if (opt.json) {
     print_json({{"text", text}, {"prompt_tokens", prompt}, {"generated_tokens", generated},
                 {"prompt_tokens_per_second", prompt_tps}, {"generation_tokens_per_second", gen_tps},
+                {"seed", seed}, {"stopped", ended ? "end of text" : cut_by_context ? "context full" : "length"},
                 {"kernel_isa", rt.isa()}, {"threads", rt.threads()},
                 {"peak_rss_bytes", peak_rss_bytes()}, {"model_bytes", rt.weight_bytes()},
                 {"resident_weight_bytes", rt.resident_weight_bytes()}});
     return;
   }
   std::cout << '\n';
+  if (cut_by_context && opt.n_predict > 0) {
+    std::cerr << fmt::format("note: the context of {} positions ended the text after {} of the {} tokens -n asked for (raise -c/--ctx-size)\n",
+                             ctx, generated.size(), opt.n_predict);
+  }
   std::cerr << fmt::format("prompt {} tokens at {:.1f} tok/s, generated {} tokens at {:.1f} tok/s ({} threads, {} kernels); "
                            "peak RSS {}, weights {} stored, {} resident\n",
                            npre, prompt_tps, generated.size(), gen_tps, rt.threads(), rt.isa(), format_bytes_short(peak_rss_bytes()),
@@ -133,14 +160,26 @@ void run(const RunOptions& opt) {
 
 void add_run_command(CLI::App& app) {
   auto opt = std::make_shared<RunOptions>();
-  CLI::App* cmd = app.add_subcommand("run", "Generate text with a model (greedy or sampled), with tokens/s and peak memory");
-  cmd->add_option("model", opt->model, "Model: .gguf, Hugging Face directory or llama2.c .bin")->required();
-  cmd->add_option("--prompt,-i", opt->prompt, "Prompt text");
-  cmd->add_option("-n,--steps", opt->steps, "Steps, counting the prompt's tokens (as llama2.c's -n)")->capture_default_str();
-  cmd->add_option("--temp,-t", opt->temp, "Temperature; 0 is greedy")->capture_default_str();
-  cmd->add_option("--top-p,-p", opt->top_p, "Nucleus sampling threshold")->capture_default_str();
-  cmd->add_option("--seed,-s", opt->seed, "Sampling seed")->capture_default_str();
-  cmd->add_option("--ctx", opt->context, "Context length (default: the model's)");
+  CLI::App* cmd = app.add_subcommand("run", "Generate text with a model (greedy or sampled), with tokens/s and peak memory. "
+                                            "Flags as llama.cpp's llama-cli: -m, -p, -f, -n, -c, -b, -t, -s and the sampling flags");
+  add_model_option(cmd, opt->model);
+  cmd->add_option("-p", opt->short_prompt, "Prompt text (llama.cpp's -p; a value like 0.9 is refused as the top-p it used to be here)");
+  cmd->add_option("--prompt", opt->prompt, "Prompt text");
+  cmd->add_option("-f,--file", opt->prompt_file, "Read the prompt from this file");
+  cmd->add_option("-n,--n-predict,--predict", opt->n_predict,
+                  "Tokens to generate after the prompt, as llama.cpp's -n (-1: until the context is full or the model ends the text)")
+      ->capture_default_str();
+  cmd->add_option("--steps", opt->steps, "Instead of -n: llama2.c's -n, positions counting the prompt's tokens (run.c's output, byte for byte)");
+  cmd->add_option("--temp", opt->sampler.temp, "Temperature; 0 is greedy (vernier's default; llama.cpp's is 0.8)")->capture_default_str();
+  cmd->add_option("--top-k", opt->sampler.top_k, "Keep the k most likely tokens (0: all), as llama.cpp")->capture_default_str();
+  cmd->add_option("--top-p", opt->sampler.top_p, "Keep the fewest tokens whose probability reaches p (1: off), as llama.cpp")->capture_default_str();
+  cmd->add_option("--min-p", opt->sampler.min_p, "Drop tokens less likely than p × the most likely one's (0: off), as llama.cpp")->capture_default_str();
+  cmd->add_option("--repeat-penalty", opt->sampler.repeat_penalty, "Penalty on the last --repeat-last-n tokens (1: off), as llama.cpp")
+      ->capture_default_str();
+  cmd->add_option("--repeat-last-n", opt->sampler.repeat_last_n, "Tokens the repeat penalty looks back at (0: off, -1: all)")->capture_default_str();
+  cmd->add_option("-s,--seed", opt->seed, "Sampling seed (-1: a random one, llama.cpp's default; vernier's default is fixed)")->capture_default_str();
+  add_ctx_option(cmd, opt->context, "Context length (0: the model's)")->capture_default_str();
+  add_batch_option(cmd, opt->batch, "Prompt tokens per forward pass", false)->capture_default_str();
   cmd->add_option("--scheme", opt->scheme,
                   "Quantize the block matrices in memory (round to nearest) to this weight type first, e.g. int4-asym-g128, "
                   "nf4-b64, Q4_K (any type `vernier formats` lists)");
@@ -150,6 +189,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--tokenizer", opt->tokenizer, kTokenizerHelp);
   add_quiet_flag(cmd, opt->quiet);
   add_json_flag(cmd, opt->json, "the text and figures");
+  add_refused_option(cmd, "-i", "-i was vernier's prompt flag; the prompt is -p/--prompt (llama.cpp's -i is interactive mode, "
+                                "which vernier run does not have)");
   cmd->callback([opt] { run(*opt); });
 }
 

@@ -120,7 +120,7 @@ void run_synth(const SynthOptions& o) {
   ConvertOptions co;
   co.out_type = o.type;
   co.overwrite = o.force;
-  Progress progress(o.quiet, 0);  // a terminal line only, as before
+  Progress progress(o.quiet);
   co.progress = [&](size_t i, size_t n, const ModelTensor& t) {
     progress.update(static_cast<int64_t>(i), static_cast<int64_t>(n), fmt::format("[{}/{}] {}", i + 1, n, t.name));
   };

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -17,8 +16,7 @@
 namespace vernier::cli {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-constexpr int64_t kVocab = 512, kStream = 128, kDecode = 48;
+constexpr int64_t kVocab = 512, kStream = 128;
 
 struct OwnedTensor {
   std::string name;
@@ -38,21 +36,14 @@ ModelTensor as_model_tensor(const OwnedTensor& t) {
   return mt;
 }
 
-// Runs the stream through a model in one batch and returns every position's logits, timing it.
-std::vector<float> eval_stream(const Model& m, const std::vector<int32_t>& stream, double& tokens_per_second) {
+// Runs the stream through a model in one batch and returns every position's logits. Not timed: the
+// demo shows no speed (on a shared machine tokens/s of so small a model vary by a third or more from
+// one run to the next, even as medians of interleaved passes; `vernier bench` and `vernier run` measure
+// speed).
+std::vector<float> eval_stream(const Model& m, const std::vector<int32_t>& stream) {
   LlamaRuntime rt(m, static_cast<int64_t>(stream.size()), 0, KvType::f32, static_cast<int64_t>(stream.size()));
-  const auto t0 = Clock::now();
   const auto logits = rt.forward(stream, 0, true);
-  tokens_per_second = static_cast<double>(stream.size()) / std::chrono::duration<double>(Clock::now() - t0).count();
   return {logits.begin(), logits.end()};
-}
-
-// One token per forward pass, as generation runs.
-double decode_speed(const Model& m, const std::vector<int32_t>& stream) {
-  LlamaRuntime rt(m, kDecode, 0, KvType::f32, 1);
-  const auto t0 = Clock::now();
-  for (int64_t p = 0; p < kDecode; ++p) rt.forward(stream[static_cast<size_t>(p)], p);
-  return static_cast<double>(kDecode) / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 }  // namespace
 
@@ -117,8 +108,7 @@ DemoModelResult demo_model_step(const std::vector<SyntheticTensor>& block, int64
     }
   }
   res.stream_tokens = static_cast<int64_t>(stream.size());
-  const std::vector<float> base = eval_stream(m, stream, res.f32_eval_tokens_per_second);
-  res.f32_decode_tokens_per_second = decode_speed(m, stream);
+  const std::vector<float> base = eval_stream(m, stream);
 
   const auto dir = std::filesystem::temp_directory_path() / ("vernier-demo-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -148,8 +138,7 @@ DemoModelResult demo_model_step(const std::vector<SyntheticTensor>& block, int64
       row.sqnr_db = 10.0 * std::log10(sig2 / err2);
       Model q = load_model(path);
       q.config.vocab = kVocab;  // the demo model has no tokenizer to count its vocabulary from
-      const std::vector<float> logits = eval_stream(q, stream, row.eval_tokens_per_second);
-      row.decode_tokens_per_second = decode_speed(q, stream);
+      const std::vector<float> logits = eval_stream(q, stream);
       std::vector<double> klds;
       int64_t same = 0;
       for (int64_t p = 0; p < res.stream_tokens; ++p) {

@@ -1,5 +1,5 @@
 // The demo's model step: the synthetic block made a whole (one-layer) LLaMA, written as GGUF in
-// several llama.cpp file types and run: KL divergence from the F32 model and tokens/s per type.
+// several llama.cpp file types and run: KL divergence from the F32 model per type.
 #pragma once
 
 #include <cstdint>
@@ -15,12 +15,10 @@ struct DemoModelRow {
   uint64_t bytes = 0;                        // of the block's matrices
   double bits_per_weight = 0, rmse = 0, sqnr_db = 0, quantize_seconds = 0;
   double kld_mean = 0, kld_p99 = 0, same_top1 = 0;
-  double eval_tokens_per_second = 0, decode_tokens_per_second = 0;
 };
 
 struct DemoModelResult {
   int64_t vocab = 0, stream_tokens = 0;
-  double f32_eval_tokens_per_second = 0, f32_decode_tokens_per_second = 0;
   std::vector<DemoModelRow> rows;
 };
 

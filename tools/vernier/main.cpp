@@ -1,12 +1,17 @@
 // vernier — quantize large language models and measure what the quantization costs.
 // Exit codes: 0 success, 1 bad input file or data, 2 bad usage (a one-line error, nothing on stdout).
+#include <unistd.h>
+
 #include <iostream>
 #include <string>
 
 #include "cli_common.hpp"
 #include "vernier/error.hpp"
+#include "vernier/file.hpp"
 
 int main(int argc, char** argv) {
+  // Ctrl-C (or a kill) ends a long command with one line that says so; what it was writing is removed
+  vernier::set_interrupt_message("vernier: interrupted\n", ::isatty(2) != 0);
   CLI::App app{
       "vernier: quantize LLM weights and measure what it costs.\n"
       "Formats FP32/FP16/BF16/FP8/INT2-8/NF4, per-tensor, per-channel and per-group scales,\n"
