@@ -23,7 +23,7 @@ namespace vernier::cli {
 
 namespace {
 struct DemoOptions {
-  bool json = false;
+  bool json = false, quiet = false;
   uint64_t seed = 42;
 };
 
@@ -81,8 +81,14 @@ void run_demo(const DemoOptions& opt) {
     row_ratio = std::max(row_ratio, hi / lo);
   }
 
+  // progress on stderr: 23 schemes, then 8 GGUF files written, loaded and run
+  Progress progress(opt.quiet);
+  const std::vector<Scheme> schemes = demo_schemes();
+  const size_t steps = schemes.size() + 8;
   std::vector<DemoRow> rows;
-  for (const Scheme& s : demo_schemes()) {
+  for (const Scheme& s : schemes) {
+    progress.update(static_cast<int64_t>(rows.size()), static_cast<int64_t>(steps),
+                    fmt::format("[{}/{}] {}", rows.size() + 1, steps, scheme_name(s)));
     ErrorAccumulator acc;
     uint64_t bytes = 0;
     for (const auto& t : block) {
@@ -93,7 +99,11 @@ void run_demo(const DemoOptions& opt) {
     }
     rows.push_back({scheme_name(s), static_cast<double>(bytes) * 8.0 / static_cast<double>(weights), acc.result()});
   }
-  const DemoModelResult dm = demo_model_step(block, dim, ffn, kv_dim, opt.seed);
+  const DemoModelResult dm = demo_model_step(block, dim, ffn, kv_dim, opt.seed, [&](size_t i, size_t, const std::string& type) {
+    const size_t k = schemes.size() + i;
+    progress.update(static_cast<int64_t>(k), static_cast<int64_t>(steps), fmt::format("[{}/{}] {} file, run", k + 1, steps, type));
+  });
+  progress.clear();
   const auto& gguf = dm.rows;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -187,6 +197,7 @@ void add_demo_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "demo", "Quantize a synthetic LLaMA block in every format and granularity, show the errors and a memory plan");
   cmd->add_option("--seed", opt->seed, "Seed of the synthetic weights")->capture_default_str();
+  add_quiet_flag(cmd, opt->quiet);
   add_json_flag(cmd, opt->json, "the results");
   cmd->callback([opt] { run_demo(*opt); });
 }

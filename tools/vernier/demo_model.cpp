@@ -47,8 +47,8 @@ std::vector<float> eval_stream(const Model& m, const std::vector<int32_t>& strea
 }
 }  // namespace
 
-DemoModelResult demo_model_step(const std::vector<SyntheticTensor>& block, int64_t dim, int64_t ffn, int64_t kv_dim,
-                                uint64_t seed) {
+DemoModelResult demo_model_step(const std::vector<SyntheticTensor>& block, int64_t dim, int64_t ffn, int64_t kv_dim, uint64_t seed,
+                                const std::function<void(size_t, size_t, const std::string&)>& progress) {
   // The block plus what makes it a model: embeddings (512 tokens), norms of ones, an output matrix
   // large enough that the next-token distribution is not flat.
   std::vector<OwnedTensor> extra;
@@ -113,7 +113,10 @@ DemoModelResult demo_model_step(const std::vector<SyntheticTensor>& block, int64
   const auto dir = std::filesystem::temp_directory_path() / ("vernier-demo-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   try {
-    for (const char* type : {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "IQ4_XS", "Q3_K_M", "Q2_K"}) {
+    const std::vector<const char*> types = {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "IQ4_XS", "Q3_K_M", "Q2_K"};
+    for (size_t ti = 0; ti < types.size(); ++ti) {
+      const char* type = types[ti];
+      if (progress) progress(ti, types.size(), type);
       QuantizeModelOptions o;
       o.file_type = find_gguf_file_type(type);
       o.overwrite = true;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,8 @@ struct DemoModelResult {
   std::vector<DemoModelRow> rows;
 };
 
-DemoModelResult demo_model_step(const std::vector<SyntheticTensor>& block, int64_t dim, int64_t ffn, int64_t kv_dim,
-                                uint64_t seed);
+// progress: called before each file type (index, count, name).
+DemoModelResult demo_model_step(const std::vector<SyntheticTensor>& block, int64_t dim, int64_t ffn, int64_t kv_dim, uint64_t seed,
+                                const std::function<void(size_t, size_t, const std::string&)>& progress = {});
 
 }  // namespace vernier::cli
