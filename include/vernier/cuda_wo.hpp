@@ -74,8 +74,9 @@ double wo_weight(const WoLayout& l, int64_t r, int64_t k);
 // The host reference: y[m][n] = Σ_k wo_weight(n, k)·x[m][k] in double over the activations' float values.
 void wo_reference(const WoLayout& l, const float* x, int64_t m, double* y);
 
-inline constexpr int kWoVersions = 2;  // kernel versions of the lab (wo_gemv.cu)
-inline constexpr int kWoDefault = 1;   // the fastest measured on the H200 (docs/kernels-cuda.md)
+inline constexpr int kWoVersions = 5;  // kernel versions of the lab (wo_gemv.cu)
+// the fastest measured on the H200 for each format (docs/kernels-cuda.md): what version 0 runs
+constexpr int wo_default_version(WoFormat f) { return f == WoFormat::nf4 ? 3 : 5; }
 
 // The layout on the device (CUDA builds only; wo_gemv.cu). Products are asynchronous on `stream`.
 class WoMatrix {
@@ -94,7 +95,7 @@ class WoMatrix {
   // y (m × rows) = x (m × cols, 16-bit `act`) · Wᵀ, device pointers, x rows contiguous. y in float32 when
   // `f32_out`, else in the activations' type (rounded once from the float32 sum). Any m ≥ 1, in passes of
   // at most 4 activation rows (NF4: 2): the kernel is the GEMV of decoding. `version`: a kernel of the lab
-  // (1…kWoVersions; 0: kWoDefault).
+  // (1…kWoVersions; 0: wo_default_version(format)).
   void multiply(const void* x, Act act, int64_t m, void* y, bool f32_out, void* stream = nullptr, int version = 0) const;
 
  private:

@@ -165,7 +165,8 @@ __device__ __forceinline__ void store_out(const WoArgs& a, int64_t o, float v) {
   }
 }
 
-template <WoFormat F, bool ASYM, bool DQ, int B, Act A>
+// D: steps whose loads are issued before the first of them is used (2: version 1 and 3; 4: version 4).
+template <WoFormat F, bool ASYM, bool DQ, int B, Act A, int D>
 __global__ void __launch_bounds__(kMaxWarps * 32) wo_gemv(const WoArgs a) {
   constexpr int W = chunk_values<F>(), R = rows_per_block<F, B>();
   __shared__ float lut[16];
@@ -214,17 +215,19 @@ __global__ void __launch_bounds__(kMaxWarps * 32) wo_gemv(const WoArgs a) {
     }
   };
 
-  for (int c = warp * 32 + lane; c < a.chunks; c += 2 * stride) {
-    const int c1 = c + stride;
-    uint4 q0[R], q1[R];
+  for (int c = warp * 32 + lane; c < a.chunks; c += D * stride) {
+    uint4 q[D][R];
 #pragma unroll
-    for (int r = 0; r < R; ++r) q0[r] = w4::load_stream(reinterpret_cast<const uint4*>(rowp[r]) + c);
-    if (c1 < a.chunks) {
+    for (int d = 0; d < D; ++d) {
+      if (d == 0 || c + d * stride < a.chunks) {
 #pragma unroll
-      for (int r = 0; r < R; ++r) q1[r] = w4::load_stream(reinterpret_cast<const uint4*>(rowp[r]) + c1);
+        for (int r = 0; r < R; ++r) q[d][r] = w4::load_stream(reinterpret_cast<const uint4*>(rowp[r]) + c + d * stride);
+      }
     }
-    consume(c, q0);
-    if (c1 < a.chunks) consume(c1, q1);
+#pragma unroll
+    for (int d = 0; d < D; ++d) {
+      if (d == 0 || c + d * stride < a.chunks) consume(c + d * stride, q[d]);
+    }
   }
 
 #pragma unroll
@@ -399,15 +402,22 @@ void launch_v2_b(const WoArgs& a, Act act, int sms, cudaStream_t s) {
   }
 }
 
-template <WoFormat F, bool ASYM, bool DQ, int B>
-void launch_b(const WoArgs& a, Act act, cudaStream_t s) {
+// Versions 1, 3, 4 and 5 are one kernel. Version 1: as many warps as a row has 32-chunk steps, up to 8,
+// two steps in flight. Versions 3–5 ask for at least 4 (3, 4) or 8 (5) chunks per lane and row: fewer
+// warps per block, so more blocks per SM and a longer stream per lane (at K = 8192 version 1 gives each
+// lane 2), with 2 steps in flight, or 4 (version 4). Measured on the H200 (docs/kernels-cuda.md): 5 is the
+// fastest for INT8 and FP8, 3 for NF4 (whose table lookups make a longer stream per lane cost more
+// than the extra blocks save).
+template <WoFormat F, bool ASYM, bool DQ, int B, int D>
+void launch_b(const WoArgs& a, Act act, int chunks_per_lane, cudaStream_t s) {
   constexpr int R = rows_per_block<F, B>();
-  const int warps = std::clamp((a.chunks + 31) / 32, 1, kMaxWarps);
+  const int per_warp = 32 * chunks_per_lane;
+  const int warps = std::clamp((a.chunks + per_warp - 1) / per_warp, 1, kMaxWarps);
   const dim3 grid(static_cast<unsigned>((a.rows + R - 1) / R)), block(static_cast<unsigned>(warps * 32));
   if (act == Act::bf16) {
-    wo_gemv<F, ASYM, DQ, B, Act::bf16><<<grid, block, 0, s>>>(a);
+    wo_gemv<F, ASYM, DQ, B, Act::bf16, D><<<grid, block, 0, s>>>(a);
   } else {
-    wo_gemv<F, ASYM, DQ, B, Act::f16><<<grid, block, 0, s>>>(a);
+    wo_gemv<F, ASYM, DQ, B, Act::f16, D><<<grid, block, 0, s>>>(a);
   }
 }
 
@@ -415,8 +425,14 @@ template <WoFormat F, bool ASYM, bool DQ, int B>
 void launch_version(const WoArgs& a, Act act, int version, int sms, cudaStream_t s) {
   if (version == 2) {
     launch_v2_b<F, ASYM, DQ, B>(a, act, sms, s);
+  } else if (version == 3) {
+    launch_b<F, ASYM, DQ, B, 2>(a, act, 4, s);
+  } else if (version == 4) {
+    launch_b<F, ASYM, DQ, B, 4>(a, act, 4, s);
+  } else if (version == 5) {
+    launch_b<F, ASYM, DQ, B, 2>(a, act, 8, s);
   } else {
-    launch_b<F, ASYM, DQ, B>(a, act, s);
+    launch_b<F, ASYM, DQ, B, 2>(a, act, 1, s);
   }
 }
 
@@ -510,7 +526,7 @@ WoMatrix::~WoMatrix() { release(); }
 
 void WoMatrix::multiply(const void* x, Act act, int64_t m, void* y, bool f32_out, void* stream, int version) const {
   if (version < 0 || version > kWoVersions) throw std::invalid_argument("weight-only GEMV: version " + std::to_string(version) + " (1…" + std::to_string(kWoVersions) + ", 0: the default)");
-  if (version == 0) version = kWoDefault;
+  if (version == 0) version = wo_default_version(format_);
   if (m < 1) throw std::invalid_argument("weight-only GEMV: m must be at least 1");
   if (!x || !y) throw std::invalid_argument("weight-only GEMV: null activations or outputs");
   const int cv = format_ == WoFormat::nf4 ? 32 : 16;
