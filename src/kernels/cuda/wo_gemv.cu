@@ -402,8 +402,8 @@ void launch_v2_b(const WoArgs& a, Act act, int sms, cudaStream_t s) {
   }
 }
 
-// Versions 1, 3, 4 and 5 are one kernel. Version 1: as many warps as a row has 32-chunk steps, up to 8,
-// two steps in flight. Versions 3–5 ask for at least 4 (3, 4) or 8 (5) chunks per lane and row: fewer
+// Versions 1 and 3–6 are one kernel. Version 1: as many warps as a row has 32-chunk steps, up to 8,
+// two steps in flight. Versions 3–6 ask for at least 4 (3, 4), 8 (5) or 16 (6) chunks per lane and row: fewer
 // warps per block, so more blocks per SM and a longer stream per lane (at K = 8192 version 1 gives each
 // lane 2), with 2 steps in flight, or 4 (version 4). Measured on the H200 (docs/kernels-cuda.md): 5 is the
 // fastest for INT8 and FP8, 3 for NF4 (whose table lookups make a longer stream per lane cost more
@@ -431,6 +431,8 @@ void launch_version(const WoArgs& a, Act act, int version, int sms, cudaStream_t
     launch_b<F, ASYM, DQ, B, 4>(a, act, 4, s);
   } else if (version == 5) {
     launch_b<F, ASYM, DQ, B, 2>(a, act, 8, s);
+  } else if (version == 6) {
+    launch_b<F, ASYM, DQ, B, 2>(a, act, 16, s);
   } else {
     launch_b<F, ASYM, DQ, B, 2>(a, act, 1, s);
   }
