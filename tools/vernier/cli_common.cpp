@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 
 #include "vernier/error.hpp"
 #include "vernier/kernels.hpp"
@@ -99,9 +100,15 @@ void add_threads_option(CLI::App* cmd, int& threads, const std::string& help) {
 }
 
 void add_model_option(CLI::App* cmd, std::string& model, const std::string& help) {
-  CLI::Option* pos = cmd->add_option("model", model, help + " (or -m/--model)");
-  CLI::Option* flag = cmd->add_option("-m,--model", model, "The model, as the first argument (llama.cpp's -m)");
-  pos->excludes(flag);
+  // two variables, compared once parsing is done (CLI11's excludes() would print "Excludes:" in --help)
+  auto flag = std::make_shared<std::string>();
+  cmd->add_option("model", model, help + " (or -m/--model)");
+  cmd->add_option("-m,--model", *flag, "The model, as the first argument (llama.cpp's -m)");
+  cmd->parse_complete_callback([&model, flag] {
+    if (flag->empty()) return;
+    if (!model.empty()) throw_usage("the model is given twice: '" + model + "' and -m " + *flag);
+    model = *flag;
+  });
 }
 
 void require_model(const std::string& model) {

@@ -350,10 +350,9 @@ void add_quantize_command(CLI::App& app) {
       "Quantize a model to GGUF (Q4_K_M, Q8_0, …), byte-identical to llama-quantize, or with --layout to a GPTQ, AWQ, "
       "compressed-tensors or bitsandbytes checkpoint that vLLM/transformers load; with a per-tensor report");
   cmd->add_option("input", opt->input, "Model: GGUF (F32/F16/BF16), Hugging Face directory or llama2.c .bin")->required();
-  cmd->add_option("args", opt->positional,
+  cmd->add_option("output-type-threads", opt->positional,
                   "As llama-quantize: [OUTPUT] TYPE [THREADS] (without OUTPUT: ggml-model-TYPE.gguf beside the input; TYPE also "
-                  "as llama_ftype's number)")
-      ->expected(0, 3);
+                  "as llama_ftype's number)");
   cmd->add_option("-o,--output", opt->output, "Output .gguf, or the checkpoint directory with --layout");
   cmd->add_option("--type", opt->type, "GGUF file type: " + gguf_file_type_names());
   cmd->add_option("--layout", opt->layout,
