@@ -74,7 +74,7 @@ double wo_weight(const WoLayout& l, int64_t r, int64_t k);
 // The host reference: y[m][n] = Σ_k wo_weight(n, k)·x[m][k] in double over the activations' float values.
 void wo_reference(const WoLayout& l, const float* x, int64_t m, double* y);
 
-inline constexpr int kWoVersions = 6;  // kernel versions of the lab (wo_gemv.cu)
+inline constexpr int kWoVersions = 7;  // kernel versions of the lab (wo_gemv.cu)
 // the fastest measured on the H200 for each format (docs/kernels-cuda.md): what version 0 runs
 constexpr int wo_default_version(WoFormat f) { return f == WoFormat::nf4 ? 3 : 5; }
 

@@ -180,73 +180,78 @@ __global__ void __launch_bounds__(kMaxWarps * 32) wo_gemv(const WoArgs a) {
     __syncthreads();
   }
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
-  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * R;
-  const int stride = warps * 32;
-  float acc[R][B];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-#pragma unroll
-    for (int b = 0; b < B; ++b) acc[r][b] = 0.0f;
-  }
-  // rows past the matrix read row 0 again (never stored): no branch around the loads
-  const uint8_t* rowp[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) rowp[r] = a.codes + (row0 + r < a.rows ? row0 + r : 0) * a.row_bytes;
-
-  // one chunk: its group's scale (and zero) per row, the products, the scaled sum
-  auto consume = [&](int c, const uint4 (&q)[R]) {
-    float xf[B][W];
-    load_x<A, B, W>(a, c, xf);
-    const int64_t g = static_cast<int64_t>((static_cast<uint64_t>(c) * a.group_magic) >> 32);
+  // one row group per block (versions 1, 3–6), or a persistent grid that walks the row groups (version 7)
+  const int64_t row_groups = (a.rows + R - 1) / R;
+  for (int64_t rg = blockIdx.x; rg < row_groups; rg += gridDim.x) {
+    const int64_t row0 = rg * R;
+    const int stride = warps * 32;
+    float acc[R][B];
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-      const int64_t rr = row0 + r < a.rows ? row0 + r : 0, gi = rr * a.groups + g;
-      float s, zf = 0.0f;
-      if constexpr (F == WoFormat::nf4 && DQ) {
-        s = __fadd_rn(__fmul_rn(dmap[__ldg(a.dq_codes + gi)], __ldg(a.dq_absmax + (gi >> a.dq_shift))), a.dq_offset);
-      } else {
-        s = __ldg(a.scales + gi);
-      }
-      if constexpr (F == WoFormat::int8) zf = 8388608.0f + (ASYM ? static_cast<float>(__ldg(a.zeros + gi)) : 128.0f);
-      float part[B];
-      chunk_dot<F, B, W>(q[r], zf, xf, lut, part);
 #pragma unroll
-      for (int b = 0; b < B; ++b) acc[r][b] = fmaf(s, part[b], acc[r][b]);
+      for (int b = 0; b < B; ++b) acc[r][b] = 0.0f;
     }
-  };
+    // rows past the matrix read row 0 again (never stored): no branch around the loads
+    const uint8_t* rowp[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) rowp[r] = a.codes + (row0 + r < a.rows ? row0 + r : 0) * a.row_bytes;
 
-  for (int c = warp * 32 + lane; c < a.chunks; c += D * stride) {
-    uint4 q[D][R];
+    // one chunk: its group's scale (and zero) per row, the products, the scaled sum
+    auto consume = [&](int c, const uint4 (&q)[R]) {
+      float xf[B][W];
+      load_x<A, B, W>(a, c, xf);
+      const int64_t g = static_cast<int64_t>((static_cast<uint64_t>(c) * a.group_magic) >> 32);
 #pragma unroll
-    for (int d = 0; d < D; ++d) {
-      if (d == 0 || c + d * stride < a.chunks) {
+      for (int r = 0; r < R; ++r) {
+        const int64_t rr = row0 + r < a.rows ? row0 + r : 0, gi = rr * a.groups + g;
+        float s, zf = 0.0f;
+        if constexpr (F == WoFormat::nf4 && DQ) {
+          s = __fadd_rn(__fmul_rn(dmap[__ldg(a.dq_codes + gi)], __ldg(a.dq_absmax + (gi >> a.dq_shift))), a.dq_offset);
+        } else {
+          s = __ldg(a.scales + gi);
+        }
+        if constexpr (F == WoFormat::int8) zf = 8388608.0f + (ASYM ? static_cast<float>(__ldg(a.zeros + gi)) : 128.0f);
+        float part[B];
+        chunk_dot<F, B, W>(q[r], zf, xf, lut, part);
 #pragma unroll
-        for (int r = 0; r < R; ++r) q[d][r] = w4::load_stream(reinterpret_cast<const uint4*>(rowp[r]) + c + d * stride);
+        for (int b = 0; b < B; ++b) acc[r][b] = fmaf(s, part[b], acc[r][b]);
+      }
+    };
+
+    for (int c = warp * 32 + lane; c < a.chunks; c += D * stride) {
+      uint4 q[D][R];
+#pragma unroll
+      for (int d = 0; d < D; ++d) {
+        if (d == 0 || c + d * stride < a.chunks) {
+#pragma unroll
+          for (int r = 0; r < R; ++r) q[d][r] = w4::load_stream(reinterpret_cast<const uint4*>(rowp[r]) + c + d * stride);
+        }
+      }
+#pragma unroll
+      for (int d = 0; d < D; ++d) {
+        if (d == 0 || c + d * stride < a.chunks) consume(c + d * stride, q[d]);
       }
     }
-#pragma unroll
-    for (int d = 0; d < D; ++d) {
-      if (d == 0 || c + d * stride < a.chunks) consume(c + d * stride, q[d]);
-    }
-  }
 
 #pragma unroll
-  for (int r = 0; r < R; ++r) {
+    for (int r = 0; r < R; ++r) {
 #pragma unroll
-    for (int b = 0; b < B; ++b) {
-      const float v = warp_sum(acc[r][b]);
-      if (lane == 0) red[warp][r][b] = v;
+      for (int b = 0; b < B; ++b) {
+        const float v = warp_sum(acc[r][b]);
+        if (lane == 0) red[warp][r][b] = v;
+      }
     }
-  }
-  __syncthreads();
-  if (threadIdx.x < R * B) {
-    const int r = threadIdx.x / B, b = threadIdx.x % B;
-    const int64_t row = row0 + r;
-    if (row < a.rows && b < a.nb) {
-      float v = 0.0f;
-      for (int w = 0; w < warps; ++w) v += red[w][r][b];
-      store_out<A>(a, static_cast<int64_t>(b) * a.rows + row, v);
+    __syncthreads();
+    if (threadIdx.x < R * B) {
+      const int r = threadIdx.x / B, b = threadIdx.x % B;
+      const int64_t row = row0 + r;
+      if (row < a.rows && b < a.nb) {
+        float v = 0.0f;
+        for (int w = 0; w < warps; ++w) v += red[w][r][b];
+        store_out<A>(a, static_cast<int64_t>(b) * a.rows + row, v);
+      }
     }
+    if (rg + gridDim.x < row_groups) __syncthreads();  // red is written again by the next row group
   }
 }
 
@@ -402,23 +407,26 @@ void launch_v2_b(const WoArgs& a, Act act, int sms, cudaStream_t s) {
   }
 }
 
-// Versions 1 and 3–6 are one kernel. Version 1: as many warps as a row has 32-chunk steps, up to 8,
-// two steps in flight. Versions 3–6 ask for at least 4 (3, 4), 8 (5) or 16 (6) chunks per lane and row: fewer
-// warps per block, so more blocks per SM and a longer stream per lane (at K = 8192 version 1 gives each
-// lane 2), with 2 steps in flight, or 4 (version 4). Measured on the H200 (docs/kernels-cuda.md): 5 is the
-// fastest for INT8 and FP8, 3 for NF4 (whose table lookups make a longer stream per lane cost more
-// than the extra blocks save).
+// Versions 1 and 3–7 are one kernel. Version 1: as many warps as a row has 32-chunk steps, up to 8, two
+// steps in flight. Versions 3–7 ask for at least 4 (3, 4), 8 (5, 7) or 16 (6) chunks per lane and row:
+// fewer warps per block, so more blocks per SM and a longer stream per lane (at K = 8192 version 1 gives
+// each lane 2), with 2 steps in flight, or 4 (version 4). Version 7 is version 5 on a persistent grid
+// (persistent_sms > 0: the blocks that fit on the chip at once, walking the row groups). Measured on the
+// H200 (docs/kernels-cuda.md): 5 is the fastest for INT8 and FP8, 3 for NF4 (whose table lookups make a
+// longer stream per lane cost more than the extra blocks save).
 template <WoFormat F, bool ASYM, bool DQ, int B, int D>
-void launch_b(const WoArgs& a, Act act, int chunks_per_lane, cudaStream_t s) {
+void launch_b(const WoArgs& a, Act act, int chunks_per_lane, cudaStream_t s, int persistent_sms = 0) {
   constexpr int R = rows_per_block<F, B>();
   const int per_warp = 32 * chunks_per_lane;
   const int warps = std::clamp((a.chunks + per_warp - 1) / per_warp, 1, kMaxWarps);
-  const dim3 grid(static_cast<unsigned>((a.rows + R - 1) / R)), block(static_cast<unsigned>(warps * 32));
-  if (act == Act::bf16) {
-    wo_gemv<F, ASYM, DQ, B, Act::bf16, D><<<grid, block, 0, s>>>(a);
-  } else {
-    wo_gemv<F, ASYM, DQ, B, Act::f16, D><<<grid, block, 0, s>>>(a);
+  const auto kernel = act == Act::bf16 ? wo_gemv<F, ASYM, DQ, B, Act::bf16, D> : wo_gemv<F, ASYM, DQ, B, Act::f16, D>;
+  int64_t blocks = (a.rows + R - 1) / R;
+  if (persistent_sms > 0) {
+    int per_sm = 0;
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, warps * 32, 0), "occupancy");
+    blocks = std::min<int64_t>(blocks, static_cast<int64_t>(std::max(per_sm, 1)) * persistent_sms);
   }
+  kernel<<<static_cast<unsigned>(blocks), static_cast<unsigned>(warps * 32), 0, s>>>(a);
 }
 
 template <WoFormat F, bool ASYM, bool DQ, int B>
@@ -433,6 +441,8 @@ void launch_version(const WoArgs& a, Act act, int version, int sms, cudaStream_t
     launch_b<F, ASYM, DQ, B, 2>(a, act, 8, s);
   } else if (version == 6) {
     launch_b<F, ASYM, DQ, B, 2>(a, act, 16, s);
+  } else if (version == 7) {
+    launch_b<F, ASYM, DQ, B, 2>(a, act, 8, s, sms);
   } else {
     launch_b<F, ASYM, DQ, B, 2>(a, act, 1, s);
   }
