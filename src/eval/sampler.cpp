@@ -26,10 +26,14 @@ struct Logit {
   int32_t id;
 };
 
+bool penalty_off(const SamplerOptions& o, std::span<const int32_t> history) {
+  return o.repeat_penalty == 1.0 || o.repeat_last_n == 0 || history.empty();
+}
+
 std::vector<Logit> penalized(std::span<const float> logits, std::span<const int32_t> history, const SamplerOptions& o) {
   std::vector<Logit> c(logits.size());
   for (size_t i = 0; i < logits.size(); ++i) c[i] = {logits[i], static_cast<int32_t>(i)};
-  if (o.repeat_penalty == 1.0 || o.repeat_last_n == 0 || history.empty()) return c;
+  if (penalty_off(o, history)) return c;
   const size_t n = o.repeat_last_n < 0 ? history.size() : std::min(history.size(), static_cast<size_t>(o.repeat_last_n));
   std::unordered_set<int32_t> seen(history.end() - static_cast<std::ptrdiff_t>(n), history.end());
   const auto pen = static_cast<float>(o.repeat_penalty);
@@ -97,6 +101,11 @@ std::vector<Candidate> sampler_candidates(std::span<const float> logits, std::sp
 }
 
 int32_t sample_token(std::span<const float> logits, std::span<const int32_t> history, const SamplerOptions& o, Rng& rng) {
+  // greedy without a penalty: the first largest logit, with no copy of the vocabulary per token
+  if (o.temp <= 0 && penalty_off(o, history)) {
+    if (logits.empty()) throw_usage("sampler: no logits");
+    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
   const std::vector<Candidate> c = chain(logits, history, o);
   if (o.temp <= 0) return c[0].token;
   const double r = rng.uniform();

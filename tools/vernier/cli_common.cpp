@@ -86,10 +86,14 @@ std::string format_bytes_short(uint64_t b) {
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << '\n'; }
 
+bool is_thread_count(const std::string& v) {
+  return !v.empty() && v.size() < 7 && std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+}
+
 namespace {
-// A non-negative integer, or an error that says what -t is (CLI11 runs it on the text, before conversion).
+// "" for a thread count, or an error that says what -t is (CLI11 runs it on the text, before conversion).
 std::string thread_count_error(const std::string& v) {
-  if (!v.empty() && v.size() < 7 && std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) return "";
+  if (is_thread_count(v)) return "";
   return "'" + v + "' is not a thread count: -t/--threads is the number of threads, as in llama.cpp (the sampling "
          "temperature is --temp)";
 }

@@ -48,6 +48,7 @@ Model open_model(const std::string& path, const std::string& tokenizer = "");
 // -t/--threads N: a thread count; a value that is not one (the temperature `-t 0.8` of vernier before
 // llama.cpp's names, and of llama2.c) is refused naming --temp.
 void add_threads_option(CLI::App* cmd, int& threads, const std::string& help = "Threads (default: all)");
+bool is_thread_count(const std::string& v);  // a non-negative integer of at most 6 digits
 // The model as the first argument or as -m/--model (llama.cpp's tools), not both. require_model()
 // after parsing: a usage Error when neither was given.
 void add_model_option(CLI::App* cmd, std::string& model, const std::string& help = "Model: .gguf, Hugging Face directory or llama2.c .bin");

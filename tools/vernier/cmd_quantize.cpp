@@ -2,8 +2,6 @@
 // llama-quantize, with a per-tensor report of what each tensor became and what it cost.
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -53,7 +51,7 @@ struct FallbackSummary {
   nlohmann::json json;
 };
 FallbackSummary fallback_summary(const QuantizeModelReport& r, const GgufFileType& ft) {
-  std::map<std::tuple<std::string, std::string, int64_t>, int> groups;  // (planned, got, row length) → count
+  std::map<std::tuple<GgmlType, GgmlType, int64_t>, int> groups;  // (planned, got, row length) → count
   int quantized = 0, fell = 0;
   bool has_default = false;
   nlohmann::json list = nlohmann::json::array();
@@ -62,9 +60,8 @@ FallbackSummary fallback_summary(const QuantizeModelReport& r, const GgufFileTyp
     if (t.quantized) ++quantized;
     if (t.planned == t.type) continue;
     ++fell;
-    const int64_t row = t.row;
-    ++groups[{std::string(ggml_type_info(t.planned)->name), std::string(ggml_type_info(t.type)->name), row}];
-    list.push_back({{"name", t.name}, {"planned", ggml_type_info(t.planned)->name}, {"type", ggml_type_info(t.type)->name}, {"row", row}});
+    ++groups[{t.planned, t.type, t.row}];
+    list.push_back({{"name", t.name}, {"planned", ggml_type_info(t.planned)->name}, {"type", ggml_type_info(t.type)->name}, {"row", t.row}});
   }
   FallbackSummary out;
   const std::string dflt(ggml_type_info(ft.default_type)->name);
@@ -75,8 +72,9 @@ FallbackSummary fallback_summary(const QuantizeModelReport& r, const GgufFileTyp
     std::string parts;
     for (const auto& [k, n] : groups) {
       const auto& [from, to, row] = k;
-      parts += fmt::format("{}{} {} -> {} (rows of {}, not a multiple of {}'s {}-value blocks)", parts.empty() ? "" : ", ", n, from, to, row, from,
-                           ggml_type_info(ggml_type_by_name(from)->type)->block_size);
+      const GgmlTypeInfo* f = ggml_type_info(from);
+      parts += fmt::format("{}{} {} -> {} (rows of {}, not a multiple of {}'s {}-value blocks)", parts.empty() ? "" : ", ", n, f->name,
+                           ggml_type_info(to)->name, row, f->name, f->block_size);
     }
     out.line = fmt::format("fallback: {} of {} quantized tensors took another type than {} planned: {}", fell, quantized, ft.name, parts);
   }
@@ -197,7 +195,7 @@ QuantizeCliOptions resolve_positional(QuantizeCliOptions opt) {
     opt.type = find_gguf_file_type(type)->name;
   }
   if (!threads.empty()) {
-    if (threads.size() > 6 || !std::all_of(threads.begin(), threads.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
+    if (!is_thread_count(threads)) {
       throw_usage("'" + threads + "' is not a thread count (quantize INPUT [OUTPUT] TYPE [THREADS])");
     }
     if (opt.threads != 0) throw_usage("the thread count is given twice: as '" + threads + "' and as -t");
