@@ -33,8 +33,7 @@ void on_fatal_signal(int sig) {
   }
   if (const char* m = g_message.load()) {  // write() only: async-signal-safe
     static constexpr char kClear[] = "\r\033[K";
-    if (g_clear_line.load()) (void)!::write(2, kClear, sizeof kClear - 1);
-    else (void)!::write(2, "\n", 1);
+    if (g_clear_line.load()) (void)!::write(2, kClear, sizeof kClear - 1);  // a terminal's progress line
     (void)!::write(2, m, std::strlen(m));
   }
   ::signal(sig, SIG_DFL);

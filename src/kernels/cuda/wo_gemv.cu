@@ -165,7 +165,7 @@ __device__ __forceinline__ void store_out(const WoArgs& a, int64_t o, float v) {
   }
 }
 
-// D: steps whose loads are issued before the first of them is used (2: version 1 and 3; 4: version 4).
+// D: steps whose loads are issued before the first of them is used (4: version 4; 2: every other version).
 template <WoFormat F, bool ASYM, bool DQ, int B, Act A, int D>
 __global__ void __launch_bounds__(kMaxWarps * 32) wo_gemv(const WoArgs a) {
   constexpr int W = chunk_values<F>(), R = rows_per_block<F, B>();
