@@ -340,7 +340,7 @@ def main():
                         del wb
                     for ver, s in times.items():
                         row(results, (n, k), m, f"{name} {an} v{ver}", s, wo.bytes, 2.0 * m * n * k, read_bw, bf16_at[m])
-                    for ver in ([1, 2] if m in (1, 4) else []):
+                    for ver in (sorted(times) if m in (1, 4) else []):
                         y.fill_(float("nan"))
                         wo.call(0, x, y, act, ver)
                         torch.cuda.synchronize()
