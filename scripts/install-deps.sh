@@ -2,7 +2,8 @@
 # Installs what vernier's build and tests need on Debian/Ubuntu, and nothing else.
 #   C++ build : g++, cmake, ninja, Google Highway, fmt, CLI11, nlohmann-json, OpenBLAS + LAPACKE
 #               (GPTQ's Hessian products and Cholesky factorisations)
-#   tests     : GoogleTest, Google Benchmark, python3-venv (interop tests)
+#   tests     : GoogleTest, Google Benchmark, python3-venv (interop tests), chromium (the HTML
+#               reports rendered headless and screenshotted, as a person would look at them)
 #   Python    : a project virtual environment in .venv with numpy, ml_dtypes
 #               (independent FP8/BF16 codecs), gguf (llama.cpp's reader), safetensors and
 #               tokenizers (Hugging Face's, the reference for byte-level BPE), used only by the
@@ -18,6 +19,7 @@ packages=(
   libopenblas-dev liblapacke-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv python3-pip
+  chromium
 )
 
 missing=()

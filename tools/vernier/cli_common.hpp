@@ -147,7 +147,13 @@ class Progress {
 };
 
 // Subcommands, one file each.
+// "6.74e9", "7B", "350M", "6738415616" → a parameter count (plan, advise); a usage Error otherwise.
+int64_t parse_param_count(const std::string& text);
+
 void add_formats_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
+void add_advise_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 void add_explain_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_demo_command(CLI::App& app);

@@ -12,18 +12,6 @@
 
 namespace vernier::cli {
 
-namespace {
-struct PlanOptions {
-  std::string model;
-  std::string params;
-  int64_t context = 0;
-  int64_t batch = 1;
-  std::string kv = "fp16";
-  std::string memory;
-  std::string device;
-  bool json = false;
-};
-
 int64_t parse_param_count(const std::string& text) {
   // "6.74e9", "7B", "350M", "6738415616"
   double v = 0.0;
@@ -41,6 +29,19 @@ int64_t parse_param_count(const std::string& text) {
   if (!(n >= 1.0) || n > 1e15) throw_usage("parameter count out of range: '" + text + "'");
   return static_cast<int64_t>(std::llround(n));
 }
+
+namespace {
+struct PlanOptions {
+  std::string model;
+  std::string params;
+  int64_t context = 0;
+  int64_t batch = 1;
+  std::string kv = "fp16";
+  std::string memory;
+  std::string device;
+  bool json = false;
+};
+
 
 // The bit width the back-of-envelope table uses for a format (no scales), or 0 if it has no row there.
 double nominal_bits(std::string_view name) {

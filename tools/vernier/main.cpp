@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
   vernier::cli::add_imatrix_command(app);
   vernier::cli::add_bench_command(app);
   vernier::cli::add_synth_command(app);
+  vernier::cli::add_compare_command(app);
+  vernier::cli::add_advise_command(app);
+  vernier::cli::add_report_command(app);
   // The first word names the command: say so when it names none, with the commands there are (CLI11 would
   // take it for a stray positional argument and only ask for "a subcommand").
   std::string commands;
