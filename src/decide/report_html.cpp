@@ -112,8 +112,9 @@ std::string kld_plot(const json& doc) {
     const double x = dnum(*r, "bits_per_weight"), y = dnum(r->at("kld"), "mean");
     const bool f = r->value("pareto", false);
     if (f) front.push_back({x, y});
+    // only the front is labelled (the rest crowd it); every point names itself on hover
     p.point(x, y, method_color(m), fmt::format("{} {}: {:.3f} bits/w, mean KLD {:.4g}{}", str(*r, "type"), m, x, y, f ? " (Pareto front)" : ""),
-            str(*r, "type"), f);
+            f ? str(*r, "type") + " " + m : "", f);
   }
   std::sort(front.begin(), front.end());
   p.polyline(front, "#444", "5 4", 1.5);
@@ -135,7 +136,7 @@ std::string speed_plot(const json& doc) {
     const std::string m = str(*r, "method");
     methods.insert(m);
     p.point(dnum(*r, "bits_per_weight"), dnum(*r, "decode_tokens_per_second"), method_color(m),
-            fmt::format("{} {}: {:.4g} tokens/s", str(*r, "type"), m, dnum(*r, "decode_tokens_per_second")), str(*r, "type"));
+            fmt::format("{} {}: {:.4g} tokens/s", str(*r, "type"), m, dnum(*r, "decode_tokens_per_second")), m == "rtn" ? str(*r, "type") : "");
   }
   p.point(dnum(b, "bits_per_weight"), dnum(b, "decode_tokens_per_second"), method_color("-"),
           fmt::format("{} as stored: {:.4g} tokens/s", str(b, "type"), dnum(b, "decode_tokens_per_second")), str(b, "type") + " (reference)");
@@ -254,8 +255,8 @@ Every row below is the same model with its block matrices quantized in memory, e
                "Resident: every weight the runtime holds. Peak RSS: this process's high-water mark during the row.",
                compare_table(doc));
   s += section("kld-bits", "Quality per bit",
-               "Lower is better, left is smaller. The dashed line joins the Pareto front; hover a point for its figures. A method that sits below "
-               "another at the same bits per weight buys quality for free.",
+               "Lower is better, left is smaller. The dashed line joins the Pareto front, whose points are labelled; hover any point for its "
+               "figures. A method that sits below another at the same bits per weight buys quality for free.",
                kld_plot(doc));
   s += section("heatmap", "Error per layer and matrix",
                "Each grid is one row of the table: layers down, matrices across, coloured by the weight SQNR (10·log10 of signal over error energy) "
@@ -269,7 +270,8 @@ Every row below is the same model with its block matrices quantized in memory, e
                "Bytes of the K and V caches of every layer for one sequence, per KV format the runtime offers (vernier run/eval --kv).",
                kv_plot(doc.at("kv"), cfg.value("context", 2048), "KV cache of this model, batch 1", "KV-cache bytes (log scale)"));
   s += section("speed-bits", "Decode speed",
-               "Greedy decoding at batch 1 on this machine, timed per combination. Fewer bits read fewer bytes per token, which is what decoding waits on.",
+               "Greedy decoding at batch 1 on this machine, timed per combination (labels on the rtn rows; hover for the others). Fewer bits "
+               "read fewer bytes per token, which is what decoding waits on.",
                speed_plot(doc));
   return s;
 }
