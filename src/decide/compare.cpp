@@ -302,8 +302,7 @@ CompareResult compare_models(const Model& source, const CompareOptions& opt) {
   // the base run: its PPL, and its logits kept for every row when they fit in 2 GiB of scratch disk
   const Tokenizer tok(source.tokenizer);
   const std::vector<int32_t> ids = tok.encode(opt.text, true, false);
-  const int64_t windows = opt.protocol == PplProtocol::windows ? static_cast<int64_t>(ids.size()) / std::max<int64_t>(opt.ctx, 1)
-                                                               : static_cast<int64_t>(ids.size()) / std::max<int64_t>(opt.ctx, 1);
+  const int64_t windows = static_cast<int64_t>(ids.size()) / std::max<int64_t>(opt.ctx, 1);  // either protocol: whole windows of ctx
   const double logit_bytes = static_cast<double>(windows) * static_cast<double>(opt.ctx) * static_cast<double>(source.config.vocab) * 4.0;
   BaseLogits base_logits;
   PerplexityOptions bp = p;
@@ -316,7 +315,8 @@ CompareResult compare_models(const Model& source, const CompareOptions& opt) {
   reset_peak_rss();
   Clock::time_point t0 = Clock::now();
   const PerplexityResult br = perplexity(source, opt.text, bp, nullptr);
-  res.base.type = source.tensors.empty() ? "?" : source.find("blk.0.attn_q.weight") ? source.find("blk.0.attn_q.weight")->weight_type().name() : "?";
+  const ModelTensor* q0 = source.find("blk.0.attn_q.weight");
+  res.base.type = q0 ? q0->weight_type().name() : "?";
   res.base.method = "-";
   res.base.layouts = source.source_format;
   res.base.ppl = br.ppl;
@@ -457,7 +457,7 @@ CompareResult compare_models(const Model& source, const CompareOptions& opt) {
         report(index, row.type + " " + row.method + ": decoding", 0.95);
         row.decode_tokens_per_second = decode_speed(q, ids, opt);
         row.peak_rss_bytes = peak_rss_bytes();
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {  // a vernier Error or an allocation that failed: this row only
         row.status = "failed";
         row.note = e.what();
         row.tensors.clear();

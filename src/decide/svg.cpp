@@ -158,8 +158,6 @@ std::string Plot::svg() const {
   s += fmt::format(R"~(<svg x="{}" y="{}" width="{}" height="{}" viewBox="{} {} {} {}" overflow="hidden">)~", left_, top_, w_ - left_ - right_, h_ - top_ - bottom_,
                    left_, top_, w_ - left_ - right_, h_ - top_ - bottom_);
   s += body_ + "</svg>";
-  size_t longest = 0;
-  for (const auto& l : legend_) longest = std::max(longest, l.first.size());
   // text right-aligned at lx (top right), or left-aligned after the swatch (top left)
   const double lx = legend_left_ ? left_ + 34 : w_ - right_ - 8;
   double ly = top_ + 16;
@@ -171,7 +169,6 @@ std::string Plot::svg() const {
     s += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" class="lg" text-anchor="{}">{}</text>)~", lx, ly, legend_left_ ? "start" : "end", escape(name));
     ly += 18;
   }
-  (void)longest;
   return s + "</svg>";
 }
 

@@ -26,12 +26,6 @@ struct AdviseCli {
   bool json = false, quiet = false;
 };
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::io, path + ": cannot open");
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // --quality: a tier name, or a KLD budget (a non-negative number)
 bool parse_budget(const std::string& q, double& budget) {
   const char* end = q.data() + q.size();
@@ -125,14 +119,12 @@ void run_advise(const AdviseCli& c) {
     if (o.types.empty()) throw_usage("advise: no candidate fits, so there is nothing to measure");
     o.methods = {CompareMethod::rtn};
     if (req.calibration) o.methods.insert(o.methods.end(), {CompareMethod::imatrix, CompareMethod::gptq, CompareMethod::awq});
-    o.text = read_all(c.text);
+    o.text = read_text_file(c.text);
     if (req.calibration) o.calib.text_path = c.calib;
     o.threads = c.threads;
     o.isa = resolve_isa("auto");
     Progress progress(c.quiet);
-    o.progress = [&](size_t i, size_t n, const std::string& what, double done) {
-      progress.update(static_cast<int64_t>(i), static_cast<int64_t>(n), fmt::format("[{}/{}] {}", i + 1, n, what), done);
-    };
+    o.progress = compare_progress(progress);
     const CompareResult r = compare_models(*model, o);
     progress.clear();
     if (numeric) choose_by_measurement(a, r, budget);

@@ -24,12 +24,6 @@ struct CompareCli {
   bool json = false, quiet = false;
 };
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::io, path + ": cannot open");
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 void print_rows(const CompareResult& r, std::ostream& out) {
   Table t;
   t.left_tail = 1;
@@ -59,10 +53,10 @@ void run_compare(const CompareCli& c) {
   o.types = c.types;
   for (const std::string& m : c.methods) o.methods.push_back(parse_compare_method(m));
   for (const std::string& t : c.types) (void)parse_weight_type(t);  // a bad name is refused before the model loads
-  o.text = read_all(c.text_file);
+  o.text = read_text_file(c.text_file);
   if (o.text.empty()) throw_usage(c.text_file + ": the text is empty");
   if (!c.calib.empty()) {
-    if (read_all(c.calib).empty()) throw_usage(c.calib + ": the calibration text is empty");
+    if (read_text_file(c.calib).empty()) throw_usage(c.calib + ": the calibration text is empty");
     o.calib.text_path = c.calib;
   }
   o.calib.ctx = c.calib_ctx;
@@ -79,9 +73,7 @@ void run_compare(const CompareCli& c) {
   if (!c.html.empty()) html = std::make_unique<HtmlOutput>(c.html, std::vector<std::string>{c.model, c.text_file, c.calib});
   const Model m = open_model(c.model, c.tokenizer);
   Progress progress(c.quiet);
-  o.progress = [&](size_t i, size_t n, const std::string& what, double done) {
-    progress.update(static_cast<int64_t>(i), static_cast<int64_t>(n), fmt::format("[{}/{}] {}", i + 1, n, what), done);
-  };
+  o.progress = compare_progress(progress);
   const CompareResult r = compare_models(m, o);
   progress.clear();
   const nlohmann::json j = compare_json(r);

@@ -22,6 +22,18 @@ HtmlOutput::HtmlOutput(std::string path, const std::vector<std::string>& inputs)
   }
 }
 
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorKind::io, path + ": cannot open");
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::function<void(size_t, size_t, const std::string&, double)> compare_progress(Progress& p) {
+  return [&p](size_t i, size_t n, const std::string& what, double done) {
+    p.update(static_cast<int64_t>(i), static_cast<int64_t>(n), "[" + std::to_string(i + 1) + "/" + std::to_string(n) + "] " + what, done);
+  };
+}
+
 void HtmlOutput::write(const std::string& html) const {
   AtomicFile f(path_, true);
   f.write(html.data(), html.size());
@@ -35,9 +47,7 @@ struct ReportCli {
 
 void run_report(const ReportCli& c) {
   const HtmlOutput out(c.output, {c.input});
-  std::ifstream in(c.input, std::ios::binary);
-  if (!in) throw Error(ErrorKind::io, c.input + ": cannot open");
-  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const std::string text = read_text_file(c.input);
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
