@@ -229,6 +229,7 @@ def main():
     ap.add_argument("--versions", help="vernier kernel versions to time (default: all)")
     ap.add_argument("--wo", default="int8:0,int8:128,fp8:0,nf4:64:dq",
                     help="weight-only GEMVs to time, FORMAT:GROUP[:dq] (GROUP 0: per channel); empty: none")
+    ap.add_argument("--w4-group", type=int, default=128, help="W4A16 group size (32: GGUF Q4_0's layout on the GPU)")
     ap.add_argument("--wo-batches", default="1,4,16", help="batch sizes for the weight-only GEMVs")
     args = ap.parse_args()
     lib = load(args.lib)
@@ -240,7 +241,7 @@ def main():
     results, checks, notes = [], [], []
     latest, default = lib.vw4_versions(), lib.vw4_default_version()
     versions = [int(v) for v in args.versions.split(",")] if args.versions else list(range(1, latest + 1))
-    group = 128
+    group = args.w4_group
     for (n, k) in shapes:
         # one random W4 g128 matrix, its dequantized form for the peers and the check
         codes = torch.randint(0, 16, (n, k), dtype=torch.uint8, device="cuda")
@@ -286,7 +287,7 @@ def main():
             if tiny:
                 try:
                     s = timed_graph([lambda w=w: torch._weight_int4pack_mm(x, w, group, tiny[1]) for w in tiny[0]])
-                    row(results, (n, k), m, "torch int4 tinygemm g128", s, tiny[0][0].numel() * tiny[0][0].element_size() + tiny[1].numel() * 2,
+                    row(results, (n, k), m, f"torch int4 tinygemm g{group}", s, tiny[0][0].numel() * tiny[0][0].element_size() + tiny[1].numel() * 2,
                         flops, read_bw, bf16_s)
                 except Exception as e:  # noqa: BLE001
                     notes.append(f"tinygemm failed at {n}x{k} m {m}: {e}")
@@ -300,7 +301,7 @@ def main():
                     row(results, (n, k), m, "torch fp8 _scaled_mm" + ("" if mp == m else f" (m→{mp})"), s, n * k, flops, read_bw, bf16_s)
                 except Exception as e:  # noqa: BLE001
                     notes.append(f"_scaled_mm failed at {n}x{k} m {m}: {e}")
-            for v, name in ((v_sym, "vernier w4a16 g128 sym"), (v_asym, "vernier w4a16 g128 asym")):
+            for v, name in ((v_sym, f"vernier w4a16 g{group} sym"), (v_asym, f"vernier w4a16 g{group} asym")):
                 for act, xx, yy, an in ((0, x, yb, "bf16"), (1, xh, yh, "fp16")):
                     for ver in versions:
                         if ver != default and not (act == 0 and v is v_asym):

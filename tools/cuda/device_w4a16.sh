@@ -9,7 +9,7 @@ nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,temperature.gpu,utilization.gpu
 cmake -S src/kernels/cuda -B build/cuda-dev -G Ninja -DCMAKE_BUILD_TYPE=Release > "$OUT/build.log" 2>&1 &&
   cmake --build build/cuda-dev >> "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
 cuobjdump -sass build/cuda-dev/libvernier_cuda.a 2>/dev/null | gzip > "$OUT/sass.txt.gz"
-for t in ${TESTS:-w4a16 wo}; do
+for t in ${TESTS:-w4a16 wo gguf}; do
   ./build/cuda-dev/vernier_cuda_${t}_tests > "$OUT/${t}_tests.log" 2>&1; rc=$?
   grep -v '^ok' "$OUT/${t}_tests.log" | tail -25
   echo "$t tests: rc $rc"
