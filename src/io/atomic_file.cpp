@@ -81,6 +81,8 @@ AtomicFile::AtomicFile(const std::string& path, bool overwrite) : path_(path) {
   if (::stat(path.c_str(), &st) == 0) {
     if (!overwrite) throw Error(ErrorKind::usage, path + ": exists (pass --force to overwrite it)");
     if (S_ISDIR(st.st_mode)) throw Error(ErrorKind::usage, path + ": is a directory");
+    // a device, FIFO or socket would be replaced by a regular file on rename: refuse it, --force or not
+    if (!S_ISREG(st.st_mode)) throw Error(ErrorKind::usage, path + ": is not a regular file (a device, FIFO or socket); write to a file path");
   }
   tmp_path_ = path + ".vernier-tmp-" + std::to_string(::getpid());
   signal_slot_ = register_temp(tmp_path_);  // before the file exists, so no signal can orphan it

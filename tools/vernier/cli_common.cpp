@@ -1,4 +1,7 @@
 #include "cli_common.hpp"
+#include "vernier/file.hpp"
+
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -226,6 +229,25 @@ void Progress::update(int64_t index, int64_t count, const std::string& line, dou
 void Progress::clear() {
   if (shown_) std::cerr << "\r\033[K" << std::flush;
   shown_ = false;
+}
+
+void refuse_overwriting_inputs(const std::string& output, const std::string& output_flag, const std::vector<NamedInput>& inputs) {
+  if (output.empty()) return;
+  for (const NamedInput& in : inputs) {
+    if (in.path.empty()) continue;
+    std::error_code ec;
+    if (same_file(in.path, output)) {
+      throw_usage(output_flag + " " + output + ": is also the " + in.flag + " input; write the output to another path (the input would be lost)");
+    }
+    if (std::filesystem::is_directory(in.path, ec)) {
+      for (const auto& e : std::filesystem::directory_iterator(in.path, ec)) {
+        if (e.is_regular_file(ec) && same_file(e.path().string(), output)) {
+          throw_usage(output_flag + " " + output + ": is " + e.path().filename().string() + " of the " + in.flag + " input " + in.path +
+                      "; write the output to another path");
+        }
+      }
+    }
+  }
 }
 
 }  // namespace vernier::cli

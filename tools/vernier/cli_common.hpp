@@ -147,6 +147,14 @@ class Progress {
 };
 
 // Subcommands, one file each.
+// An output path checked against the command's inputs before any work: a usage Error when it is the same
+// file as one of them (through links: same device and inode) or, for an input that is a folder (a Hugging
+// Face model), one of the files directly inside it. Each input: its flag and its path ("" skipped).
+struct NamedInput {
+  std::string flag, path;
+};
+void refuse_overwriting_inputs(const std::string& output, const std::string& output_flag, const std::vector<NamedInput>& inputs);
+
 // "6.74e9", "7B", "350M", "6738415616" → a parameter count (plan, advise); a usage Error otherwise.
 int64_t parse_param_count(const std::string& text);
 

@@ -13,7 +13,7 @@ namespace vernier::cli {
 // the command's inputs. write() replaces the file atomically (a reader never sees half a page).
 class HtmlOutput {
  public:
-  HtmlOutput(std::string path, const std::vector<std::string>& inputs);
+  HtmlOutput(std::string path, const std::vector<NamedInput>& inputs, const std::string& flag = "--html");
   void write(const std::string& html) const;
 
  private:

@@ -110,7 +110,7 @@ void run_advise(const AdviseCli& c) {
                 "(baseline, high, balanced, low)");
   }
   std::unique_ptr<HtmlOutput> html;
-  if (!c.html.empty()) html = std::make_unique<HtmlOutput>(c.html, std::vector<std::string>{c.model, c.text, c.calib});
+  if (!c.html.empty()) html = std::make_unique<HtmlOutput>(c.html, std::vector<NamedInput>{{"--model", c.model}, {"--text", c.text}, {"--calib", c.calib}, {"--tokenizer", c.tokenizer}});
   Advice a = advise(req);
   nlohmann::json j = advice_json(a, req.shape);
   if (!c.text.empty()) {

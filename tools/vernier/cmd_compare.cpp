@@ -70,7 +70,7 @@ void run_compare(const CompareCli& c) {
   if (c.decode_tokens < 0) throw_usage("--decode-tokens must be 0 or more");
   o.decode_tokens = c.decode_tokens;
   std::unique_ptr<HtmlOutput> html;
-  if (!c.html.empty()) html = std::make_unique<HtmlOutput>(c.html, std::vector<std::string>{c.model, c.text_file, c.calib});
+  if (!c.html.empty()) html = std::make_unique<HtmlOutput>(c.html, std::vector<NamedInput>{{"model", c.model}, {"--text", c.text_file}, {"--calib", c.calib}, {"--tokenizer", c.tokenizer}});
   const Model m = open_model(c.model, c.tokenizer);
   Progress progress(c.quiet);
   o.progress = compare_progress(progress);

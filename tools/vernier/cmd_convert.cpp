@@ -38,6 +38,7 @@ void run_convert(const ConvertCliOptions& opt) {
     throw_usage("unknown --type '" + opt.type + "' (expected f32, f16, bf16 or a GGML type: " + weight_type_names(true, false) + ")");
   }
   if (requantize && to != "gguf") throw_usage("--type " + opt.type + " is a GGML type: the output must be a .gguf file");
+  refuse_overwriting_inputs(opt.output, "-o", {{"model", opt.input}, {"--tokenizer", opt.tokenizer}});
   if (std::filesystem::exists(opt.output) && !opt.force) throw_usage(opt.output + ": exists (pass --force to overwrite it)");
   const Model m = open_model(opt.input, opt.tokenizer);
   if (requantize) {  // every 2-D tensor in one GGML type (llama-quantize --pure), from the decoded weights

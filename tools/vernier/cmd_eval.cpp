@@ -29,6 +29,9 @@ struct EvalOptions {
 
 void run_eval(const EvalOptions& opt) {
   require_model(opt.model);
+  refuse_overwriting_inputs(opt.save_logits, "--save-logits",
+                            {{"model", opt.model}, {"-f", opt.text_file}, {"--base", opt.base}, {"--base-logits", opt.base_logits},
+                             {"--tokenizer", opt.tokenizer}, {"--calib", opt.method.calib.text_path}, {"--calib-tokens", opt.method.calib.tokens_path}});
   std::ifstream in(opt.text_file, std::ios::binary);
   if (!in) throw Error(ErrorKind::io, opt.text_file + ": cannot open");
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

@@ -24,6 +24,7 @@ struct ImatrixOptions {
 void run_imatrix(const ImatrixOptions& opt) {
   require_model(opt.model);
   if (opt.format != "gguf" && opt.format != "dat") throw_usage("--format must be gguf or dat");
+  refuse_overwriting_inputs(opt.output, "-o", {{"model", opt.model}, {"-f", opt.text_file}, {"--tokenizer", opt.tokenizer}});
   if (std::filesystem::exists(opt.output) && !opt.force) throw_usage(opt.output + ": exists (pass --force to overwrite it)");
   std::ifstream in(opt.text_file, std::ios::binary);
   if (!in) throw Error(ErrorKind::io, opt.text_file + ": cannot open");

@@ -35,6 +35,12 @@ struct QuantizeCliOptions {
   int threads = 0;
 };
 
+// what -o may not name: every file the command reads
+std::vector<NamedInput> quantize_inputs(const QuantizeCliOptions& o) {
+  return {{"model", o.input}, {"--imatrix", o.imatrix}, {"--tokenizer", o.tokenizer}, {"--calib", o.method.calib.text_path},
+          {"--calib-tokens", o.method.calib.tokens_path}};
+}
+
 GgmlType parse_ggml_type(const std::string& s, const std::string& flag) {
   const GgmlTypeInfo* ti = ggml_type_by_name(s);
   if (!ti || !ggml_can_quantize(ti->type)) {
@@ -111,6 +117,7 @@ void run_quantize_hf(const QuantizeCliOptions& opt) {
   if (plan.gptq && opt.method.gptq.act_order && !opt.method.gptq.static_groups && h.layout != HfLayout::gptq) {
     throw_usage("--act-order's column order (g_idx) is stored only by --layout gptq; add --static-groups to keep the groups in order");
   }
+  refuse_overwriting_inputs(opt.output, "-o", quantize_inputs(opt));
   if (std::filesystem::exists(opt.output) && !opt.force) throw_usage(opt.output + ": exists (pass --force to replace it)");
   const Model source = open_model(opt.input, opt.tokenizer);
   nlohmann::json gptq_report, awq_report;
@@ -241,6 +248,7 @@ void run_quantize(const QuantizeCliOptions& given) {
   }
   if (!opt.output_tensor_type.empty()) q.mixture.output_tensor_type = parse_ggml_type(opt.output_tensor_type, "--output-tensor-type");
   if (!opt.token_embedding_type.empty()) q.mixture.token_embedding_type = parse_ggml_type(opt.token_embedding_type, "--token-embedding-type");
+  refuse_overwriting_inputs(opt.output, "-o", quantize_inputs(opt));
   if (std::filesystem::exists(opt.output) && !opt.force) throw_usage(opt.output + ": exists (pass --force to overwrite it)");
 
   ImportanceMatrix imatrix;

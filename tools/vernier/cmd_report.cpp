@@ -13,13 +13,11 @@
 
 namespace vernier::cli {
 
-HtmlOutput::HtmlOutput(std::string path, const std::vector<std::string>& inputs) : path_(std::move(path)) {
+HtmlOutput::HtmlOutput(std::string path, const std::vector<NamedInput>& inputs, const std::string& flag) : path_(std::move(path)) {
   const std::filesystem::path p = std::filesystem::absolute(path_);
   if (std::filesystem::is_directory(p)) throw_usage(path_ + ": is a folder (the HTML report is one file, e.g. report.html)");
   if (!std::filesystem::is_directory(p.parent_path())) throw_usage(path_ + ": the folder " + p.parent_path().string() + " does not exist");
-  for (const std::string& in : inputs) {
-    if (!in.empty() && same_file(in, path_)) throw_usage(path_ + ": is an input of this command; the report would overwrite it");
-  }
+  refuse_overwriting_inputs(path_, flag, inputs);
 }
 
 std::string read_text_file(const std::string& path) {
@@ -46,7 +44,7 @@ struct ReportCli {
 };
 
 void run_report(const ReportCli& c) {
-  const HtmlOutput out(c.output, {c.input});
+  const HtmlOutput out(c.output, {{"results", c.input}}, "-o");
   const std::string text = read_text_file(c.input);
   nlohmann::json doc;
   try {

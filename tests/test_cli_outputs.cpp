@@ -1,0 +1,62 @@
+// Outputs never replace inputs: every writing command refuses an output path that is one of the files it
+// reads (through links too, --force or not), and a destination that is a FIFO or device (issue 17, item 2).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cli_run.hpp"
+#include "shared_data.hpp"
+
+namespace {
+std::string text_file() { return std::string(VERNIER_SOURCE_DIR) + "/README.md"; }
+}  // namespace
+
+namespace {
+
+std::string checksum(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string s{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  return std::to_string(std::hash<std::string>{}(s)) + ":" + std::to_string(s.size());
+}
+
+// No writing command replaces one of its own inputs, --force or not, through a link too; nor a FIFO.
+TEST(CliOutputs, NoCommandOverwritesItsInputs) {
+  const std::string model = vernier::testdata::temp_path("inputs_model.gguf"), text = vernier::testdata::temp_path("inputs_text.txt");
+  ASSERT_EQ(run("synth --force -o " + model + " --dim 64 --ffn 128 --layers 1 --vocab 300 --ctx 64").code, 0);
+  std::filesystem::copy_file(text_file(), text, std::filesystem::copy_options::overwrite_existing);
+  const std::string link = vernier::testdata::temp_path("inputs_link.gguf");
+  std::filesystem::remove(link);
+  std::filesystem::create_symlink(model, link);
+  const std::string before_model = checksum(model), before_text = checksum(text);
+  const std::vector<std::string> attempts = {
+      "imatrix " + model + " -f " + text + " -o " + model + " --force -c 32 --chunks 1",
+      "imatrix " + model + " -f " + text + " -o " + link + " --force -c 32 --chunks 1",
+      "imatrix " + model + " -f " + text + " -o " + text + " --force -c 32 --chunks 1",
+      "eval " + model + " -f " + text + " --save-logits " + model + " --force -c 32 --chunks 1",
+      "eval " + model + " -f " + text + " --save-logits " + text + " --force -c 32 --chunks 1",
+      "quantize " + model + " -o " + text + " --type Q8_0 --imatrix " + text + " --force",
+      "convert " + model + " -o " + link + " --force",
+      "compare " + model + " --schemes Q8_0 -f " + text + " --html " + text,
+  };
+  for (const std::string& a : attempts) {
+    const CliResult r = run(a);
+    EXPECT_EQ(r.code, 2) << a << "\n" << r.err;
+    EXPECT_NE(r.err.find("input"), std::string::npos) << a << "\n" << r.err;
+  }
+  EXPECT_EQ(checksum(model), before_model);
+  EXPECT_EQ(checksum(text), before_text);
+  const std::string fifo = vernier::testdata::temp_path("inputs_fifo");
+  std::filesystem::remove(fifo);
+  ASSERT_EQ(std::system(("mkfifo " + fifo).c_str()), 0);
+  const CliResult f = run("imatrix " + model + " -f " + text + " -o " + fifo + " --force -c 32 --chunks 1");
+  EXPECT_EQ(f.code, 2) << f.err;
+  EXPECT_NE(f.err.find("not a regular file"), std::string::npos) << f.err;
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo)) << "the FIFO is still a FIFO";
+}
+
+}  // namespace
