@@ -60,3 +60,17 @@ TEST(CliOutputs, NoCommandOverwritesItsInputs) {
 }
 
 }  // namespace
+
+namespace {
+TEST(CliHostile, ValuesAScaleCannotHoldAndNegativeCountsAreRefused) {
+  // 3e38 − (−3e38) overflows float32: the asymmetric scale is infinite, and every error would be NaN
+  CliResult r = run("explain --values 3e38,-3e38,1");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.err.find("overflows"), std::string::npos) << r.err;
+  for (const char* cmd : {"eval", "imatrix"}) {
+    r = run(std::string(cmd) + " model.gguf -f " + text_file() + " --chunks -1" + (std::string(cmd) == "imatrix" ? " -o x.gguf" : ""));
+    EXPECT_EQ(r.code, 2) << cmd;
+    EXPECT_NE(r.err.find("--chunks"), std::string::npos) << r.err;
+  }
+}
+}  // namespace

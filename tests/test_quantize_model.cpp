@@ -138,6 +138,31 @@ TEST(QuantizeModel, NonFiniteWeightsAreRefusedNamingTheTensorAndIndexAndNothingI
   EXPECT_NO_THROW(quantize_model(load_model(in), out, o));
 }
 
+// One finite weight too large for the type's FP16 block scale (3e38: Q4_0's d = 3e38 / 8, Q8_0's 3e38 / 127, both
+// beyond 65504) makes every weight of its block Inf or NaN once stored; llama.cpp writes it silently.
+TEST(QuantizeModel, AWeightTheTypesScaleCannotHoldIsRefusedNamingTheTensor) {
+  VERNIER_REQUIRE_SHARED("golden/ggml/input-F32.gguf");
+  const GgufFile src = GgufFile::open(testdata::shared("golden/ggml/input-F32.gguf"));
+  auto bytes = read_all(testdata::shared("golden/ggml/input-F32.gguf"));
+  const GgufTensorInfo* t = src.find_tensor("blk.0.attn_k.weight");
+  const float huge = 3e38f;
+  std::memcpy(bytes.data() + src.data_offset() + t->offset + 4 * 77, &huge, 4);
+  const std::string in = testdata::temp_path("huge.gguf"), out = testdata::temp_path("huge-q.gguf");
+  std::ofstream(in, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  for (const char* ft : {"Q4_0", "Q8_0", "Q4_K_M"}) {
+    std::filesystem::remove(out);
+    try {
+      quantize(in, out, ft);
+      FAIL() << ft << ": accepted a weight its scale cannot hold";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("blk.0.attn_k.weight"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("overflows"), std::string::npos) << msg;
+    }
+    EXPECT_FALSE(std::filesystem::exists(out)) << ft;
+  }
+}
+
 TEST(QuantizeModel, RequantizingNeedsItsFlag) {
   VERNIER_REQUIRE_SHARED("golden/ggml/pure/Q8_0.gguf");
   const std::string out = testdata::temp_path("rq.gguf");

@@ -91,6 +91,12 @@ Model quantize_in_memory(const Model& m, const InMemoryOptions& opt, InMemoryRep
     }
     t.release = nullptr;
     const ErrorStats e = error_of(x.data(), back);
+    if (!std::isfinite(e.mse)) {  // finite weights (checked above) whose stored form is not: a scale overflowed
+      float amax = 0;
+      for (float v : x) amax = std::max(amax, std::fabs(v));
+      throw_bad_input(m.path + ": tensor '" + t.name + "': " + wt.name() + " cannot store it: its largest |weight| " + std::to_string(amax) +
+                      " overflows the type's scale, so the stored weights are not finite");
+    }
     r.rmse = e.rmse;
     r.sqnr_db = e.sqnr_db;
     if (report) {

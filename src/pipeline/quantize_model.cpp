@@ -1,6 +1,7 @@
 #include "vernier/quantize_model.hpp"
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <thread>
@@ -177,6 +178,15 @@ QuantizeModelReport quantize_model(const Model& m, const std::string& path, cons
       stats.importance = imatrix;
       const ErrorStats st =
           quantize_rows(method, ch.type, x.data(), dst.data(), rows, cols, stats, row_bytes, report.threads, t.name).result();
+      // finite weights whose stored form is not: a block scale overflowed its FP16 field (llama.cpp writes such a
+      // block silently; its dequantized weights are Inf or NaN)
+      if (!opt.allow_nonfinite && !std::isfinite(st.mse)) {
+        float amax = 0;
+        for (float v : x) amax = std::max(amax, std::fabs(v));
+        throw_bad_input(m.path + ": tensor '" + t.name + "': " + std::string(ggml_info(ch.type).name) +
+                        " cannot store it: its largest |weight| " + std::to_string(amax) +
+                        " overflows the type's FP16 block scale, so the stored weights are not finite (pass --allow-nonfinite to write it anyway)");
+      }
       w.write_tensor(dst);
       r.bytes = dst.size();
       r.rmse = st.rmse;

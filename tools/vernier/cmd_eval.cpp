@@ -38,6 +38,10 @@ void run_eval(const EvalOptions& opt) {
   if (text.empty()) throw_usage(opt.text_file + ": the text is empty");
   const std::string isa = resolve_isa(opt.isa);
   const Model source = open_model(opt.model, opt.tokenizer);
+  if (source.config.context > 0 && opt.ctx > source.config.context && !opt.quiet) {
+    std::cerr << fmt::format("warning: -c {} is beyond the {} positions {} was trained on; perplexity there measures extrapolation\n", opt.ctx,
+                             source.config.context, opt.model);
+  }
   InMemoryReport q;
   nlohmann::json gptq_report, awq_report;
   const MethodPlan plan = method_plan(opt.method);
@@ -134,7 +138,7 @@ void add_eval_command(CLI::App& app) {
                   "llama.cpp: llama-perplexity's chunks (BOS first, second half scored); windows: the GPTQ/AWQ papers' "
                   "consecutive windows of --ctx tokens, every position scored (transformers' figure)")
       ->capture_default_str();
-  cmd->add_option("--chunks", opt->chunks, "Evaluate at most this many chunks (default: all)");
+  cmd->add_option("--chunks", opt->chunks, "Evaluate at most this many chunks (default: all)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--kv", opt->kv, "KV cache format: " + kv_type_names())->capture_default_str();
   cmd->add_option("--base", opt->base, "Base model: also report the KL divergence from its next-token distribution");
   cmd->add_option("--base-logits", opt->base_logits, "Base logits saved by --save-logits: KL divergence without running the base model");

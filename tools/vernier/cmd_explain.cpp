@@ -142,6 +142,10 @@ void run_explain(const ExplainOptions& opt) {
     gi.max = *std::max_element(x.begin() + gi.begin, x.begin() + gi.end);
     gi.absmax = std::max(std::fabs(gi.min), std::fabs(gi.max));
     gi.scale = q.scales[static_cast<size_t>(g)];
+    if (!std::isfinite(gi.scale)) {  // e.g. asymmetric max − min = 6e38 overflows float32: every error would be NaN
+      throw_bad_input(fmt::format("{}: the scale of values {} … {} is {} in float32 (the range overflows it); {} cannot store them", scheme_name(scheme),
+                                  num(gi.min, 6), num(gi.max, 6), std::isnan(gi.scale) ? "NaN" : "infinite", scheme_name(scheme)));
+    }
     gi.zero = asym ? q.zero_points[static_cast<size_t>(g)] : sym_zero;
     groups.push_back(gi);
   }
