@@ -74,3 +74,33 @@ TEST(CliHostile, ValuesAScaleCannotHoldAndNegativeCountsAreRefused) {
   }
 }
 }  // namespace
+
+namespace {
+// a legacy llama-imatrix .dat with one entry
+void write_dat(const std::string& path, const std::string& name, int32_t nval, float value) {
+  std::ofstream f(path, std::ios::binary);
+  auto i32 = [&](int32_t v) { f.write(reinterpret_cast<const char*>(&v), 4); };
+  i32(1);
+  i32(static_cast<int32_t>(name.size()));
+  f.write(name.data(), static_cast<std::streamsize>(name.size()));
+  i32(1);
+  i32(nval);
+  for (int32_t i = 0; i < nval; ++i) f.write(reinterpret_cast<const char*>(&value), 4);
+}
+
+TEST(CliHostile, AnImatrixOfAnotherModelOrWithNegativeSumsIsRefused) {
+  const std::string model = vernier::testdata::temp_path("imx_model.gguf"), out = vernier::testdata::temp_path("imx_out.gguf");
+  ASSERT_EQ(run("synth --force -o " + model + " --dim 64 --ffn 128 --layers 1 --vocab 300 --ctx 64").code, 0);
+  const std::string other = vernier::testdata::temp_path("other.dat"), negative = vernier::testdata::temp_path("negative.dat");
+  write_dat(other, "model.layers.0.mlp.up_proj.weight", 64, 1.0f);
+  write_dat(negative, "blk.0.attn_q.weight", 64, -2.0f);
+  std::filesystem::remove(out);
+  CliResult r = run("quantize " + model + " " + out + " Q4_K_M --imatrix " + other);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("none of its 1 entries"), std::string::npos) << r.err;
+  r = run("quantize " + model + " " + out + " Q4_K_M --imatrix " + negative);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("negative"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+}  // namespace

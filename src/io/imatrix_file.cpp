@@ -26,7 +26,8 @@ ImportanceMatrix load_gguf_imatrix(const std::string& path) {
     const GgufTensorInfo* counts = f.find_tensor(base + ".counts");
     if (!counts) throw_bad_input(path + ": '" + t.name + "' has no matching '" + base + ".counts'");
     if (t.type != ggml_type::F32 || counts->type != ggml_type::F32) throw_bad_input(path + ": '" + base + "' is not F32");
-    const int64_t ne0 = t.ne[0];
+    const int64_t ne0 = t.ne.empty() ? 0 : t.ne[0];
+    if (ne0 <= 0) throw_bad_input(path + ": '" + t.name + "' has no entries (a row of length 0)");
     const int64_t n_mat = t.elements() / ne0;
     if (counts->elements() != n_mat) throw_bad_input(path + ": '" + base + ".counts' has the wrong number of entries");
     std::vector<float> sums(static_cast<size_t>(t.elements())), cnt(static_cast<size_t>(n_mat));
@@ -96,6 +97,8 @@ ImportanceMatrix load_imatrix(const std::string& path) {
   for (const auto& [name, w] : im.weights) {
     for (size_t i = 0; i < w.size(); ++i) {
       if (!std::isfinite(w[i])) throw_bad_input(path + ": tensor '" + name + "' has a non-finite weight at " + std::to_string(i));
+      // sums of squares over token counts: a negative one is a corrupt file, not an importance
+      if (w[i] < 0) throw_bad_input(path + ": tensor '" + name + "' has a negative weight at " + std::to_string(i) + " (sums of squares and counts are not)");
     }
   }
   return im;

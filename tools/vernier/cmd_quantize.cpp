@@ -258,6 +258,14 @@ void run_quantize(const QuantizeCliOptions& given) {
     q.imatrix_path = opt.imatrix;
   }
   const Model source = open_model(opt.input, opt.tokenizer);
+  if (!opt.imatrix.empty()) {  // an importance matrix of another model would be ignored tensor by tensor, silently
+    size_t matched = 0;
+    for (const auto& [name, w] : imatrix.weights) matched += source.find(name) ? 1 : 0;
+    if (matched == 0) {
+      throw_bad_input(opt.imatrix + ": none of its " + std::to_string(imatrix.weights.size()) + " entries (e.g. '" + imatrix.weights.begin()->first +
+                      "') names a tensor of " + opt.input + " (an importance matrix of another model?)");
+    }
+  }
   nlohmann::json gptq_report;
   // GPTQ: the block matrices' types from the file type's mixture (planned as with an importance matrix:
   // GPTQ is calibrated), their blocks made in memory; quantize_model then copies each as it is (its
