@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -102,5 +103,21 @@ TEST(CliHostile, AnImatrixOfAnotherModelOrWithNegativeSumsIsRefused) {
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("negative"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(out));
+}
+}  // namespace
+
+namespace {
+// A header's context_length of 2^31: run sizes the KV cache to the prompt and -n, and refuses the whole
+// context by name instead of ending in bad_alloc after gigabytes.
+TEST(CliHostile, TheKvCacheIsSizedToTheRunAndAnAbsurdContextIsRefused) {
+  const std::string model = vernier::testdata::temp_path("huge_ctx.gguf");
+  ASSERT_EQ(run("synth --force -o " + model + " --dim 64 --ffn 128 --layers 1 --vocab 300 --ctx 2147483648").code, 0);
+  const CliResult ok = run("run " + model + " -p Hi -n 4 --json");
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  const nlohmann::json j = nlohmann::json::parse(ok.out);
+  EXPECT_LT(j.at("peak_rss_bytes").get<uint64_t>(), 256ull << 20) << "the cache holds 5 positions, not 2^31";
+  const CliResult bad = run("run " + model + " -p Hi");
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("context_length"), std::string::npos) << bad.err;
 }
 }  // namespace

@@ -1,5 +1,7 @@
 #include "vernier/llama_runtime.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -238,6 +240,17 @@ void LlamaRuntime::init(const Model& m, const RuntimeOptions& opt) {
   }
   weight_bytes_ += norm_bytes_;
   shared_kv_ = opt.shared_kv;
+  {
+    // an absurd context (a header's context_length of 2^31) would end in bad_alloc after gigabytes: refuse it by name
+    const auto row = kv_weight_type(opt.kv, c_.head_dim()).storage_bytes(c_.kv_heads, c_.head_dim()).value_or(0);
+    const double kv_bytes = 2.0 * static_cast<double>(shared_kv_ ? 1 : c_.layers) * static_cast<double>(row) * static_cast<double>(context_);
+    const double physical = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    if (physical > 0 && kv_bytes > physical) {
+      throw_usage(m.path + ": a KV cache of " + std::to_string(context_) + " positions takes " + std::to_string(static_cast<uint64_t>(kv_bytes / (1 << 20))) +
+                  " MiB, more than this machine's memory (" + std::to_string(static_cast<uint64_t>(physical / (1 << 20))) +
+                  " MiB)" + (opt.context > 0 ? "" : ": the model's context_length; pass a smaller -c/--ctx-size"));
+    }
+  }
   for (int64_t l = 0; l < (shared_kv_ ? 1 : c_.layers); ++l) {
     keys_.emplace_back(opt.kv, context_, c_.kv_heads, c_.head_dim());
     values_.emplace_back(opt.kv, context_, c_.kv_heads, c_.head_dim());

@@ -71,8 +71,15 @@ void run(const RunOptions& opt) {
   const std::string isa = resolve_isa(opt.isa);
   const Model m = apply_scheme(open_model(opt.model, opt.tokenizer), opt.scheme, opt.threads, opt.quiet || opt.json, nullptr);
   const Tokenizer tok(m.tokenizer);
-  LlamaRuntime rt(m, RuntimeOptions{opt.context, opt.threads, parse_kv_type(opt.kv), opt.batch, isa});
   const std::vector<int32_t> prompt = tok.encode(prompt_text, true, false);
+  // without -c, the KV cache holds what this run needs (the prompt and -n tokens, or --steps), not the whole trained context
+  int64_t context = opt.context;
+  if (context == 0 && m.config.context > 0) {
+    const auto P = static_cast<int64_t>(prompt.size());
+    if (opt.steps > 0) context = std::min(m.config.context, std::max(opt.steps, P));
+    else if (opt.n_predict >= 0) context = std::min(m.config.context, std::max<int64_t>(P + opt.n_predict, 1));
+  }
+  LlamaRuntime rt(m, RuntimeOptions{context, opt.threads, parse_kv_type(opt.kv), opt.batch, isa});
   if (prompt.empty()) throw_usage("the prompt is empty and the model adds no BOS token: give a -p/--prompt");
   if (static_cast<int64_t>(prompt.size()) > rt.context()) {
     throw_usage(fmt::format("the prompt is {} tokens, longer than the context of {}", prompt.size(), rt.context()));
