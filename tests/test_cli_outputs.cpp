@@ -12,6 +12,7 @@
 
 #include "cli_run.hpp"
 #include "shared_data.hpp"
+#include "vernier/gguf.hpp"
 
 namespace {
 std::string text_file() { return std::string(VERNIER_SOURCE_DIR) + "/README.md"; }
@@ -119,5 +120,30 @@ TEST(CliHostile, TheKvCacheIsSizedToTheRunAndAnAbsurdContextIsRefused) {
   const CliResult bad = run("run " + model + " -p Hi");
   EXPECT_EQ(bad.code, 2) << bad.err;
   EXPECT_NE(bad.err.find("context_length"), std::string::npos) << bad.err;
+}
+}  // namespace
+
+namespace {
+// Names and values from a file reach the terminal escaped: no byte of them is a control sequence.
+TEST(CliHostile, NamesAndValuesArePrintedEscaped) {
+  const std::string path = vernier::testdata::temp_path("escape.gguf");
+  {
+    vernier::GgufWriter w(path, true);
+    w.set_metadata({{"general.architecture", vernier::GgufValue::string("llama")},
+                    {"general.name", vernier::GgufValue::string("evil\x1b]0;title\x07 \xc2\x9b" "2J")}});
+    w.add_tensor("blk.0.attn_q\x1b[31m.weight", {32, 2}, vernier::GgmlType::F32);
+    w.write_header();
+    const std::vector<uint8_t> zeros(32 * 2 * 4, 0);
+    w.write_tensor(zeros);
+    w.finish();
+  }
+  const CliResult r = run("inspect " + path + " --metadata");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const std::string& s : {r.out, r.err}) {
+    EXPECT_EQ(s.find('\x1b'), std::string::npos);
+    EXPECT_EQ(s.find('\x07'), std::string::npos);
+    EXPECT_EQ(s.find("\xc2\x9b"), std::string::npos) << "a C1 control (CSI) in UTF-8";
+  }
+  EXPECT_NE(r.out.find("blk.0.attn_q\\x1b[31m.weight"), std::string::npos) << r.out;
 }
 }  // namespace

@@ -34,10 +34,50 @@ size_t display_width(const std::string& s) {
 }
 }  // namespace
 
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  const auto hex = [&](unsigned char b) { out += fmt::format("\\x{:02x}", b); };
+  for (size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b < 0x20 || b == 0x7f) {
+      hex(b);
+      ++i;
+      continue;
+    }
+    if (b < 0x80) {
+      out += static_cast<char>(b);
+      ++i;
+      continue;
+    }
+    // a whole, valid UTF-8 sequence passes unless it encodes a C1 control (U+0080…U+009F: some terminals act on them)
+    const size_t n = b >= 0xF0 && b < 0xF5 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 && b < 0xE0 ? 2 : 0;
+    bool ok = n > 0 && i + n <= s.size();
+    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (ok && n == 2 && b == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) ok = false;
+    if (!ok) {
+      hex(b);
+      ++i;
+      continue;
+    }
+    out.append(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
 void Table::print(std::ostream& out, const std::string& indent) const {
-  std::vector<size_t> width(header.size(), 0);
-  for (size_t i = 0; i < header.size(); ++i) width[i] = display_width(header[i]);
+  // cells come from files (tensor names, metadata values): escaped, so no byte of them reaches the terminal as a control
+  std::vector<std::string> head;
+  for (const auto& h : header) head.push_back(printable(h));
+  std::vector<std::vector<std::string>> body;
   for (const auto& r : rows) {
+    body.emplace_back();
+    for (const auto& c : r) body.back().push_back(printable(c));
+  }
+  std::vector<size_t> width(head.size(), 0);
+  for (size_t i = 0; i < head.size(); ++i) width[i] = display_width(head[i]);
+  for (const auto& r : body) {
     for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], display_width(r[i]));
   }
   const auto line = [&](const std::vector<std::string>& cells) {
@@ -52,8 +92,8 @@ void Table::print(std::ostream& out, const std::string& indent) const {
     while (!s.empty() && s.back() == ' ') s.pop_back();
     out << s << '\n';
   };
-  line(header);
-  for (const auto& r : rows) line(r);
+  line(head);
+  for (const auto& r : body) line(r);
 }
 
 std::string num(double v, int significant) {
@@ -215,7 +255,7 @@ void Progress::update(int64_t index, int64_t count, const std::string& line, dou
   if (!first && !last && since < (tty_ ? 0.1 : 2.0)) return;
   if (done < 0 && count > 0) done = static_cast<double>(index) / static_cast<double>(count);
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  std::string text = line;
+  std::string text = printable(line);
   if (done >= 0.05 && done < 1 && elapsed >= 3) text += "  ETA " + eta_text(elapsed * (1 - done) / done);
   last_ = now;
   if (tty_) {

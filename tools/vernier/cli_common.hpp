@@ -29,6 +29,10 @@ struct Table {
   void print(std::ostream& out, const std::string& indent = "") const;
 };
 
+// Text from files made safe for a terminal: control bytes, C1 controls and bytes outside valid UTF-8
+// become \xNN; everything else (UTF-8 included) passes. Tables, progress lines and error messages use it.
+std::string printable(std::string_view s);
+
 std::string num(double v, int significant = 4);  // %.4g-style, "inf"/"nan" spelled out
 std::string fixed(double v, int decimals);
 std::string grouped(uint64_t v);                 // 6,738,415,616

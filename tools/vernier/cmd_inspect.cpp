@@ -166,7 +166,7 @@ void run_inspect(const InspectOptions& opt) {
   }
 
   std::ostream& out = std::cout;
-  out << fmt::format("{} ({}{}): {}\n", m.path, m.source_format, m.layout.empty() ? "" : ", " + m.layout + " layout", c.architecture);
+  out << fmt::format("{} ({}{}): {}\n", printable(m.path), m.source_format, m.layout.empty() ? "" : ", " + m.layout + " layout", printable(c.architecture));
   out << fmt::format("  dim {}, FFN {}, {} layers, {} heads ({} KV, head dim {}), vocab {}, context {}\n", c.dim, c.ffn,
                      c.layers, c.heads, c.kv_heads, c.head_dim(), c.vocab, c.context);
   out << fmt::format("  RoPE dims {}, theta {}, RMSNorm eps {}, {} embeddings\n", c.rope_dim, num(c.rope_theta, 6),
@@ -175,7 +175,7 @@ void run_inspect(const InspectOptions& opt) {
     out << "  tokenizer: none found\n";
   } else {
     const TokenizerSpec& tk = m.tokenizer;
-    out << fmt::format("  tokenizer: {}", tk.model);
+    out << fmt::format("  tokenizer: {}", printable(tk.model));
     if (!tk.tokens.empty()) out << fmt::format(", {} tokens", tk.tokens.size());
     if (tk.bos) out << fmt::format(", BOS {}", *tk.bos);
     if (tk.eos) out << fmt::format(", EOS {}", *tk.eos);

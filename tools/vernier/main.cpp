@@ -58,13 +58,13 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    std::cerr << "vernier: error: " << e.what() << " (see 'vernier --help')\n";
+    std::cerr << "vernier: error: " << vernier::cli::printable(e.what()) << " (see 'vernier --help')\n";
     return 2;
   } catch (const vernier::Error& e) {
-    std::cerr << "vernier: error: " << e.what() << '\n';
+    std::cerr << "vernier: error: " << vernier::cli::printable(e.what()) << '\n';
     return e.kind() == vernier::ErrorKind::usage ? 2 : 1;
   } catch (const std::exception& e) {
-    std::cerr << "vernier: internal error: " << e.what() << '\n';
+    std::cerr << "vernier: internal error: " << vernier::cli::printable(e.what()) << '\n';
     return 1;
   }
   return 0;
