@@ -147,3 +147,17 @@ TEST(CliHostile, NamesAndValuesArePrintedEscaped) {
   EXPECT_NE(r.out.find("blk.0.attn_q\\x1b[31m.weight"), std::string::npos) << r.out;
 }
 }  // namespace
+
+namespace {
+// Bad data is exit status 1 (the input's fault), a bad command line 2.
+TEST(CliHostile, BadDataExitsOneNotTwo) {
+  const std::string model = vernier::testdata::temp_path("exit_model.gguf"), empty = vernier::testdata::temp_path("empty.txt");
+  ASSERT_EQ(run("synth --force -o " + model + " --dim 64 --ffn 128 --layers 1 --vocab 300 --ctx 64").code, 0);
+  std::ofstream(empty).close();
+  for (const std::string& cmd : {"eval " + model + " -f " + empty, "imatrix " + model + " -f " + empty + " -o " + vernier::testdata::temp_path("e.gguf")}) {
+    const CliResult r = run(cmd);
+    EXPECT_EQ(r.code, 1) << cmd << "\n" << r.err;
+    EXPECT_NE(r.err.find("empty"), std::string::npos) << r.err;
+  }
+}
+}  // namespace

@@ -160,7 +160,7 @@ void Tokenizer::init_byte_level(const TokenizerSpec& spec) {
   if (pre_ == "llama-bpe" || pre_ == "llama3") {
     llama3_pre_ = true;
   } else if (pre_ != "gpt2" && pre_ != "default" && !pre_.empty()) {
-    throw_usage("byte-level BPE pre-tokenizer '" + pre_ + "' is not supported (gpt2, default, llama-bpe)");
+    throw_bad_input("the model's byte-level BPE pre-tokenizer '" + pre_ + "' is not supported (gpt2, default, llama-bpe)");
   }
   for (size_t r = 0; r < spec.merges.size(); ++r) merge_rank_.emplace(spec.merges[r], static_cast<int32_t>(r));
   for (uint32_t b = 0; b < 256; ++b) {

@@ -37,16 +37,21 @@ Tokenizer::Tokenizer(const TokenizerSpec& spec) : pieces_(spec.tokens), types_(s
   for (size_t i = 0; i < pieces_.size(); ++i) index_.emplace(pieces_[i], static_cast<int32_t>(i));
   if (spec.unk) unk_ = static_cast<int32_t>(*spec.unk);
   if (spec.model == "gpt2") {
-    if (spec.merges.empty()) throw_usage("a gpt2 (byte-level BPE) tokenizer needs merges");
+    if (spec.merges.empty()) throw_bad_input("the model's gpt2 (byte-level BPE) tokenizer has no merges");
     init_byte_level(spec);
     bos_ = spec.bos ? static_cast<int32_t>(*spec.bos) : -1;
     eos_ = spec.eos ? static_cast<int32_t>(*spec.eos) : -1;
     add_bos_ = spec.add_bos.value_or(false);
     return;
   }
-  if (spec.model != "llama" || scores_.size() != pieces_.size()) {
-    throw_usage("the runtime tokenizer needs a SentencePiece-style vocabulary with scores (tokenizer model '" +
-                spec.model + "')");
+  // the model's data, not the command line, is at fault in each of these (exit status 1, not 2)
+  if (spec.model.empty()) throw_bad_input("the model has no tokenizer (pass one with --tokenizer)");
+  if (spec.model != "llama") {
+    throw_bad_input("the model's tokenizer model '" + spec.model + "' is not one vernier runs (llama: SentencePiece-style; gpt2: byte-level BPE)");
+  }
+  if (scores_.size() != pieces_.size()) {
+    throw_bad_input("the model's llama tokenizer has " + std::to_string(pieces_.size()) + " tokens but " + std::to_string(scores_.size()) +
+                    " scores (tokenizer.ggml.scores must have one per token)");
   }
   for (auto& b : byte_token_) b = -1;
   for (size_t i = 0; i < pieces_.size(); ++i) {

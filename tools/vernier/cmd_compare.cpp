@@ -54,9 +54,9 @@ void run_compare(const CompareCli& c) {
   for (const std::string& m : c.methods) o.methods.push_back(parse_compare_method(m));
   for (const std::string& t : c.types) (void)parse_weight_type(t);  // a bad name is refused before the model loads
   o.text = read_text_file(c.text_file);
-  if (o.text.empty()) throw_usage(c.text_file + ": the text is empty");
+  if (o.text.empty()) throw_bad_input(c.text_file + ": the text is empty");
   if (!c.calib.empty()) {
-    if (read_text_file(c.calib).empty()) throw_usage(c.calib + ": the calibration text is empty");
+    if (read_text_file(c.calib).empty()) throw_bad_input(c.calib + ": the calibration text is empty");
     o.calib.text_path = c.calib;
   }
   o.calib.ctx = c.calib_ctx;

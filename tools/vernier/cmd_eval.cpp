@@ -35,7 +35,7 @@ void run_eval(const EvalOptions& opt) {
   std::ifstream in(opt.text_file, std::ios::binary);
   if (!in) throw Error(ErrorKind::io, opt.text_file + ": cannot open");
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (text.empty()) throw_usage(opt.text_file + ": the text is empty");
+  if (text.empty()) throw_bad_input(opt.text_file + ": the text is empty");
   const std::string isa = resolve_isa(opt.isa);
   const Model source = open_model(opt.model, opt.tokenizer);
   if (source.config.context > 0 && opt.ctx > source.config.context && !opt.quiet) {

@@ -29,7 +29,7 @@ void run_imatrix(const ImatrixOptions& opt) {
   std::ifstream in(opt.text_file, std::ios::binary);
   if (!in) throw Error(ErrorKind::io, opt.text_file + ": cannot open");
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (text.empty()) throw_usage(opt.text_file + ": the text is empty");
+  if (text.empty()) throw_bad_input(opt.text_file + ": the text is empty");
   const Model m = open_model(opt.model, opt.tokenizer);
   Progress progress(opt.quiet);
   ImatrixStats s = collect_imatrix(m, text, opt.ctx, opt.chunks, opt.threads, [&](int64_t c, int64_t n) {
