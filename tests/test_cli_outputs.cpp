@@ -161,3 +161,19 @@ TEST(CliHostile, BadDataExitsOneNotTwo) {
   }
 }
 }  // namespace
+
+namespace {
+// An output that cannot be written is refused before the work, not after it.
+TEST(CliHostile, AnUnwritableOutputIsRefusedBeforeTheWork) {
+  const std::string model = vernier::testdata::temp_path("early_model.gguf");
+  ASSERT_EQ(run("synth --force -o " + model + " --dim 64 --ffn 128 --layers 1 --vocab 300 --ctx 64").code, 0);
+  for (const std::string& cmd : {"imatrix " + model + " -f " + text_file() + " -o /nonexistent-vernier/x.gguf",
+                                 "eval " + model + " -f " + text_file() + " --save-logits /nonexistent-vernier/x.logits",
+                                 "quantize " + model + " /nonexistent-vernier/x.gguf Q8_0", "convert " + model + " -o /nonexistent-vernier/x.gguf"}) {
+    const CliResult r = run(cmd);
+    EXPECT_EQ(r.code, 2) << cmd << "\n" << r.err;
+    EXPECT_NE(r.err.find("does not exist"), std::string::npos) << cmd << "\n" << r.err;
+    EXPECT_EQ(r.err.find("[1/"), std::string::npos) << "no progress: nothing was computed\n" << r.err;
+  }
+}
+}  // namespace

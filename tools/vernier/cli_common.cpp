@@ -1,20 +1,20 @@
 #include "cli_common.hpp"
-#include "vernier/file.hpp"
-
-#include <filesystem>
 
 #include <fmt/format.h>
-
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "vernier/error.hpp"
+#include "vernier/file.hpp"
 #include "vernier/kernels.hpp"
 #include "vernier/quantize_in_memory.hpp"
 
@@ -273,6 +273,15 @@ void Progress::clear() {
 
 void refuse_overwriting_inputs(const std::string& output, const std::string& output_flag, const std::vector<NamedInput>& inputs) {
   if (output.empty()) return;
+  // the output's folder must exist and take a new file now, not after the work (a temporary file is made beside it)
+  {
+    std::filesystem::path folder = std::filesystem::absolute(output).parent_path();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(folder, ec)) throw_usage(output_flag + " " + output + ": the folder " + folder.string() + " does not exist");
+    if (::access(folder.c_str(), W_OK | X_OK) != 0) {
+      throw_usage(output_flag + " " + output + ": the folder " + folder.string() + " is not writable (" + std::strerror(errno) + ")");
+    }
+  }
   for (const NamedInput& in : inputs) {
     if (in.path.empty()) continue;
     std::error_code ec;
