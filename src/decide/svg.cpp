@@ -79,7 +79,12 @@ void Plot::point(double x, double y, const std::string& color, const std::string
   const double X = px(x), Y = py(y);
   body_ += fmt::format(R"~(<circle class="mark" cx="{:.1f}" cy="{:.1f}" r="5" fill="{}" fill-opacity="0.85" stroke="{}" stroke-width="{}"><title>{}</title></circle>)~",
                        X, Y, color, ring ? "#000" : "#fff", ring ? 2 : 1, escape(tip));
-  if (!label.empty()) body_ += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" class="pl">{}</text>)~", X + 7, Y - 6, escape(label));
+  if (!label.empty()) {
+    // a label that would run past the frame's right edge is written to the left of its point
+    const bool left = X + 7 + 6.0 * static_cast<double>(label.size()) > w_ - right_;
+    body_ += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" class="pl"{}>{}</text>)~", left ? X - 7 : X + 7, Y - 6, left ? R"( text-anchor="end")" : "",
+                         escape(label));
+  }
   ++marks_;
 }
 
