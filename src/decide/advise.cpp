@@ -179,6 +179,7 @@ Advice advise(const AdviseRequest& req) {
                                   req.kv, context, req.batch, gib(double(kv_bytes)), req.shape.layers, req.shape.kv_heads, req.shape.head_dim(),
                                   kv->bytes_per_element));
 
+  std::vector<const Rung*> rungs;  // each candidate's rung, in the same order
   for (const Rung& r : kRungs) {
     if (r.gguf != gguf_ladder) continue;
     if (!gguf_ladder && req.runtime == "transformers" && std::string_view(r.runtimes).find("transformers") == std::string_view::npos) continue;
@@ -201,14 +202,13 @@ Advice advise(const AdviseRequest& req) {
     c.decode_tps = bw / (static_cast<double>(c.weight_bytes) + static_cast<double>(kv_bytes) / static_cast<double>(req.batch));
     c.decode_tps_batch = static_cast<double>(req.batch) * bw / total;
     a.candidates.push_back(c);
+    rungs.push_back(&r);
   }
   // the descent
   int fallback = -1;  // a rung that fits within the tier but is slower than --min-tps
   for (size_t i = 0; i < a.candidates.size(); ++i) {
     AdviseCandidate& c = a.candidates[i];
-    const Rung* r = nullptr;
-    for (const Rung& x : kRungs)
-      if (c.format == x.format && x.gguf == gguf_ladder) r = &x;
+    const Rung* r = rungs[i];
     if (a.chosen >= 0) {
       const AdviseCandidate& won = a.candidates[a.chosen];
       c.verdict = !c.fits                            ? "does not fit either"
