@@ -337,16 +337,19 @@ namespace vernier {
 namespace {
 
 TEST(Kernels, PreparedMatricesMatchTheReferenceOnEveryShapeBatchAndThreadCount) {
-  // Q4_0, Q8_0, Q4_K and Q6_K on a SIMD path are repacked eight rows at a time; their results stay
-  // within the reference budget (same integer sums, per-row float accumulation with fused
-  // multiply-adds) and do not depend on threads
+  // Q4_0, Q8_0, Q4_K and Q6_K on a SIMD path are repacked eight rows at a time (sixteen, for the
+  // VNNI tiles of 16 rows × up to 8 tokens); their results stay within the reference budget (same
+  // integer sums, per-row float accumulation with fused multiply-adds), do not depend on threads,
+  // and a token's products in a batch are its products alone, bit for bit (whatever its place in
+  // the tiles of 8 tokens)
   RestoreIsa restore;
   std::mt19937 rng(21);
   MatmulWorkspace ws;
+  const int64_t sizes[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 255, 256, 257};
   for (const std::string& isa : available_kernel_isas()) {
     set_kernel_isa(isa);
     for (const GgmlType type : {ggml_type::Q4_0, ggml_type::Q8_0, ggml_type::Q4_K, ggml_type::Q6_K}) {
-      for (int64_t rows : kSizes) {
+      for (int64_t rows : sizes) {
         const int64_t cols = type == ggml_type::Q4_K || type == ggml_type::Q6_K ? 256 * 2 : 32 * 9;
         const std::vector<float> w = values(rng, rows * cols, 0);
         std::vector<uint8_t> wq(static_cast<size_t>(rows * *ggml_row_bytes(*ggml_type_info(type), cols)));
@@ -354,12 +357,19 @@ TEST(Kernels, PreparedMatricesMatchTheReferenceOnEveryShapeBatchAndThreadCount) 
         const int64_t row_bytes = static_cast<int64_t>(wq.size()) / rows;
         const PreparedMatrix pm = prepare_matrix(type, wq.data(), rows, cols);
         EXPECT_EQ(!pm.packed.empty(), isa != "scalar" && rows >= 8) << isa << " rows " << rows;
-        for (int64_t batch : {int64_t{1}, int64_t{3}}) {
-          const std::vector<float> x = values(rng, batch * cols, 0);
+        if (isa == "avx3_vnni") EXPECT_EQ(pm.packed_rows, rows >= 16 ? 16 : rows >= 8 ? 8 : 0) << rows;
+        for (int64_t batch : {int64_t{1}, int64_t{3}, int64_t{9}, int64_t{17}}) {
+          if (batch > 3 && rows > 33 && rows < 255) continue;  // the tiles' token counts, on fewer shapes
+          const std::vector<float> x = values(rng, batch * cols, batch == 9 ? 3 : 0);
           std::vector<float> y1(static_cast<size_t>(batch * rows)), y2(y1.size());
           matmul(pm, x.data(), batch, y1.data(), 1, ws);
           matmul(pm, x.data(), batch, y2.data(), 2, ws);
           EXPECT_EQ(y1, y2) << isa << " rows " << rows;
+          for (int64_t b = 0; b < batch; ++b) {
+            std::vector<float> one(static_cast<size_t>(rows));
+            matmul(pm, x.data() + b * cols, 1, one.data(), 1, ws);
+            EXPECT_TRUE(std::equal(one.begin(), one.end(), y1.begin() + b * rows)) << isa << " rows " << rows << " token " << b;
+          }
           for (int64_t b = 0; b < batch; ++b) {
             std::vector<float> xs(x.begin() + b * cols, x.begin() + (b + 1) * cols);
             for (int64_t r = 0; r < rows; ++r) {

@@ -106,8 +106,9 @@ struct PreparedMatrix {
   GgmlType type = GgmlType::F32;
   const void* data = nullptr;
   int64_t rows = 0, cols = 0;
-  PackedBytes packed;           // eight-row groups of the first rows / 8 · 8 rows
+  PackedBytes packed;           // groups of packed_rows rows: the first rows / packed_rows · packed_rows rows
   int64_t packed_target = 0;    // the Highway target of the path that packed it (0: not packed)
+  int packed_rows = 0;          // 8 (x8 layout) or 16 (x16 layout, the VNNI tiles); 0: not packed
   const PackedTensor* scheme = nullptr;     // set: the weights are this scheme's (type and data unused)
   uint64_t resident_bytes() const;          // what the kernels read: bytes, repacked copy or codes + scales
 };

@@ -82,15 +82,26 @@ void quantize_activation_row(GgmlType type, const float* x, void* out, int64_t n
 }
 
 namespace {
-// The batch's activation rows in the type's dot-product format, in the workspace (grown, not reallocated
-// per call); rows over threads when the batch is large enough to pay for it.
-const uint8_t* quantize_activations(const KernelContext& ctx, GgmlType type, const float* x, int64_t batch, int64_t cols,
-                                    MatmulWorkspace& ws) {
+// Bytes between two activation rows: the row in the type's dot-product format, and where the x16
+// tiles read it, their extras after it (x16.hpp).
+int64_t activation_stride(GgmlType type, int64_t cols, bool extras) {
   const int64_t arb = activation_row_bytes(type, cols);
-  const auto need = static_cast<size_t>(arb * batch);
+  return extras ? (arb + 63) / 64 * 64 + kernels::x16_extras_bytes(type, cols) : arb;
+}
+
+// The batch's activation rows in the type's dot-product format (and the extras where asked), in the
+// workspace (grown, not reallocated per call); rows over threads when the batch is large enough to pay for it.
+const uint8_t* quantize_activations(const KernelContext& ctx, GgmlType type, const float* x, int64_t batch, int64_t cols,
+                                    MatmulWorkspace& ws, bool extras) {
+  const int64_t stride = activation_stride(type, cols, extras), eo = (activation_row_bytes(type, cols) + 63) / 64 * 64;
+  const auto need = static_cast<size_t>(stride * batch);
   if (ws.activations.size() < need) ws.activations.resize(need);
   uint8_t* xq = ws.activations.data();
-  auto task = [&](int64_t b) { quantize_activation_row(type, x + b * cols, xq + b * arb, cols); };
+  auto task = [&](int64_t b) {
+    uint8_t* row = xq + b * stride;
+    quantize_activation_row(type, x + b * cols, row, cols);
+    if (extras) kernels::make_x16_extras(type, row, cols, row + eo);
+  };
   ctx.workers().run(batch >= 4 ? ctx.threads : 1, batch, task);
   return xq;
 }
@@ -156,7 +167,7 @@ uint64_t PreparedMatrix::resident_bytes() const {
   if (scheme) return scheme->bytes();
   if (!packed.empty()) {  // the repacked groups, and the leftover rows read from the original bytes
     const int64_t row_bytes = *ggml_row_bytes(ggml_info(type), cols);
-    return packed.size() + static_cast<uint64_t>((rows % 8) * row_bytes);
+    return packed.size() + static_cast<uint64_t>((rows % packed_rows) * row_bytes);
   }
   return static_cast<uint64_t>(rows * *ggml_row_bytes(ggml_info(type), cols));
 }
@@ -169,13 +180,20 @@ PreparedMatrix prepare_matrix(const KernelContext& ctx, GgmlType type, const voi
   m.rows = rows;
   m.cols = cols;
   const Path& path = kernels::path_of(ctx);
-  if (path.x8.get(type) && rows >= 8 && cols % ti.block_size == 0) {
-    const int64_t nb = cols / ti.block_size, groups = rows / 8, row_bytes = *ggml_row_bytes(ti, cols);
-    const int64_t group_bytes = nb * kernels::x8_block_bytes(type);
+  if (cols % ti.block_size != 0) return m;
+  const int64_t nb = cols / ti.block_size, row_bytes = *ggml_row_bytes(ti, cols);
+  if (path.x16.get(type) && rows >= kernels::kX16Rows) {
+    const int64_t groups = rows / kernels::kX16Rows, group_bytes = nb * kernels::x16_block_bytes(type);
+    m.packed = PackedBytes(static_cast<size_t>(groups * group_bytes));
+    for (int64_t g = 0; g < groups; ++g) kernels::repack_x16(type, w, row_bytes, g, nb, m.packed.data() + g * group_bytes);
+    m.packed_rows = kernels::kX16Rows;
+  } else if (path.x8.get(type) && rows >= 8) {
+    const int64_t groups = rows / 8, group_bytes = nb * kernels::x8_block_bytes(type);
     m.packed = PackedBytes(static_cast<size_t>(groups * group_bytes));
     for (int64_t g = 0; g < groups; ++g) kernels::repack_x8(type, w, row_bytes, g, nb, m.packed.data() + g * group_bytes);
-    m.packed_target = path.target;
+    m.packed_rows = 8;
   }
+  if (m.packed_rows) m.packed_target = path.target;
   return m;
 }
 
@@ -189,7 +207,8 @@ struct Part {
   const PreparedMatrix* m = nullptr;
   float* y = nullptr;
   DotFn dot = nullptr;
-  kernels::PackedRowsFn packed = nullptr;
+  kernels::PackedRowsFn packed = nullptr;  // x8 groups
+  kernels::TileFn tile = nullptr;           // x16 groups
   int64_t row_bytes = 0, nb = 0, groups = 0, group_bytes = 0, chunks = 1;
 };
 constexpr int64_t kTile = 16;  // rows per tile: a tile stays in cache while every activation row passes
@@ -206,12 +225,15 @@ Part make_part(const Path& path, const PreparedMatrix& m, float* y, int t) {
   p.m = &m;
   p.y = y;
   p.dot = path.table[m.type];
-  p.packed = m.packed.empty() ? nullptr : path.x8.get(m.type);  // the layout is the same on every path that has one
+  // A layout is the same on every path that has its kernels; a path without them (a matrix packed
+  // for another path) reads the original bytes.
+  if (m.packed_rows == 8) p.packed = path.x8.get(m.type);
+  if (m.packed_rows == kernels::kX16Rows) p.tile = path.x16.get(m.type);
   p.row_bytes = *ggml_row_bytes(ti, m.cols);
   p.nb = m.cols / ti.block_size;
-  if (p.packed) {
-    p.groups = m.rows / 8;
-    p.group_bytes = p.nb * kernels::x8_block_bytes(m.type);
+  if (p.packed || p.tile) {
+    p.groups = m.rows / m.packed_rows;
+    p.group_bytes = p.nb * (p.tile ? kernels::x16_block_bytes(m.type) : kernels::x8_block_bytes(m.type));
     p.chunks = t == 1 ? 1 : std::min<int64_t>(std::max<int64_t>(p.groups / 2, 1), 4 * t);
   } else {
     p.chunks = t == 1 ? 1 : std::min<int64_t>((m.rows + kTile - 1) / kTile, 4 * t);
@@ -222,9 +244,25 @@ Part make_part(const Path& path, const PreparedMatrix& m, float* y, int t) {
 // Chunk c of a part: its weight tiles against the batch's activation rows, btile rows at a time (about
 // 256 KiB, so they stay in L2 while the chunk's tiles pass over them: a 512-row batch re-read from L3
 // for every weight tile had kept a second thread from helping).
-void run_chunk(const Part& p, int64_t c, const uint8_t* xq, int64_t arb, int64_t batch, int64_t btile) {
+void run_chunk(const Part& p, int64_t c, const uint8_t* xq, int64_t arb, int64_t eo, int64_t batch, int64_t btile) {
   const PreparedMatrix& m = *p.m;
   const auto* wb = static_cast<const uint8_t*>(m.data);
+  if (p.tile) {  // x16: each group of 16 rows against the tile's tokens, 8 at a time, its weights staying in cache
+    const int64_t g0 = p.groups * c / p.chunks, g1 = p.groups * (c + 1) / p.chunks;
+    for (int64_t b0 = 0; b0 < batch; b0 += btile) {
+      const int64_t b1 = std::min(batch, b0 + btile);
+      for (int64_t g = g0; g < g1; ++g)
+        for (int64_t t0 = b0; t0 < b1; t0 += kernels::kX16Tokens) {
+          const int n = static_cast<int>(std::min<int64_t>(kernels::kX16Tokens, b1 - t0));
+          p.tile(m.packed.data() + g * p.group_bytes, xq + t0 * arb, arb, eo, n, p.nb, p.y + t0 * m.rows + kernels::kX16Rows * g, m.rows);
+        }
+      if (c == p.chunks - 1) {  // the leftover rows (fewer than 16) from the original bytes
+        for (int64_t b = b0; b < b1; ++b)
+          for (int64_t r = kernels::kX16Rows * p.groups; r < m.rows; ++r) p.y[b * m.rows + r] = p.dot(wb + r * p.row_bytes, xq + b * arb, m.cols);
+      }
+    }
+    return;
+  }
   if (p.packed) {
     const int64_t g0 = p.groups * c / p.chunks, g1 = p.groups * (c + 1) / p.chunks;
     for (int64_t b0 = 0; b0 < batch; b0 += btile) {
@@ -299,19 +337,24 @@ void matmul(const KernelContext& ctx, std::span<const MatmulJob> jobs, const flo
     parts = parts_big.data();
   }
   int64_t total = 0;
+  bool extras = false;
+  GgmlType act_type = first.type;  // the extras follow a tiled matrix's type (its group of types shares them)
   for (size_t i = 0; i < jobs.size(); ++i) {
     parts[i] = make_part(path, *jobs[i].m, jobs[i].y, t);
     total += parts[i].chunks;
+    if (parts[i].tile && !extras) act_type = jobs[i].m->type;
+    extras = extras || parts[i].tile;
   }
-  const int64_t cols = first.cols, arb = activation_row_bytes(first.type, cols);
+  const int64_t cols = first.cols, arb = activation_stride(act_type, cols, extras);
+  const int64_t eo = (activation_row_bytes(act_type, cols) + 63) / 64 * 64;
   KernelContext actx = ctx;
   actx.threads = t;
-  const uint8_t* xq = quantize_activations(actx, first.type, x, batch, cols, ws);
+  const uint8_t* xq = quantize_activations(actx, act_type, x, batch, cols, ws, extras);
   const int64_t btile = std::clamp<int64_t>((int64_t{256} << 10) / std::max<int64_t>(arb, 1), 1, std::max<int64_t>(batch, 1));
   auto task = [&](int64_t c) {
     size_t i = 0;
     while (c >= parts[i].chunks) c -= parts[i++].chunks;
-    run_chunk(parts[i], c, xq, arb, batch, btile);
+    run_chunk(parts[i], c, xq, arb, eo, batch, btile);
   };
   ctx.workers().run(t, total, task);
 }

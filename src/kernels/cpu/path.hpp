@@ -6,6 +6,7 @@
 #include <string>
 
 #include "dot.hpp"
+#include "x16.hpp"
 #include "vernier/kernels.hpp"
 
 namespace vernier::kernels {
@@ -15,6 +16,7 @@ struct Path {
   DotTable table;            // the reference's entries where the target has no kernel of its own
   int64_t target = 0;        // Highway target bit; 0 for the scalar reference
   X8Kernels x8;              // eight-row kernels, where the path has them
+  X16Kernels x16;            // sixteen-row tile kernels (AVX-512 VNNI), preferred to x8 where set
   bool vnni() const { return name == "avx3_vnni"; }
 };
 
