@@ -49,4 +49,19 @@ class Backend {
 
 std::unique_ptr<Backend> make_cpu_backend(const KernelContext& ctx);
 
+// Where a forward pass's time goes, operation by operation (`vernier run --profile`): a backend that
+// times each call of the one it wraps (steady clock around the call, so a product's time includes
+// its activation quantization, thread wake-ups and barrier), and counts the weight bytes each
+// product reads (its matrices' resident bytes), so that bytes ÷ time is the products' bandwidth.
+struct BackendProfile {
+  enum Op : int { matmul, rmsnorm, rope, attention, swiglu, add, kOps };
+  static const char* name(int op);
+  double seconds[kOps] = {};
+  int64_t calls[kOps] = {};
+  uint64_t weight_bytes = 0;  // read by the products
+  double total() const;
+};
+// The profile must outlive the backend.
+std::unique_ptr<Backend> make_profiled_backend(std::unique_ptr<Backend> inner, BackendProfile& profile);
+
 }  // namespace vernier

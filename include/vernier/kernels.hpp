@@ -172,4 +172,8 @@ DotFn kernel_dot_fn(const KernelContext& ctx, GgmlType weight_type);
 // The same with the scalar reference kernel, whatever the current path.
 float reference_dot(GgmlType weight_type, const void* w, const void* xq, int64_t n);
 
+// v[i] = exp(v[i] − shift) for i < n, and returns their sum (the numerators and denominator of a
+// softmax, shift its maximum): Highway's vector Exp on a SIMD path, std::exp on the scalar one.
+float exp_sum(const KernelContext& ctx, float* v, int64_t n, float shift);
+
 }  // namespace vernier

@@ -13,7 +13,9 @@
 #include <random>
 
 #include "cli_common.hpp"
+#include "vernier/backend.hpp"
 #include "vernier/error.hpp"
+#include "vernier/kernels.hpp"
 #include "vernier/file.hpp"
 #include "vernier/llama_runtime.hpp"
 #include "vernier/sampler.hpp"
@@ -30,7 +32,7 @@ struct RunOptions {
   int64_t seed = 42;
   int64_t context = 0;
   int threads = 0;
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, profile = false;
   static SamplerOptions greedy_default() {
     SamplerOptions o;  // llama.cpp's filters; the temperature is vernier's: greedy unless asked
     o.temp = 0;
@@ -60,6 +62,51 @@ std::string prompt_of(const RunOptions& opt) {
   return opt.prompt;
 }
 
+// --profile: the phase's wall time split over the backend's operations; what is left is the
+// runtime's own work between them (embedding rows, KV cache writes, the logits) and, for decode,
+// sampling (timed apart).
+struct PhaseProfile {
+  BackendProfile ops;
+  double wall = 0, sampling = 0;
+  int64_t tokens = 0;
+};
+BackendProfile minus(const BackendProfile& a, const BackendProfile& b) {
+  BackendProfile d;
+  for (int i = 0; i < BackendProfile::kOps; ++i) {
+    d.seconds[i] = a.seconds[i] - b.seconds[i];
+    d.calls[i] = a.calls[i] - b.calls[i];
+  }
+  d.weight_bytes = a.weight_bytes - b.weight_bytes;
+  return d;
+}
+nlohmann::json profile_json(const PhaseProfile& p) {
+  nlohmann::json ops = nlohmann::json::object();
+  for (int i = 0; i < BackendProfile::kOps; ++i) ops[BackendProfile::name(i)] = {{"seconds", p.ops.seconds[i]}, {"calls", p.ops.calls[i]}};
+  return {{"tokens", p.tokens}, {"wall_seconds", p.wall}, {"sampling_seconds", p.sampling}, {"operations", ops},
+          {"other_seconds", std::max(0.0, p.wall - p.ops.total() - p.sampling)}, {"weight_bytes_read", p.ops.weight_bytes}};
+}
+void print_profile(const PhaseProfile& prompt, const PhaseProfile& decode) {
+  std::cerr << fmt::format("\nprofile          prompt ({} tokens)        decode ({} tokens)\n", prompt.tokens, decode.tokens);
+  std::cerr << fmt::format("{:<22}{:>10}{:>7}{:>15}{:>7}\n", "", "ms", "%", "ms per token", "%");
+  const auto row = [&](const std::string& name, double ps, double ds) {
+    const double pt = prompt.wall > 0 ? 100 * ps / prompt.wall : 0, dt = decode.wall > 0 ? 100 * ds / decode.wall : 0;
+    const double dpt = decode.tokens > 0 ? 1e3 * ds / static_cast<double>(decode.tokens) : 0;
+    std::cerr << fmt::format("{:<22}{:>10.1f}{:>6.1f}%{:>15.3f}{:>6.1f}%\n", name, 1e3 * ps, pt, dpt, dt);
+  };
+  for (int i = 0; i < BackendProfile::kOps; ++i) row(BackendProfile::name(i), prompt.ops.seconds[i], decode.ops.seconds[i]);
+  row("sampling", prompt.sampling, decode.sampling);
+  row("other", std::max(0.0, prompt.wall - prompt.ops.total() - prompt.sampling), std::max(0.0, decode.wall - decode.ops.total() - decode.sampling));
+  row("total", prompt.wall, decode.wall);
+  const auto gbs = [](const PhaseProfile& p) {
+    const double s = p.ops.seconds[BackendProfile::matmul];
+    return s > 0 ? static_cast<double>(p.ops.weight_bytes) / s / 1e9 : 0.0;
+  };
+  std::cerr << fmt::format("matrix products read the weights at {:.1f} GB/s in decode ({} per token; {:.1f} GB/s counting the whole step), "
+                           "{:.1f} GB/s in the prompt\n",
+                           gbs(decode), format_bytes_short(decode.tokens > 0 ? decode.ops.weight_bytes / static_cast<uint64_t>(decode.tokens) : 0),
+                           decode.wall > 0 ? static_cast<double>(decode.ops.weight_bytes) / decode.wall / 1e9 : 0.0, gbs(prompt));
+}
+
 void run(const RunOptions& opt) {
   require_model(opt.model);
   if (opt.n_predict < -1) throw_usage("-n/--n-predict must be >= -1 (-1: until the context is full or the model ends the text)");
@@ -79,7 +126,13 @@ void run(const RunOptions& opt) {
     if (opt.steps > 0) context = std::min(m.config.context, std::max(opt.steps, P));
     else if (opt.n_predict >= 0) context = std::min(m.config.context, std::max<int64_t>(P + opt.n_predict, 1));
   }
-  LlamaRuntime rt(m, RuntimeOptions{context, opt.threads, parse_kv_type(opt.kv), opt.batch, isa});
+  const RuntimeOptions ropt{context, opt.threads, parse_kv_type(opt.kv), opt.batch, isa};
+  BackendProfile prof;
+  const KernelContext kctx = make_kernel_context(isa, opt.threads);
+  std::unique_ptr<LlamaRuntime> rt_owner =
+      opt.profile ? std::make_unique<LlamaRuntime>(m, ropt, make_profiled_backend(make_cpu_backend(kctx), prof))
+                  : std::make_unique<LlamaRuntime>(m, ropt);
+  LlamaRuntime& rt = *rt_owner;
   if (prompt.empty()) throw_usage("the prompt is empty and the model adds no BOS token: give a -p/--prompt");
   if (static_cast<int64_t>(prompt.size()) > rt.context()) {
     throw_usage(fmt::format("the prompt is {} tokens, longer than the context of {}", prompt.size(), rt.context()));
@@ -119,13 +172,17 @@ void run(const RunOptions& opt) {
     logits = rt.forward(std::span<const int32_t>(prompt.data() + b0, static_cast<size_t>(nb)), b0);
   }
   const auto t_prompt = std::chrono::steady_clock::now();
+  const BackendProfile after_prompt = prof;
+  double sampling_s = 0;
   for (int64_t i = 0; i + 1 < npre; ++i) emit(prompt[static_cast<size_t>(i)], prompt[static_cast<size_t>(i + 1)]);
   int32_t token = prompt[static_cast<size_t>(npre - 1)];
   int64_t pos = npre, decoded = 0;
   bool ended = false;
   if (npre < P) emit(token, prompt[static_cast<size_t>(npre)]);  // --steps ends inside the prompt
   for (int64_t i = 0; i < samples; ++i) {
+    const auto ts = std::chrono::steady_clock::now();
     const int32_t next = sample_token(logits, history, opt.sampler, rng);
+    sampling_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
     generated.push_back(next);
     history.push_back(next);
     if (ends(next)) {
@@ -144,13 +201,18 @@ void run(const RunOptions& opt) {
   const double gen_s = std::chrono::duration<double>(t1 - t_prompt).count();
   const double prompt_tps = prompt_s > 0 ? static_cast<double>(npre) / prompt_s : 0;
   const double gen_tps = gen_s > 0 && decoded > 0 ? static_cast<double>(decoded) / gen_s : 0;
+  const PhaseProfile prompt_prof{after_prompt, prompt_s, 0, npre};
+  const PhaseProfile decode_prof{minus(prof, after_prompt), gen_s, sampling_s, decoded};
+  const std::string kernels_name = opt.profile ? kctx.isa() : rt.isa();
   if (opt.json) {
-    print_json({{"text", text}, {"prompt_tokens", prompt}, {"generated_tokens", generated},
+    nlohmann::json j{{"text", text}, {"prompt_tokens", prompt}, {"generated_tokens", generated},
                 {"prompt_tokens_per_second", prompt_tps}, {"generation_tokens_per_second", gen_tps},
                 {"seed", seed}, {"stopped", ended ? "end of text" : cut_by_context ? "context full" : "length"},
-                {"kernel_isa", rt.isa()}, {"threads", rt.threads()},
+                {"kernel_isa", kernels_name}, {"threads", rt.threads()},
                 {"peak_rss_bytes", peak_rss_bytes()}, {"model_bytes", rt.weight_bytes()},
-                {"resident_weight_bytes", rt.resident_weight_bytes()}});
+                {"resident_weight_bytes", rt.resident_weight_bytes()}};
+    if (opt.profile) j["profile"] = {{"prompt", profile_json(prompt_prof)}, {"decode", profile_json(decode_prof)}};
+    print_json(j);
     return;
   }
   std::cout << '\n';
@@ -160,8 +222,9 @@ void run(const RunOptions& opt) {
   }
   std::cerr << fmt::format("prompt {} tokens at {:.1f} tok/s, generated {} tokens at {:.1f} tok/s ({} threads, {} kernels); "
                            "peak RSS {}, weights {} stored, {} resident\n",
-                           npre, prompt_tps, generated.size(), gen_tps, rt.threads(), rt.isa(), format_bytes_short(peak_rss_bytes()),
+                           npre, prompt_tps, generated.size(), gen_tps, rt.threads(), kernels_name, format_bytes_short(peak_rss_bytes()),
                            format_bytes_short(rt.weight_bytes()), format_bytes_short(rt.resident_weight_bytes()));
+  if (opt.profile) print_profile(prompt_prof, decode_prof);
 }
 }  // namespace
 
@@ -194,6 +257,9 @@ void add_run_command(CLI::App& app) {
   add_isa_option(cmd, opt->isa);
   cmd->add_option("--kv", opt->kv, "KV cache format: " + kv_type_names())->capture_default_str();
   cmd->add_option("--tokenizer", opt->tokenizer, kTokenizerHelp);
+  cmd->add_flag("--profile", opt->profile,
+                "Time each operation of the forward pass (matrix products, RMSNorm, RoPE, attention, SwiGLU, residual adds), "
+                "sampling and the rest, for the prompt and per decoded token, and the products' weight bandwidth");
   add_quiet_flag(cmd, opt->quiet);
   add_json_flag(cmd, opt->json, "the text and figures");
   add_refused_option(cmd, "-i", "-i was vernier's prompt flag; the prompt is -p/--prompt (llama.cpp's -i is interactive mode, "

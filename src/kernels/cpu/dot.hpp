@@ -86,6 +86,11 @@ void repack_x8(GgmlType type, const void* w, int64_t row_bytes, int64_t group, i
 bool vnni_supported();
 void vnni_dots(DotTable& table, X8Kernels& x8);
 
+// v[i] = exp(v[i] − shift) for i < n, returning their sum (softmax_simd.cpp); nullptr for a target
+// this build has no kernel for.
+using ExpSumFn = float (*)(float* v, int64_t n, float shift);
+ExpSumFn exp_sum_fn(int64_t target);
+
 // The Highway target of the process default path (0: the scalar reference).
 int64_t current_target();
 // The Highway targets this build compiled kernels for and this CPU supports, best first.

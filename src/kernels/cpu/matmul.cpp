@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -120,6 +121,16 @@ float kernel_dot(GgmlType type, const void* w, const void* xq, int64_t n) { retu
 float reference_dot(GgmlType type, const void* w, const void* xq, int64_t n) {
   info_or_throw(type);
   return kernels::reference_dots()[type](w, xq, n);
+}
+
+float exp_sum(const KernelContext& ctx, float* v, int64_t n, float shift) {
+  if (const kernels::ExpSumFn f = kernels::path_of(ctx).exp_sum) return f(v, n, shift);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    v[i] = std::exp(v[i] - shift);
+    sum += v[i];
+  }
+  return sum;
 }
 
 PackedBytes::PackedBytes(size_t n) {

@@ -17,6 +17,7 @@ struct Path {
   int64_t target = 0;        // Highway target bit; 0 for the scalar reference
   X8Kernels x8;              // eight-row kernels, where the path has them
   X16Kernels x16;            // sixteen-row tile kernels (AVX-512 VNNI), preferred to x8 where set
+  ExpSumFn exp_sum = nullptr;  // attention's softmax numerators (nullptr: std::exp, the reference)
   bool vnni() const { return name == "avx3_vnni"; }
 };
 
