@@ -175,5 +175,7 @@ float reference_dot(GgmlType weight_type, const void* w, const void* xq, int64_t
 // v[i] = exp(v[i] − shift) for i < n, and returns their sum (the numerators and denominator of a
 // softmax, shift its maximum): Highway's vector Exp on a SIMD path, std::exp on the scalar one.
 float exp_sum(const KernelContext& ctx, float* v, int64_t n, float shift);
+// gate[i] = SiLU(gate[i]) · up[i] for i < n (LLaMA's SwiGLU), Highway's Exp on a SIMD path.
+void silu_mul(const KernelContext& ctx, float* gate, const float* up, int64_t n);
 
 }  // namespace vernier

@@ -120,13 +120,7 @@ class CpuBackend final : public Backend {
     ctx_.workers().run(2 * a.n * H * positions * hd < (int64_t{1} << 20) ? 1 : ctx_.threads, a.n * H, task);
   }
 
-  void swiglu(float* gate, const float* up, int64_t n) override {
-    for (int64_t e = 0; e < n; ++e) {
-      float g = gate[e];
-      g *= 1.0f / (1.0f + std::exp(-g));  // SiLU
-      gate[e] = g * up[e];
-    }
-  }
+  void swiglu(float* gate, const float* up, int64_t n) override { silu_mul(ctx_, gate, up, n); }
 
   void add(float* x, const float* y, int64_t n) override {
     for (int64_t e = 0; e < n; ++e) x[e] += y[e];

@@ -90,6 +90,8 @@ void vnni_dots(DotTable& table, X8Kernels& x8);
 // this build has no kernel for.
 using ExpSumFn = float (*)(float* v, int64_t n, float shift);
 ExpSumFn exp_sum_fn(int64_t target);
+using SiluMulFn = void (*)(float* gate, const float* up, int64_t n);  // gate = SiLU(gate) · up
+SiluMulFn silu_mul_fn(int64_t target);
 
 // The Highway target of the process default path (0: the scalar reference).
 int64_t current_target();

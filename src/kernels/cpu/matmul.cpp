@@ -133,6 +133,15 @@ float exp_sum(const KernelContext& ctx, float* v, int64_t n, float shift) {
   return sum;
 }
 
+void silu_mul(const KernelContext& ctx, float* gate, const float* up, int64_t n) {
+  if (const kernels::SiluMulFn f = kernels::path_of(ctx).silu_mul) return f(gate, up, n);
+  for (int64_t e = 0; e < n; ++e) {
+    float g = gate[e];
+    g *= 1.0f / (1.0f + std::exp(-g));  // SiLU
+    gate[e] = g * up[e];
+  }
+}
+
 PackedBytes::PackedBytes(size_t n) {
   if (n == 0) return;
   // From 2 MiB up: 2 MiB-aligned, but not rounded up to 2 MiB (the tail that is not a whole huge

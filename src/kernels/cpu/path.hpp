@@ -18,6 +18,7 @@ struct Path {
   X8Kernels x8;              // eight-row kernels, where the path has them
   X16Kernels x16;            // sixteen-row tile kernels (AVX-512 VNNI), preferred to x8 where set
   ExpSumFn exp_sum = nullptr;  // attention's softmax numerators (nullptr: std::exp, the reference)
+  SiluMulFn silu_mul = nullptr;  // the FFN's SiLU(gate) · up (nullptr: std::exp, the reference)
   bool vnni() const { return name == "avx3_vnni"; }
 };
 
