@@ -377,6 +377,25 @@ TEST(CliFiles, RunAndEvalGiveTheGoldenFiguresAndRefuseBadRequests) {
   const auto again = nlohmann::json::parse(run("run " + model + " --prompt 'Once upon a time' -n 20 --temp 0.8 --seed 7 --json").out);
   EXPECT_EQ(again["generated_tokens"], j["generated_tokens"]) << "seeded sampling repeats";
   EXPECT_EQ(again["text"], j["text"]);
+  // --profile: the same text; per phase the operations' times add up to at most the wall time, each
+  // layer's products were timed (stories260K: 5 layers × 4 calls, Q/K/V and gate/up being fused
+  // products, plus the output matrix), and the decode's products read the same bytes every token
+  const auto prof = nlohmann::json::parse(run("run " + model + " --prompt 'Once upon a time' -n 20 --temp 0.8 --seed 7 --json --profile").out);
+  EXPECT_EQ(prof["text"], j["text"]);
+  for (const char* phase : {"prompt", "decode"}) {
+    const auto& p = prof["profile"][phase];
+    double sum = 0;
+    for (const auto& [name, op] : p["operations"].items()) sum += op["seconds"].get<double>();
+    EXPECT_LE(sum + p["sampling_seconds"].get<double>(), p["wall_seconds"].get<double>() * 1.0001 + 1e-6) << phase;
+    EXPECT_GT(p["operations"]["matrix products"]["calls"].get<int64_t>(), 0) << phase;
+  }
+  const auto& dec = prof["profile"]["decode"];
+  EXPECT_EQ(dec["operations"]["matrix products"]["calls"].get<int64_t>(), dec["tokens"].get<int64_t>() * (5 * 4 + 1));
+  EXPECT_EQ(dec["weight_bytes_read"].get<uint64_t>() % static_cast<uint64_t>(dec["tokens"].get<int64_t>()), 0u);
+  r = run("run " + model + " --prompt 'Once upon a time' -n 4 --profile");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("attention"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("GB/s in decode"), std::string::npos) << r.err;
   r = run("run " + model + " --prompt 'Once upon a time there was a bear' --ctx 4");
   EXPECT_EQ(r.code, 2) << "a prompt longer than the context: " << r.err;
   EXPECT_EQ(run("run " + model + " -n -2").code, 2);
