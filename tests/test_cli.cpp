@@ -392,6 +392,19 @@ TEST(CliFiles, RunAndEvalGiveTheGoldenFiguresAndRefuseBadRequests) {
   const auto& dec = prof["profile"]["decode"];
   EXPECT_EQ(dec["operations"]["matrix products"]["calls"].get<int64_t>(), dec["tokens"].get<int64_t>() * (5 * 4 + 1));
   EXPECT_EQ(dec["weight_bytes_read"].get<uint64_t>() % static_cast<uint64_t>(dec["tokens"].get<int64_t>()), 0u);
+  // weight-only schemes multiply against bfloat16 activations unless asked (W4A16); f32 stays available
+  const std::string text = vernier::testdata::shared("text/tinystories-excerpt.txt");
+  const auto kld = [&](const std::string& act) {
+    const CliResult e = run("eval " + model + " --scheme int4-asym-g32 --base " + model + " --text " + text +
+                            " --ctx 64 --chunks 4 --json --quiet" + (act.empty() ? "" : " --activations " + act));
+    EXPECT_EQ(e.code, 0) << e.err;
+    return e.code == 0 ? nlohmann::json::parse(e.out)["kld"]["mean"].get<double>() : -1.0;
+  };
+  const double k_default = kld(""), k_bf16 = kld("bf16"), k_f32 = kld("f32");
+  EXPECT_EQ(k_default, k_bf16);
+  EXPECT_NE(k_bf16, k_f32);
+  EXPECT_NEAR(k_bf16, k_f32, 0.02 * k_f32) << "bfloat16 rounding of the activations moves the KLD by little";
+  EXPECT_EQ(run("run " + model + " --prompt 'Once' -n 2 --activations fp4").code, 2);
   r = run("run " + model + " --prompt 'Once upon a time' -n 4 --profile");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("attention"), std::string::npos) << r.err;

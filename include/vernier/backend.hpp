@@ -47,7 +47,8 @@ class Backend {
   virtual void add(float* x, const float* y, int64_t n) = 0;
 };
 
-std::unique_ptr<Backend> make_cpu_backend(const KernelContext& ctx);
+// act: what weight-only (scheme) matrices multiply against (GGUF types keep their own formats).
+std::unique_ptr<Backend> make_cpu_backend(const KernelContext& ctx, Activations act = Activations::f32);
 
 // Where a forward pass's time goes, operation by operation (`vernier run --profile`): a backend that
 // times each call of the one it wraps (steady clock around the call, so a product's time includes

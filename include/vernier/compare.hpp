@@ -42,6 +42,7 @@ struct CompareOptions {
   int64_t decode_tokens = 64;            // greedy tokens timed per combination (0: no decode timing)
   int threads = 0;
   std::string isa;
+  Activations activations = Activations::f32;  // of the weight-only (scheme) rows
   GptqOptions gptq;
   AwqOptions awq;                        // clip: on under awq, off under awq+gptq (eval's defaults)
   // combination `index` of `count`, what it is doing ("quantizing", "evaluating 3/12", …), and the

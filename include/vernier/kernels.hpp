@@ -27,6 +27,8 @@
 namespace vernier {
 
 class ThreadPool;
+// What vernier's weight-only formats multiply against (see the weight-only matmul below).
+enum class Activations : uint8_t { f32, bf16, q8_0 };
 namespace kernels {
 struct Path;
 }
@@ -125,7 +127,9 @@ struct MatmulJob {
   float* y = nullptr;
 };
 void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t batch, int threads, MatmulWorkspace& ws);
-void matmul(const KernelContext& ctx, std::span<const MatmulJob> jobs, const float* x, int64_t batch, MatmulWorkspace& ws);
+// act: what scheme matrices multiply against (GGML types use their own activation formats).
+void matmul(const KernelContext& ctx, std::span<const MatmulJob> jobs, const float* x, int64_t batch, MatmulWorkspace& ws,
+            Activations act = Activations::f32);
 
 // vernier's own weight-only formats (a QuantizedTensor): integer codes of any width in either mode
 // and at any granularity, NF4 and FP8 — decoded to float32 in registers and multiplied with
@@ -144,7 +148,6 @@ void matmul(const KernelContext& ctx, std::span<const MatmulJob> jobs, const flo
 // weight-only format gets the integer products GGUF types use (W4A8). Where the CPU has
 // AVX512-VNNI, 4-bit integer codes in groups of a multiple of 128 values take a vpdpbusd kernel
 // (four products per int32 lane per instruction, exact integer block sums).
-enum class Activations : uint8_t { f32, bf16, q8_0 };
 const char* activations_name(Activations act);  // "f32", "bf16", "q8_0"
 Activations parse_activations(std::string_view name);  // throws a usage Error naming the choices
 bool kernel_supports(const Scheme& scheme);

@@ -68,6 +68,10 @@ struct RuntimeOptions {
   // block at a time, so no layer reads positions another layer wrote). forward() then takes only
   // batches from position 0 (a later one would read the last layer's K/V).
   bool shared_kv = false;
+  // What vernier's weight-only formats (schemes) multiply against: float32 activations, bfloat16-
+  // rounded ones (W4A16, as GPU runtimes do: the CLI's default) or Q8_0-quantized ones (W4A8).
+  // GGUF types take their own activation formats whatever this says.
+  Activations activations = Activations::f32;
 };
 
 class LlamaRuntime {

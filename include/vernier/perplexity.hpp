@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 
+#include "vernier/kernels.hpp"
 #include "vernier/kv_cache.hpp"
 #include "vernier/model.hpp"
 
@@ -33,6 +34,7 @@ struct PerplexityOptions {
   std::string isa;               // kernel path of both runtimes ("auto", "scalar", …; "": the process default)
   KvType kv = KvType::f32;       // the model's KV cache (a base model always keeps f32)
   int64_t batch = 512;           // tokens per forward pass (a chunk of ctx − 1 tokens takes ⌈/batch⌉)
+  Activations activations = Activations::f32;  // of the model's weight-only (scheme) matrices
   // Base logits: --save-logits writes this model's logits at every scored position to a file, which
   // a later run reads with base_logits in place of running a base model (the KL divergence of
   // llama-perplexity's --kl-divergence-base workflow). The file (vernier's own, see docs/runtime.md):

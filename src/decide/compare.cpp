@@ -149,6 +149,7 @@ double decode_speed(const Model& m, const std::vector<int32_t>& prompt, const Co
   ro.context = std::min<int64_t>(opt.decode_tokens + 1, m.config.context > 0 ? m.config.context : opt.decode_tokens + 1);
   ro.threads = opt.threads;
   ro.isa = opt.isa;
+  ro.activations = opt.activations;
   ro.max_batch = 1;
   LlamaRuntime rt(m, ro);
   const int64_t steps = std::min<int64_t>(opt.decode_tokens, ro.context);
@@ -299,6 +300,7 @@ CompareResult compare_models(const Model& source, const CompareOptions& opt) {
   p.batch = opt.batch;
   p.threads = opt.threads;
   p.isa = opt.isa;
+  p.activations = opt.activations;
   // the base run: its PPL, and its logits kept for every row when they fit in 2 GiB of scratch disk
   const Tokenizer tok(source.tokenizer);
   const std::vector<int32_t> ids = tok.encode(opt.text, true, false);

@@ -140,7 +140,9 @@ PerplexityResult perplexity(const Model& m, const std::string& text, const Perpl
   r.chunks = r.text_tokens / opt.ctx;
   if (opt.max_chunks > 0) r.chunks = std::min(r.chunks, opt.max_chunks);
   const int64_t batch = std::min(opt.batch, opt.ctx - 1);
-  LlamaRuntime rt(m, RuntimeOptions{opt.ctx, opt.threads, opt.kv, batch, opt.isa});
+  RuntimeOptions ropt{opt.ctx, opt.threads, opt.kv, batch, opt.isa};
+  ropt.activations = opt.activations;
+  LlamaRuntime rt(m, ropt);
   r.kernel_isa = rt.isa();
   const int64_t V = rt.config().vocab;
   r.kv_bytes_per_token = rt.kv_bytes_per_token();

@@ -19,7 +19,7 @@ namespace vernier {
 namespace {
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(const KernelContext& ctx) : ctx_(ctx) {}
+  CpuBackend(const KernelContext& ctx, Activations act) : ctx_(ctx), act_(act) {}
   std::string name() const override { return "cpu (" + ctx_.isa() + ", " + std::to_string(ctx_.threads) + " threads)"; }
 
   PreparedMatrix prepare(GgmlType type, const void* data, int64_t rows, int64_t cols) override {
@@ -27,7 +27,7 @@ class CpuBackend final : public Backend {
   }
   PreparedMatrix prepare(const PackedTensor& w) override { return prepare_matrix(w); }
 
-  void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t n) override { vernier::matmul(ctx_, jobs, x, n, ws_); }
+  void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t n) override { vernier::matmul(ctx_, jobs, x, n, ws_, act_); }
 
   void rmsnorm(float* out, const float* x, const float* w, int64_t n, int64_t d, float eps) override {
     for (int64_t i = 0; i < n; ++i) {
@@ -128,10 +128,11 @@ class CpuBackend final : public Backend {
 
  private:
   KernelContext ctx_;
+  Activations act_;
   MatmulWorkspace ws_;
 };
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(const KernelContext& ctx) { return std::make_unique<CpuBackend>(ctx); }
+std::unique_ptr<Backend> make_cpu_backend(const KernelContext& ctx, Activations act) { return std::make_unique<CpuBackend>(ctx, act); }
 
 }  // namespace vernier

@@ -193,7 +193,7 @@ LlamaRuntime::LlamaRuntime(const Model& m, int64_t context, int threads, KvType 
     : LlamaRuntime(m, RuntimeOptions{context, threads, kv, max_batch, ""}) {}
 
 LlamaRuntime::LlamaRuntime(const Model& m, const RuntimeOptions& opt)
-    : LlamaRuntime(m, opt, make_cpu_backend(make_kernel_context(opt.isa, opt.threads))) {
+    : LlamaRuntime(m, opt, make_cpu_backend(make_kernel_context(opt.isa, opt.threads), opt.activations)) {
   isa_ = make_kernel_context(opt.isa, opt.threads).isa();
 }
 

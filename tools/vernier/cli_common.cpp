@@ -180,6 +180,22 @@ void add_isa_option(CLI::App* cmd, std::string& isa) {
   cmd->add_option("--isa", isa, "Kernel path: " + names + " (env VERNIER_ISA)")->capture_default_str();
 }
 
+void add_activations_option(CLI::App* cmd, std::string& act) {
+  cmd->add_option("--activations", act,
+                  "What weight-only formats (vernier's schemes: int4-asym-g128, nf4-b64, …) multiply against: bf16 "
+                  "(activations rounded to bfloat16, W4A16 as GPU runtimes compute), f32, or q8_0 (quantized per 32 "
+                  "values, W4A8); GGUF types keep their own formats")
+      ->capture_default_str()
+      ->check([](const std::string& v) {
+        try {
+          parse_activations(v);
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      });
+}
+
 void add_quiet_flag(CLI::App* cmd, bool& quiet) { cmd->add_flag("--quiet", quiet, "No progress on stderr"); }
 
 void add_json_flag(CLI::App* cmd, bool& json, const std::string& what) { cmd->add_flag("--json", json, "Print " + what + " as JSON"); }

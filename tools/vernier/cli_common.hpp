@@ -63,6 +63,7 @@ CLI::Option* add_ctx_option(CLI::App* cmd, int64_t& ctx, const std::string& help
 CLI::Option* add_batch_option(CLI::App* cmd, int64_t& batch, const std::string& help, bool old_spelling);
 // An old spelling whose meaning moved to another flag: hidden from --help, refused with `message`.
 void add_refused_option(CLI::App* cmd, const std::string& name, const std::string& message);
+void add_activations_option(CLI::App* cmd, std::string& act);  // --activations bf16|f32|q8_0 (weight-only formats)
 void add_isa_option(CLI::App* cmd, std::string& isa);  // --isa auto|scalar|avx2|avx3|avx3_vnni (env VERNIER_ISA)
 void add_quiet_flag(CLI::App* cmd, bool& quiet);
 void add_json_flag(CLI::App* cmd, bool& json, const std::string& what = "the result");

@@ -17,7 +17,7 @@ namespace vernier::cli {
 
 namespace {
 struct CompareCli {
-  std::string model, tokenizer, text_file, calib, html, protocol = "windows", isa = "auto";
+  std::string model, tokenizer, text_file, calib, html, protocol = "windows", isa = "auto", activations = "bf16";
   std::vector<std::string> types, methods = {"rtn"};
   int64_t ctx = 256, chunks = 0, batch = 512, calib_ctx = 256, calib_windows = 128, decode_tokens = 64;
   int threads = 0;
@@ -67,6 +67,7 @@ void run_compare(const CompareCli& c) {
   o.batch = c.batch;
   o.threads = c.threads;
   o.isa = resolve_isa(c.isa);
+  o.activations = parse_activations(c.activations);
   if (c.decode_tokens < 0) throw_usage("--decode-tokens must be 0 or more");
   o.decode_tokens = c.decode_tokens;
   std::unique_ptr<HtmlOutput> html;
@@ -113,6 +114,7 @@ void add_compare_command(CLI::App& app) {
   add_batch_option(cmd, c->batch, "Tokens per forward pass of the evaluation", false)->capture_default_str();
   add_threads_option(cmd, c->threads);
   add_isa_option(cmd, c->isa);
+  add_activations_option(cmd, c->activations);
   cmd->add_option("--tokenizer", c->tokenizer, kTokenizerHelp);
   cmd->add_option("--html", c->html, "Also write the HTML report (one self-contained file with plots) here");
   add_quiet_flag(cmd, c->quiet);

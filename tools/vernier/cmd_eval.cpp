@@ -20,7 +20,7 @@ namespace vernier::cli {
 
 namespace {
 struct EvalOptions {
-  std::string model, text_file, tokenizer, base, kv = "f32", isa = "auto", save_logits, base_logits, scheme, protocol = "llama.cpp";
+  std::string model, text_file, tokenizer, base, kv = "f32", isa = "auto", activations = "bf16", save_logits, base_logits, scheme, protocol = "llama.cpp";
   MethodCli method;
   int64_t ctx = 512, chunks = 0, batch = 512;
   int threads = 0;
@@ -74,6 +74,7 @@ void run_eval(const EvalOptions& opt) {
   p.max_chunks = opt.chunks;
   p.threads = opt.threads;
   p.isa = isa;
+  p.activations = parse_activations(opt.activations);
   p.kv = parse_kv_type(opt.kv);
   Progress progress(opt.quiet);
   p.progress = [&progress](int64_t c, int64_t n, double ppl) { progress.update(c, n, fmt::format("[{}/{}] PPL so far {:.4f}", c + 1, n, ppl), double(c + 1) / double(n)); };
@@ -151,6 +152,7 @@ void add_eval_command(CLI::App& app) {
   add_batch_option(cmd, opt->batch, "Tokens per forward pass", true)->capture_default_str();
   add_threads_option(cmd, opt->threads);
   add_isa_option(cmd, opt->isa);
+  add_activations_option(cmd, opt->activations);
   cmd->add_option("--tokenizer", opt->tokenizer, kTokenizerHelp);
   add_quiet_flag(cmd, opt->quiet);
   add_json_flag(cmd, opt->json);

@@ -26,7 +26,7 @@ namespace vernier::cli {
 
 namespace {
 struct RunOptions {
-  std::string model, prompt, short_prompt, prompt_file, tokenizer, kv = "f32", isa = "auto", scheme;
+  std::string model, prompt, short_prompt, prompt_file, tokenizer, kv = "f32", isa = "auto", scheme, activations = "bf16";
   int64_t n_predict = -1, steps = -1, batch = 512;  // steps < 0: not given
   SamplerOptions sampler = greedy_default();
   int64_t seed = 42;
@@ -126,11 +126,12 @@ void run(const RunOptions& opt) {
     if (opt.steps > 0) context = std::min(m.config.context, std::max(opt.steps, P));
     else if (opt.n_predict >= 0) context = std::min(m.config.context, std::max<int64_t>(P + opt.n_predict, 1));
   }
-  const RuntimeOptions ropt{context, opt.threads, parse_kv_type(opt.kv), opt.batch, isa};
+  RuntimeOptions ropt{context, opt.threads, parse_kv_type(opt.kv), opt.batch, isa};
+  ropt.activations = parse_activations(opt.activations);
   BackendProfile prof;
   const KernelContext kctx = make_kernel_context(isa, opt.threads);
   std::unique_ptr<LlamaRuntime> rt_owner =
-      opt.profile ? std::make_unique<LlamaRuntime>(m, ropt, make_profiled_backend(make_cpu_backend(kctx), prof))
+      opt.profile ? std::make_unique<LlamaRuntime>(m, ropt, make_profiled_backend(make_cpu_backend(kctx, ropt.activations), prof))
                   : std::make_unique<LlamaRuntime>(m, ropt);
   LlamaRuntime& rt = *rt_owner;
   if (prompt.empty()) throw_usage("the prompt is empty and the model adds no BOS token: give a -p/--prompt");
@@ -255,6 +256,7 @@ void add_run_command(CLI::App& app) {
                   "nf4-b64, Q4_K (any type `vernier formats` lists)");
   add_threads_option(cmd, opt->threads);
   add_isa_option(cmd, opt->isa);
+  add_activations_option(cmd, opt->activations);
   cmd->add_option("--kv", opt->kv, "KV cache format: " + kv_type_names())->capture_default_str();
   cmd->add_option("--tokenizer", opt->tokenizer, kTokenizerHelp);
   cmd->add_flag("--profile", opt->profile,

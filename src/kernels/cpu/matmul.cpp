@@ -331,16 +331,17 @@ bool sgemm_product(const KernelContext& ctx, std::span<const MatmulJob> jobs, co
 }
 }  // namespace
 
-void matmul(const KernelContext& ctx, std::span<const MatmulJob> jobs, const float* x, int64_t batch, MatmulWorkspace& ws) {
+void matmul(const KernelContext& ctx, std::span<const MatmulJob> jobs, const float* x, int64_t batch, MatmulWorkspace& ws,
+            Activations act) {
   if (jobs.empty()) return;
   const PreparedMatrix& first = *jobs[0].m;
-  if (jobs.size() == 1 && first.scheme) return matmul(ctx, *first.scheme, x, batch, jobs[0].y, ws);
+  if (jobs.size() == 1 && first.scheme) return matmul(ctx, *first.scheme, x, batch, jobs[0].y, ws, act);
   if (sgemm_product(ctx, jobs, x, batch)) return;
   for (const MatmulJob& j : jobs) {
     if (j.m->cols != first.cols) throw_usage("matmul: matrices of one product need the same number of columns");
     if (j.m->scheme || first.scheme || activation_key(j.m->type) != activation_key(first.type)) {
       // vernier's schemes, or different activation formats: one product at a time
-      for (const MatmulJob& k : jobs) matmul(ctx, std::span<const MatmulJob>(&k, 1), x, batch, ws);
+      for (const MatmulJob& k : jobs) matmul(ctx, std::span<const MatmulJob>(&k, 1), x, batch, ws, act);
       return;
     }
   }
