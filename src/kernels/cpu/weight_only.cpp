@@ -291,6 +291,14 @@ void matmul_scheme(const KernelContext& ctx, const W& w, const float* x, int64_t
         const int64_t re = std::min(r1, rt + kTile);
         const kernels::WoDesc td = decode ? tile_desc(d, rt, re, buf) : d;
         const int64_t base = decode ? rt : 0;  // the kernels' row index: relative to the tile when decoded
+        if (k.tokens && b1 - b0 > 1) {  // each row's codes decoded once for up to tokens_at_once tokens
+          for (int64_t r = rt; r < re; ++r)
+            for (int64_t b = b0; b < b1; b += k.tokens_at_once) {
+              const int n = static_cast<int>(std::min<int64_t>(k.tokens_at_once, b1 - b));
+              k.tokens(td, w.codes.data() + r * w.row_bytes, r - base, x + b * w.cols, w.cols, xsum + b * gpr, gpr, n, y + b * rows + r, rows);
+            }
+          continue;
+        }
         for (int64_t b = b0; b < b1; ++b) {
           const float* xb = x + b * w.cols;
           float* yb = y + b * rows;

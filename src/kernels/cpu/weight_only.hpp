@@ -25,11 +25,18 @@ namespace vernier::kernels {
 enum class XLayout : uint8_t { natural, split32, dwords128, bf16_words128, q8_split128 };
 inline constexpr int64_t kQ8SplitBytes = 192;  // per 128 values
 using WoRowsFn = void (*)(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, const float* xsum, float* out);
+// One row against `tokens` (1…tokens_at_once) activation rows x_t = x + t·x_stride (group sums at
+// xsum + t·xsum_stride), results to out[t·out_stride]; each (row, token) gets exactly the operations
+// `one` gives it.
+using WoTokensFn = void (*)(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, int64_t x_stride,
+                            const float* xsum, int64_t xsum_stride, int tokens, float* out, int64_t out_stride);
 struct WoKernels {
   WoDotFn one = nullptr;    // a single row
   WoRowsFn rows = nullptr;  // rows_at_once rows; each row gets exactly the operations `one` does
   int rows_at_once = 1;
   XLayout x_layout = XLayout::natural;  // the order the kernels read x in (arrange_activations)
+  WoTokensFn tokens = nullptr;  // a batch's tokens several at a time, where the kernel has that form
+  int tokens_at_once = 0;
 };
 // The one-row and kRows-row entry points of a kernel family K (`static constexpr int kRows` and
 // `template <int R> static void Rows(d, codes, row, x, xsum, out)`), so that one row gets exactly the

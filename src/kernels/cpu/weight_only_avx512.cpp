@@ -122,6 +122,51 @@ struct Bf16Kernel {
   }
 };
 
+// The same products for one row and up to 8 tokens: a 128-value step's codes decoded once serve
+// every token (the prompt's products), and each (row, token) gets exactly the operations
+// Bf16Kernel::Rows gives it alone — two accumulators by step parity, the same group totals — so a
+// token's results are the same bits in a batch as on its own.
+template <int T>
+void Bf16TokensT(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, int64_t x_stride, const float* xsum,
+                 int64_t xsum_stride, float* out, int64_t out_stride) {
+  const int64_t L = d.group_len;
+  const __m512i base = _mm512_set1_epi16(static_cast<int16_t>(0x4300 | d.flip));
+  RowTotals<1> totals[T];
+  for (int64_t j = 0; j < d.groups_per_row; ++j) {
+    __m512 acc[T][2];
+    for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    for (int64_t i = j * L; i < (j + 1) * L; i += 128) {
+      const __m512i c = _mm512_loadu_si512(codes + i / 2);
+      for (int s = 0; s < 4; ++s) {
+        const __m512i w = s == 3 ? _mm512_xor_si512(_mm512_srli_epi16(c, 12), base)
+                                 : _mm512_ternarylogic_epi32(s > 0 ? _mm512_srli_epi16(c, 4 * s) : c, _mm512_set1_epi16(15), base, 0x6A);
+        for (int t = 0; t < T; ++t) {
+          const auto xv = reinterpret_cast<__m512bh>(_mm512_loadu_si512(reinterpret_cast<const uint16_t*>(x + t * x_stride) + i + 32 * s));
+          acc[t][s & 1] = _mm512_dpbf16_ps(acc[t][s & 1], reinterpret_cast<__m512bh>(w), xv);
+        }
+      }
+    }
+    for (int t = 0; t < T; ++t) {
+      const __m512 sum = _mm512_add_ps(acc[t][0], acc[t][1]);
+      totals[t].add_group(d, row, j, &sum, 128.0f, xsum[t * xsum_stride + j]);
+    }
+  }
+  for (int t = 0; t < T; ++t) totals[t].finish(out + t * out_stride);
+}
+void Bf16Tokens(const WoDesc& d, const uint8_t* codes, int64_t row, const float* x, int64_t x_stride, const float* xsum,
+                int64_t xsum_stride, int tokens, float* out, int64_t out_stride) {
+  switch (tokens) {
+    case 1: return Bf16TokensT<1>(d, codes, row, x, x_stride, xsum, xsum_stride, out, out_stride);
+    case 2: return Bf16TokensT<2>(d, codes, row, x, x_stride, xsum, xsum_stride, out, out_stride);
+    case 3: return Bf16TokensT<3>(d, codes, row, x, x_stride, xsum, xsum_stride, out, out_stride);
+    case 4: return Bf16TokensT<4>(d, codes, row, x, x_stride, xsum, xsum_stride, out, out_stride);
+    case 5: return Bf16TokensT<5>(d, codes, row, x, x_stride, xsum, xsum_stride, out, out_stride);
+    case 6: return Bf16TokensT<6>(d, codes, row, x, x_stride, xsum, xsum_stride, out, out_stride);
+    case 7: return Bf16TokensT<7>(d, codes, row, x, x_stride, xsum, xsum_stride, out, out_stride);
+    default: return Bf16TokensT<8>(d, codes, row, x, x_stride, xsum, xsum_stride, out, out_stride);
+  }
+}
+
 }  // namespace
 
 bool bf16_supported() {
@@ -132,7 +177,10 @@ bool bf16_supported() {
 WoKernels wo_bf16_kernels(const WoDesc& d) {
   static const bool supported = bf16_supported();
   if (!supported || d.kind != WoKind::integer || d.bits != 4 || d.group_len % 128 != 0 || d.cols % d.group_len != 0) return {};
-  return EntryPoints<Bf16Kernel>(XLayout::bf16_words128);
+  WoKernels k = EntryPoints<Bf16Kernel>(XLayout::bf16_words128);
+  k.tokens = Bf16Tokens;
+  k.tokens_at_once = 8;
+  return k;
 }
 
 }  // namespace vernier::kernels
