@@ -1,6 +1,8 @@
 // Error metrics on hand-computed cases; plan arithmetic against published parameter counts.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <cmath>
 
 #include "vernier/error.hpp"
@@ -36,6 +38,40 @@ TEST(Metrics, ExactZeroAndNonFiniteCases) {
   EXPECT_TRUE(std::isnan(error_stats(a, n).max_abs));
   EXPECT_TRUE(std::isnan(error_stats(a, n).mse));
   EXPECT_THROW(error_stats(a, std::vector<float>{1.0f}), Error);
+}
+
+TEST(Metrics, VectorSumsAgreeWithAScalarOracleAndKeepNonFiniteValues) {
+  // the sums run in double vector lanes (metrics_simd.cpp): the same terms in another order
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (const size_t n : {size_t{1}, size_t{7}, size_t{8}, size_t{9}, size_t{1000}, size_t{1027}}) {
+    std::vector<float> r(n), a(n);
+    for (size_t i = 0; i < n; ++i) {
+      r[i] = nd(rng);
+      a[i] = r[i] + 0.01f * nd(rng);
+    }
+    double e2 = 0, r2 = 0, mx = 0, dot = 0, a2 = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const double e = static_cast<double>(a[i]) - r[i];
+      e2 += e * e;
+      r2 += static_cast<double>(r[i]) * r[i];
+      a2 += static_cast<double>(a[i]) * a[i];
+      dot += static_cast<double>(r[i]) * a[i];
+      mx = std::max(mx, std::fabs(e));
+    }
+    const ErrorStats s = error_stats(r, a);
+    EXPECT_NEAR(s.mse, e2 / static_cast<double>(n), 1e-12 * e2 / static_cast<double>(n)) << n;
+    EXPECT_EQ(s.max_abs, mx) << n;
+    EXPECT_NEAR(s.sqnr_db, 10 * std::log10(r2 / e2), 1e-9) << n;
+    EXPECT_NEAR(s.cosine, dot / std::sqrt(r2 * a2), 1e-12) << n;
+    for (const float bad : {NAN, INFINITY}) {
+      std::vector<float> b = a;
+      b[n / 2] = bad;
+      const ErrorStats t = error_stats(r, b);
+      EXPECT_FALSE(std::isfinite(t.max_abs)) << n << " " << bad;
+      EXPECT_FALSE(std::isfinite(t.mse)) << n << " " << bad;
+    }
+  }
 }
 
 TEST(Metrics, PerRowAndAccumulatedEqualTheWhole) {

@@ -54,6 +54,18 @@ ErrorAccumulator quantize_rows(const QuantMethod& method, GgmlType type, const f
   return acc[0];
 }
 
+// Whether every value is finite: exponent bits not all ones, tested on the bits so that the loop
+// vectorizes (std::isfinite per value was a fifth of a Q8_0 quantization's time).
+bool all_finite(std::span<const float> x) {
+  uint32_t bad = 0;
+  for (const float v : x) {
+    uint32_t b;
+    std::memcpy(&b, &v, 4);
+    bad |= static_cast<uint32_t>((b & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
+
 std::vector<size_t> tensor_order(const Model& m) {
   std::vector<std::string> names;
   for (const auto& t : m.tensors) names.push_back(t.name);
@@ -150,7 +162,7 @@ QuantizeModelReport quantize_model(const Model& m, const std::string& path, cons
       r.bytes = t.nbytes;
     } else {
       const std::span<const float> x = to_f32(t, in, xbuf);
-      if (!opt.allow_nonfinite) {
+      if (!opt.allow_nonfinite && !all_finite(x)) {
         for (size_t i = 0; i < x.size(); ++i) {
           if (!std::isfinite(x[i])) {
             throw_bad_input(m.path + ": tensor '" + t.name + "': element " + std::to_string(i) + " (row " +

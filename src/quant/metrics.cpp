@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "quant/metrics_simd.hpp"
 #include "vernier/error.hpp"
 
 namespace vernier {
@@ -13,18 +14,13 @@ void ErrorAccumulator::add(std::span<const float> reference, std::span<const flo
     throw_usage("error statistics: reference has " + std::to_string(reference.size()) +
                 " values, approximation " + std::to_string(approx.size()));
   }
-  for (size_t i = 0; i < reference.size(); ++i) {
-    const double r = reference[i];
-    const double a = approx[i];
-    const double e = a - r;
-    err2_ += e * e;
-    err_ += e;
-    ref2_ += r * r;
-    app2_ += a * a;
-    dot_ += r * a;
-    const double ae = std::fabs(e);
-    if (ae > max_abs_ || std::isnan(ae)) max_abs_ = ae;  // a NaN, once seen, stays
-  }
+  const ErrorSums e = error_sums(reference.data(), approx.data(), reference.size());
+  err2_ += e.err2;
+  err_ += e.err;
+  ref2_ += e.ref2;
+  app2_ += e.app2;
+  dot_ += e.dot;
+  if (e.max_abs > max_abs_ || std::isnan(e.max_abs)) max_abs_ = e.max_abs;  // a NaN, once seen, stays
   n_ += static_cast<int64_t>(reference.size());
 }
 
