@@ -64,9 +64,11 @@ inline constexpr int64_t x8_block_bytes(GgmlType type) {
   }
 }
 using PackedRowsFn = void (*)(const uint8_t* group, const void* x, int64_t blocks, float* out);
-struct X8Kernels {
-  PackedRowsFn q4_0 = nullptr, q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
-  PackedRowsFn get(GgmlType type) const {
+// One kernel per repacked type (the x8 and x16 layouts take the same four).
+template <class Fn>
+struct RepackedKernels {
+  Fn q4_0 = nullptr, q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
+  Fn get(GgmlType type) const {
     switch (type) {
       case ggml_type::Q4_0: return q4_0;
       case ggml_type::Q8_0: return q8_0;
@@ -76,6 +78,7 @@ struct X8Kernels {
     }
   }
 };
+using X8Kernels = RepackedKernels<PackedRowsFn>;
 X8Kernels x8_kernels(int64_t target);  // empty where the target has none
 // Rows 8·group … 8·group + 7 of a Q4_0, Q8_0, Q4_K or Q6_K matrix (row_bytes apart) into out
 // (blocks × x8_block_bytes).

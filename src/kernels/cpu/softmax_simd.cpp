@@ -62,35 +62,21 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace vernier::kernels {
-ExpSumFn exp_sum_fn(int64_t target) {
-  struct Entry {
-    int64_t target;
-    ExpSumFn fn;
-  };
-  const Entry entries[] = {
-      {HWY_AVX3_DL, HWY_CHOOSE_AVX3_DL(ExpSum)},
-      {HWY_AVX3, HWY_CHOOSE_AVX3(ExpSum)},
-      {HWY_AVX2, HWY_CHOOSE_AVX2(ExpSum)},
-  };
-  for (const Entry& e : entries) {
-    if (e.target == target && e.fn) return e.fn;
-  }
+namespace {
+// The kernel of `target` among the compiled ones (HWY_CHOOSE_* is nullptr for a target not compiled).
+template <class Fn>
+Fn for_target(int64_t target, Fn avx3_dl, Fn avx3, Fn avx2) {
+  if (target == HWY_AVX3_DL) return avx3_dl;
+  if (target == HWY_AVX3) return avx3;
+  if (target == HWY_AVX2) return avx2;
   return nullptr;
 }
+}  // namespace
+ExpSumFn exp_sum_fn(int64_t target) {
+  return for_target<ExpSumFn>(target, HWY_CHOOSE_AVX3_DL(ExpSum), HWY_CHOOSE_AVX3(ExpSum), HWY_CHOOSE_AVX2(ExpSum));
+}
 SiluMulFn silu_mul_fn(int64_t target) {
-  struct Entry {
-    int64_t target;
-    SiluMulFn fn;
-  };
-  const Entry entries[] = {
-      {HWY_AVX3_DL, HWY_CHOOSE_AVX3_DL(SiluMul)},
-      {HWY_AVX3, HWY_CHOOSE_AVX3(SiluMul)},
-      {HWY_AVX2, HWY_CHOOSE_AVX2(SiluMul)},
-  };
-  for (const Entry& e : entries) {
-    if (e.target == target && e.fn) return e.fn;
-  }
-  return nullptr;
+  return for_target<SiluMulFn>(target, HWY_CHOOSE_AVX3_DL(SiluMul), HWY_CHOOSE_AVX3(SiluMul), HWY_CHOOSE_AVX2(SiluMul));
 }
 }  // namespace vernier::kernels
 #endif

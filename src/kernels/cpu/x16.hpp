@@ -32,6 +32,7 @@
 
 #include <cstdint>
 
+#include "dot.hpp"
 #include "vernier/ggml_types.hpp"
 
 namespace vernier::kernels {
@@ -39,9 +40,6 @@ namespace vernier::kernels {
 inline constexpr int kX16Rows = 16;
 inline constexpr int kX16Tokens = 8;  // tokens per tile: 8 accumulators beside the decoded weights
 
-inline constexpr bool x16_packable(GgmlType type) {
-  return type == ggml_type::Q4_0 || type == ggml_type::Q8_0 || type == ggml_type::Q4_K || type == ggml_type::Q6_K;
-}
 inline constexpr int64_t x16_block_bytes(GgmlType type) {
   switch (type) {
     case ggml_type::Q4_0: return 32 + 4 * 64;
@@ -64,18 +62,7 @@ void make_x16_extras(GgmlType type, const uint8_t* act_row, int64_t cols, uint8_
 // row at act + t·act_stride, its extras at that + extras_offset. nb: blocks (or super-blocks) per row.
 using TileFn = void (*)(const uint8_t* group, const uint8_t* act, int64_t act_stride, int64_t extras_offset, int tokens,
                         int64_t nb, float* y, int64_t y_stride);
-struct X16Kernels {
-  TileFn q4_0 = nullptr, q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
-  TileFn get(GgmlType type) const {
-    switch (type) {
-      case ggml_type::Q4_0: return q4_0;
-      case ggml_type::Q8_0: return q8_0;
-      case ggml_type::Q4_K: return q4_k;
-      case ggml_type::Q6_K: return q6_k;
-      default: return nullptr;
-    }
-  }
-};
+using X16Kernels = RepackedKernels<TileFn>;
 X16Kernels vnni_tiles();  // tiles_vnni.cpp; call only where vnni_supported()
 
 }  // namespace vernier::kernels
