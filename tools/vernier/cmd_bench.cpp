@@ -1,12 +1,14 @@
 // vernier bench — memory read bandwidth and the matrix kernels' throughput against it.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <sstream>
 #include <thread>
 
+#include "bench_peer.hpp"
 #include "cli_common.hpp"
 #include "vernier/bench.hpp"
 #include "vernier/error.hpp"
@@ -21,7 +23,7 @@ struct BenchCliOptions {
   std::vector<std::string> types, shapes, activations;
   std::vector<int64_t> batches = {1, 8};
   std::vector<int> threads;
-  std::string isa = "auto";
+  std::string isa = "auto", peer;
   int repetitions = 5;
   double bandwidth_mib = 1024, paired_mib = 256;
   bool json = false, quiet = false;
@@ -72,7 +74,17 @@ void run_bench(const BenchCliOptions& o) {
   opt.progress = [&](const std::string& s) { progress.update(0, 0, s); };
   const auto bw = measure_read_bandwidth(opt.threads, static_cast<uint64_t>(o.bandwidth_mib * 1048576.0), opt.repetitions);
   const auto res = bench_matmul(opt, bw);
+  PeerRun peer;
+  if (!o.peer.empty()) peer = run_peer(o.peer, res, opt.progress);
   progress.clear();
+  if (!o.peer.empty() && peer.exe.empty()) std::cerr << "peer: no test-backend-ops in " << o.peer << " or its bin/ (skipped)\n";
+  // vernier's figure at the most threads it measured, beside the peer's
+  const int most = *std::max_element(opt.threads.begin(), opt.threads.end());
+  const auto ours = [&](const PeerRow& p) -> const MatmulBenchResult* {
+    for (const auto& r : res)
+      if (r.name == p.type && r.m == p.m && r.k == p.k && r.batch == p.batch && r.threads == most) return &r;
+    return nullptr;
+  };
   if (o.json) {
     nlohmann::json j;
     j["kernel_isa"] = kernel_isa();
@@ -84,6 +96,17 @@ void run_bench(const BenchCliOptions& o) {
                              {"threads", r.threads}, {"seconds", r.seconds}, {"gbs", r.gbs}, {"gflops", r.gflops},
                              {"ratio_to_bandwidth", r.ratio_to_bandwidth}, {"paired_bandwidth_gbs", r.paired_bandwidth_gbs},
                              {"weight_bytes", r.weight_bytes}});
+    }
+    if (!peer.exe.empty()) {
+      j["peer"] = {{"test_backend_ops", peer.exe}, {"version", peer.version}, {"threads", "its own: hardware threads / 2"}};
+      for (const PeerRow& p : peer.rows) {
+        const MatmulBenchResult* r = ours(p);
+        nlohmann::json row{{"type", p.type}, {"m", p.m}, {"k", p.k}, {"batch", p.batch}, {"vernier_threads", most},
+                           {"vernier_gflops", r ? r->gflops : 0.0}};
+        row["peer_gflops"] = p.gflops ? nlohmann::json(*p.gflops) : nlohmann::json();
+        row["ratio"] = p.gflops && r && *p.gflops > 0 ? nlohmann::json(r->gflops / *p.gflops) : nlohmann::json();
+        j["peer"]["matmul"].push_back(row);
+      }
     }
     print_json(j);
     return;
@@ -103,6 +126,19 @@ void run_bench(const BenchCliOptions& o) {
   std::cout << "\nmedian of up to " << o.repetitions << " runs each; GB/s counts the weight bytes read once per product;\n"
                "'bandwidth then' is the read bandwidth sampled right after each run, and 'of bandwidth' the median of\n"
                "each run's ratio to it.\n";
+  if (peer.exe.empty()) return;
+  std::cout << "\npeer: " << peer.exe << (peer.version.empty() ? "" : " (" + peer.version + ")")
+            << ", test-backend-ops perf -o MUL_MAT, its own thread count (hardware threads / 2); vernier at " << most
+            << " thread(s)\n";
+  Table pt;
+  pt.header = {"type", "m x k", "batch", "vernier GFLOPS", "peer GFLOPS", "vernier / peer"};
+  for (const PeerRow& p : peer.rows) {
+    const MatmulBenchResult* r = ours(p);
+    pt.rows.push_back({p.type, fmt::format("{}x{}", p.m, p.k), std::to_string(p.batch), r ? fixed(r->gflops, 1) : "-",
+                       p.gflops ? fixed(*p.gflops, 1) : "- (no such case)",
+                       p.gflops && r && *p.gflops > 0 ? fmt::format("{:.2f}x", r->gflops / *p.gflops) : "-"});
+  }
+  pt.print(std::cout);
 }
 }  // namespace
 
@@ -124,6 +160,9 @@ void add_bench_command(CLI::App& app) {
                   "Buffer read after every timed product to pair it with the bandwidth of that moment, MiB (0: "
                   "compare with the first measurement only)")
       ->capture_default_str();
+  cmd->add_option("--peer", opt->peer,
+                  "A llama.cpp build directory (with bin/test-backend-ops): its MUL_MAT perf on the same GGUF types, shapes "
+                  "and batches, run after vernier's, with the ratios (skipped with a message where it has none)");
   add_quiet_flag(cmd, opt->quiet);
   add_json_flag(cmd, opt->json, "the results");
   cmd->callback([opt] { run_bench(*opt); });
