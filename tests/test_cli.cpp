@@ -351,6 +351,10 @@ TEST(CliFiles, InterruptedQuantizeLeavesNoFileBehind) {
     vernier::GgufMetadata kv;
     kv.emplace_back("general.architecture", vernier::GgufValue::string("llama"));
     kv.emplace_back("llama.block_count", vernier::GgufValue::u32(1));
+    kv.emplace_back("llama.embedding_length", vernier::GgufValue::u32(1024));
+    kv.emplace_back("llama.feed_forward_length", vernier::GgufValue::u32(4096));
+    kv.emplace_back("llama.attention.head_count", vernier::GgufValue::u32(8));
+    kv.emplace_back("llama.attention.head_count_kv", vernier::GgufValue::u32(8));
     w.set_metadata(kv);
     for (int i = 0; i < 3; ++i) w.add_tensor("blk.0.t" + std::to_string(i) + ".weight", {4096, 1024}, vernier::GgmlType::F32);
     w.write_header();

@@ -2,6 +2,7 @@
 // reads (through links too, --force or not), and a destination that is a FIFO or device (issue 17, item 2).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -124,6 +125,56 @@ TEST(CliHostile, TheKvCacheIsSizedToTheRunAndAnAbsurdContextIsRefused) {
 }  // namespace
 
 namespace {
+// A GGUF whose hyperparameters a LLaMA forward pass cannot run is neither quantized nor converted
+// into a file `run` would then refuse: refused before writing, naming the hyperparameter.
+void write_config_model(const std::string& path, uint32_t heads, uint32_t blocks, float theta, float eps) {
+  vernier::GgufWriter w(path, true);
+  w.set_metadata({{"general.architecture", vernier::GgufValue::string("llama")},
+                  {"llama.embedding_length", vernier::GgufValue::u32(64)},
+                  {"llama.feed_forward_length", vernier::GgufValue::u32(128)},
+                  {"llama.block_count", vernier::GgufValue::u32(blocks)},
+                  {"llama.attention.head_count", vernier::GgufValue::u32(heads)},
+                  {"llama.attention.head_count_kv", vernier::GgufValue::u32(heads)},
+                  {"llama.rope.freq_base", vernier::GgufValue::f32(theta)},
+                  {"llama.attention.layer_norm_rms_epsilon", vernier::GgufValue::f32(eps)}});
+  w.add_tensor("token_embd.weight", {64, 8}, vernier::GgmlType::F32);
+  w.add_tensor("blk.0.attn_q.weight", {64, 64}, vernier::GgmlType::F32);
+  w.write_header();
+  std::vector<float> v(64 * 64);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = 0.01f * static_cast<float>(i % 97) - 0.3f;
+  w.write_tensor({reinterpret_cast<const uint8_t*>(v.data()), 64 * 8 * 4});
+  w.write_tensor({reinterpret_cast<const uint8_t*>(v.data()), v.size() * 4});
+  w.finish();
+}
+
+TEST(CliHostile, HyperparametersARunWouldRefuseAreRefusedBeforeWriting) {
+  const std::string in = vernier::testdata::temp_path("config_model.gguf"), out = vernier::testdata::temp_path("config_out.gguf");
+  std::filesystem::remove(out);
+  write_config_model(in, 4, 1, 10000.0f, 1e-5f);
+  ASSERT_EQ(run("convert " + in + " -o " + out + " --quiet").code, 0) << "the well-formed one converts";
+  std::filesystem::remove(out);
+  struct Case {
+    uint32_t heads, blocks;
+    float theta, eps;
+    const char* names;
+  };
+  const Case cases[] = {{0, 1, 10000.0f, 1e-5f, "attention heads"},
+                        {3, 1, 10000.0f, 1e-5f, "heads of an even size"},
+                        {4, 2, 10000.0f, 1e-5f, "blocks"},
+                        {4, 1, -1.0f, 1e-5f, "RoPE base"},
+                        {4, 1, 10000.0f, NAN, "RMSNorm epsilon"}};
+  for (const Case& c : cases) {
+    write_config_model(in, c.heads, c.blocks, c.theta, c.eps);
+    for (const std::string cmd : {"convert " + in + " -o " + out + " --quiet", "quantize " + in + " -o " + out + " --type Q8_0 --quiet"}) {
+      const CliResult r = run(cmd);
+      EXPECT_EQ(r.code, 1) << cmd << ": " << r.err;
+      EXPECT_NE(r.err.find(c.names), std::string::npos) << cmd << ": " << r.err;
+      EXPECT_NE(r.err.find(in), std::string::npos) << "names the file: " << r.err;
+      EXPECT_FALSE(std::filesystem::exists(out)) << cmd;
+    }
+  }
+}
+
 // Names and values from a file reach the terminal escaped: no byte of them is a control sequence.
 TEST(CliHostile, NamesAndValuesArePrintedEscaped) {
   const std::string path = vernier::testdata::temp_path("escape.gguf");

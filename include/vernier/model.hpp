@@ -96,6 +96,14 @@ struct Model {
 // Architectures other than LlamaForCausalLM and MistralForCausalLM are refused by name.
 Model load_model(const std::string& path, const std::string& tokenizer_path = "");
 
+// Throws a bad-input Error naming the file and the hyperparameter when the model's LLaMA
+// hyperparameters cannot be run (a zero width, FFN width, head or block count, heads not a multiple of the KV
+// heads or not splitting the width into even head sizes, a non-positive or non-finite RMSNorm epsilon
+// or RoPE base, block tensors numbered past the block count or fewer blocks than it). The runtime
+// checks it on load, and quantize and convert before they write a file. A GGUF that declares none of
+// width, blocks, heads and FFN width (an importance matrix, a store of tensors) passes: it is no model.
+void validate_llama_config(const Model& m);
+
 // Reads a tensor as float32 (F32, F16, BF16 and F64 data); throws naming the tensor otherwise.
 void read_f32(const ModelTensor& t, std::span<float> out);
 

@@ -143,6 +143,7 @@ GgufMetadata build_gguf_metadata(const Model& m, uint32_t file_type) {
 
 ConvertReport write_gguf(const Model& m, const std::string& path, const ConvertOptions& opt) {
   refuse_overwriting_input(m, path);
+  validate_llama_config(m);  // no file vernier would then refuse to run
   std::vector<GgmlType> types;
   for (const auto& t : m.tensors) types.push_back(target_type(t, opt));
   for (size_t i = 0; i < m.tensors.size(); ++i) {
@@ -199,6 +200,7 @@ ConvertReport write_gguf(const Model& m, const std::string& path, const ConvertO
 
 ConvertReport write_safetensors(const Model& m, const std::string& path, const ConvertOptions& opt) {
   refuse_overwriting_input(m, path);
+  validate_llama_config(m);  // no file vernier would then refuse to run
   SafetensorsWriter w(path, opt.overwrite);
   w.set_metadata({{"format", "pt"}});
   std::vector<GgmlType> types;

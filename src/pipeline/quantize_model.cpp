@@ -98,6 +98,7 @@ QuantizeModelReport quantize_model(const Model& m, const std::string& path, cons
   const auto t0 = std::chrono::steady_clock::now();
   if (!opt.file_type) throw_usage("quantize_model: no file type given");
   if (same_file(path, m.path)) throw_usage(path + ": is the input; write the output to another path");
+  validate_llama_config(m);  // no file vernier would then refuse to run
   QuantizeModelReport report;
   report.threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 

@@ -111,6 +111,7 @@ struct TempDir {
 HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, const HfCheckpointOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   HfCheckpointReport report;
+  validate_llama_config(m);  // no checkpoint vernier would then refuse to run
   const Scheme scheme = hf_layout_scheme(opt.layout, opt.scheme);
   report.scheme = scheme;
   const QuantMethod& method = opt.method ? *opt.method : rtn_method();

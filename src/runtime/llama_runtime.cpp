@@ -204,10 +204,8 @@ LlamaRuntime::LlamaRuntime(const Model& m, const RuntimeOptions& opt, std::uniqu
 }
 
 void LlamaRuntime::init(const Model& m, const RuntimeOptions& opt) {
-  if (c_.dim <= 0 || c_.layers <= 0 || c_.heads <= 0 || c_.kv_heads <= 0 || c_.ffn <= 0 || c_.vocab <= 0 ||
-      c_.heads % c_.kv_heads != 0 || c_.dim % c_.heads != 0 || c_.head_dim() % 2 != 0) {
-    throw_bad_input(m.path + ": incomplete or inconsistent LLaMA hyperparameters (dim, layers, heads, KV heads, FFN, vocabulary)");
-  }
+  validate_llama_config(m);
+  if (c_.vocab <= 0) throw_bad_input(m.path + ": no vocabulary (no tokenizer tokens and no vocab_size): nothing to run");
   context_ = opt.context > 0 ? opt.context : c_.context;
   if (context_ <= 0) throw_usage("no context length: pass one");
   max_batch_ = std::max<int64_t>(1, std::min(opt.max_batch, context_));
