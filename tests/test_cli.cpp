@@ -20,6 +20,7 @@
 #include <string>
 
 #include "cli_run.hpp"
+#include "process_util.hpp"
 #include "shared_data.hpp"
 #include "vernier/gguf.hpp"
 #include "vernier/float_codecs.hpp"
@@ -318,13 +319,8 @@ TEST(CliFiles, InterruptedQuantizeLeavesNoFileBehind) {
           "--quiet", static_cast<char*>(nullptr));
     _exit(127);
   }
-  // interrupt as soon as the temporary output exists, that is in the middle of writing
-  const auto has_temp = [&] {
-    for (const auto& e : fs::directory_iterator(dir)) {
-      if (e.path().string().find("vernier-tmp") != std::string::npos) return true;
-    }
-    return false;
-  };
+  // interrupt as soon as the child holds its unfinished output open, that is in the middle of writing
+  const auto has_temp = [&] { return vernier::testproc::writing_in(pid, dir); };
   for (int i = 0; i < 20000 && !has_temp(); ++i) usleep(500);
   ASSERT_TRUE(has_temp()) << "the quantizer never started writing";
   kill(pid, SIGINT);

@@ -12,6 +12,9 @@ namespace vernier {
 
 // Calls fn(begin, end, thread_index) for `threads` contiguous ranges covering [0, n) (fewer when n is
 // small), on threads − 1 new threads and the caller's. The first exception thrown is rethrown here.
+// Where the system refuses a thread (a limit on processes or address space: --threads 600 under
+// ulimit -v), the ranges it would have run are run by the caller, one after another, with their own
+// thread_index: the same results, on fewer threads.
 inline int parallel_for(int64_t n, int threads, const std::function<void(int64_t, int64_t, int)>& fn) {
   const int t_count = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads < 1 ? 1 : threads, n)));
   if (t_count == 1) {
@@ -29,8 +32,14 @@ inline int parallel_for(int64_t n, int threads, const std::function<void(int64_t
       if (!error) error = std::current_exception();
     }
   };
-  for (int t = 1; t < t_count; ++t) pool.emplace_back(run, t);
+  int started = 1;
+  try {
+    pool.reserve(static_cast<size_t>(t_count - 1));
+    for (; started < t_count; ++started) pool.emplace_back(run, started);
+  } catch (const std::exception&) {  // std::system_error (EAGAIN) or bad_alloc: no more threads
+  }
   run(0);
+  for (int t = started; t < t_count; ++t) run(t);
   for (auto& th : pool) th.join();
   if (error) std::rethrow_exception(error);
   return t_count;

@@ -82,6 +82,7 @@ class SafetensorsCheckpoint {
 class SafetensorsWriter {
  public:
   SafetensorsWriter(const std::string& path, bool overwrite);
+  SafetensorsWriter(StagedDir& dir, const std::string& name);  // a file of a folder written as a whole
   void set_metadata(std::map<std::string, std::string> m) { metadata_ = std::move(m); }
   void add_tensor(std::string name, StDtype dtype, std::vector<int64_t> shape);
   void write_header();

@@ -64,11 +64,16 @@ void ThreadPool::run(int threads, int64_t count, Task task, void* ctx) {
     for (int64_t i = 0; i < count; ++i) task(ctx, i);
     return;
   }
-  const int helpers = static_cast<int>(std::min<int64_t>(threads - 1, count - 1));
-  while (static_cast<int>(workers_.size()) < helpers) {
-    const int index = static_cast<int>(workers_.size());
-    const uint64_t now = generation_.load();  // the job about to start is one after this
-    workers_.emplace_back([this, index, now] { worker(index, now); });
+  int helpers = static_cast<int>(std::min<int64_t>(threads - 1, count - 1));
+  try {
+    while (static_cast<int>(workers_.size()) < helpers) {
+      const int index = static_cast<int>(workers_.size());
+      const uint64_t now = generation_.load();  // the job about to start is one after this
+      workers_.emplace_back([this, index, now] { worker(index, now); });
+    }
+  } catch (const std::exception&) {
+    // the system refused a thread (a process or address-space limit): the job runs on those started
+    helpers = static_cast<int>(workers_.size());
   }
   task_ = task;
   ctx_ = ctx;

@@ -1,107 +1,76 @@
-// AtomicFile: temporary file + rename, with the temporaries of this process removed on a fatal signal.
+// AtomicFile and StagedDir (file.hpp): outputs that appear complete or not at all.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
+#include <filesystem>
 
+#include "signals.hpp"
 #include "vernier/error.hpp"
 #include "vernier/file.hpp"
 
 namespace vernier {
 
+namespace fs = std::filesystem;
+
 namespace {
-// Paths of temporaries being written, for the signal handler: fixed-size slots of C strings so the
-// handler only reads memory and calls async-signal-safe unlink().
-constexpr int kSlots = 16;
-constexpr size_t kPathMax = 4096;
-std::array<std::array<char, kPathMax>, kSlots> g_paths{};
-std::array<std::atomic<bool>, kSlots> g_used{};
-std::once_flag g_install;
 
-std::atomic<const char*> g_message{nullptr};
-std::atomic<bool> g_clear_line{false};
-
-void on_fatal_signal(int sig) {
-  for (int i = 0; i < kSlots; ++i) {
-    if (g_used[i].load()) ::unlink(g_paths[i].data());
-  }
-  if (const char* m = g_message.load()) {  // write() only: async-signal-safe
-    static constexpr char kClear[] = "\r\033[K";
-    if (g_clear_line.load()) (void)!::write(2, kClear, sizeof kClear - 1);  // a terminal's progress line
-    (void)!::write(2, m, std::strlen(m));
-  }
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);
+std::string folder_of(const std::string& path) {
+  const fs::path p(path);
+  return p.has_parent_path() ? p.parent_path().string() : std::string(".");
 }
 
-void install_handlers() {
-  std::call_once(g_install, [] {
-    for (int s : {SIGINT, SIGTERM, SIGHUP}) {
-      struct sigaction sa {};
-      sa.sa_handler = on_fatal_signal;
-      sigemptyset(&sa.sa_mask);
-      ::sigaction(s, &sa, nullptr);
-    }
-  });
-}
+std::string temp_suffix() { return ".vernier-tmp-" + std::to_string(::getpid()); }
 
-int register_temp(const std::string& path) {
-  install_handlers();
-  if (path.size() >= kPathMax) return -1;
-  for (int i = 0; i < kSlots; ++i) {
-    bool expected = false;
-    if (g_used[i].compare_exchange_strong(expected, true)) {
-      std::memcpy(g_paths[i].data(), path.c_str(), path.size() + 1);
-      return i;
-    }
-  }
+// An unnamed regular file in `folder`, or -1 where the file system (or a missing /proc, through which
+// it is linked later) does not allow one.
+int open_unnamed(const std::string& folder) {
+#ifdef O_TMPFILE
+  static const bool proc_fd = ::access("/proc/self/fd", X_OK) == 0;
+  if (!proc_fd) return -1;
+  return ::open(folder.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+#else
+  (void)folder;
   return -1;
+#endif
 }
 
-void unregister_temp(int slot) {
-  if (slot >= 0) g_used[slot].store(false);
+// Gives the unnamed file `fd` the name `path` (which must not exist).
+int link_unnamed(int fd, const std::string& path) {
+  const std::string self = "/proc/self/fd/" + std::to_string(fd);
+  return ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW);
 }
 
-}  // namespace
-
-void set_interrupt_message(const char* message, bool clear_line) {
-  g_clear_line.store(clear_line);
-  g_message.store(message);
-  install_handlers();
-}
-
-AtomicFile::AtomicFile(const std::string& path, bool overwrite) : path_(path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) {
-    if (!overwrite) throw Error(ErrorKind::usage, path + ": exists (pass --force to overwrite it)");
-    if (S_ISDIR(st.st_mode)) throw Error(ErrorKind::usage, path + ": is a directory");
-    // a device, FIFO or socket would be replaced by a regular file on rename: refuse it, --force or not
-    if (!S_ISREG(st.st_mode)) throw Error(ErrorKind::usage, path + ": is not a regular file (a device, FIFO or socket); write to a file path");
+void sync_folder(const std::string& folder) {
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)::fsync(fd);  // the new name made durable; a failure here loses nothing already written
+    ::close(fd);
   }
-  tmp_path_ = path + ".vernier-tmp-" + std::to_string(::getpid());
-  signal_slot_ = register_temp(tmp_path_);  // before the file exists, so no signal can orphan it
-  fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) {
-    const int e = errno;
-    unregister_temp(signal_slot_);
-    throw Error(ErrorKind::io, path + ": cannot create: " + std::strerror(e));
+}
+
+// Removes "NAME.vernier-tmp-PID" entries of `folder` for `name` whose process is no longer running:
+// what a SIGKILL left on a file system without O_TMPFILE (or inside the instant of a rename).
+void sweep_leftovers(const std::string& folder, const std::string& name) {
+  const std::string prefix = name + ".vernier-tmp-";
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string entry = it->path().filename().string();
+    if (entry.rfind(prefix, 0) != 0) continue;
+    const std::string digits = entry.substr(prefix.size());
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to tell
+    std::error_code rm;
+    fs::remove_all(it->path(), rm);
   }
-  buffer_.reserve(1 << 20);
 }
 
-AtomicFile::~AtomicFile() {
-  if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(tmp_path_.c_str());
-  unregister_temp(signal_slot_);
-}
-
-namespace {
 void write_fully(int fd, const char* p, size_t n, const std::string& path) {
   size_t off = 0;
   while (off < n) {
@@ -113,7 +82,58 @@ void write_fully(int fd, const char* p, size_t n, const std::string& path) {
     off += static_cast<size_t>(k);
   }
 }
+
 }  // namespace
+
+void set_interrupt_message(const char* message, bool clear_line) { signals::set_interrupt_message(message, clear_line); }
+
+AtomicFile::AtomicFile(const std::string& path, bool overwrite) : path_(path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!overwrite) throw Error(ErrorKind::usage, path + ": exists (pass --force to overwrite it)");
+    if (S_ISDIR(st.st_mode)) throw Error(ErrorKind::usage, path + ": is a directory");
+    // a device, FIFO or socket would be replaced by a regular file on rename: refuse it, --force or not
+    if (!S_ISREG(st.st_mode)) throw Error(ErrorKind::usage, path + ": is not a regular file (a device, FIFO or socket); write to a file path");
+  }
+  const std::string folder = folder_of(path);
+  sweep_leftovers(folder, fs::path(path).filename().string());
+  open_in(folder);
+}
+
+AtomicFile::AtomicFile(StagedDir& dir, const std::string& name) : path_(dir.dest() + "/" + name), stage_(&dir), stage_name_(name) {
+  if (dir.unnamed_) {
+    fd_ = open_unnamed(dir.parent_);
+    if (fd_ < 0) throw Error(ErrorKind::io, path_ + ": cannot create: " + std::strerror(errno));
+  } else {
+    // the staging folder is itself temporary (registered with the signal handler): a plain file in it
+    tmp_path_ = dir.staging_ + "/" + name;
+    fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(ErrorKind::io, path_ + ": cannot create: " + std::strerror(errno));
+  }
+  buffer_.reserve(1 << 20);
+}
+
+void AtomicFile::open_in(const std::string& folder) {
+  fd_ = open_unnamed(folder);
+  if (fd_ < 0) {
+    tmp_path_ = path_ + temp_suffix();
+    signal_slot_ = signals::register_temp(tmp_path_, false);  // before the file exists: no signal orphans it
+    fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      const int e = errno;
+      signals::unregister_temp(signal_slot_);
+      signal_slot_ = -1;
+      throw Error(ErrorKind::io, path_ + ": cannot create: " + std::strerror(e));
+    }
+  }
+  buffer_.reserve(1 << 20);
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_ && !tmp_path_.empty() && !stage_) ::unlink(tmp_path_.c_str());
+  signals::unregister_temp(signal_slot_);
+}
 
 void AtomicFile::flush_buffer() {
   write_fully(fd_, buffer_.data(), buffer_.size(), path_);
@@ -143,6 +163,37 @@ void AtomicFile::write_zeros(size_t n) {
 void AtomicFile::commit() {
   flush_buffer();
   if (::fsync(fd_) != 0) throw Error(ErrorKind::io, path_ + ": fsync failed: " + std::strerror(errno));
+  if (stage_) {
+    if (tmp_path_.empty()) {
+      stage_->adopt(fd_, stage_name_);  // the StagedDir links it, and closes it
+    } else if (::close(fd_) != 0) {
+      fd_ = -1;
+      throw Error(ErrorKind::io, path_ + ": close failed: " + std::strerror(errno));
+    }
+    fd_ = -1;
+    committed_ = true;
+    return;
+  }
+  if (tmp_path_.empty()) {
+    // Unnamed: link it straight to the destination when there is none; otherwise to a temporary name
+    // renamed over it (link cannot replace a file), registered for the instant it exists.
+    struct stat st {};
+    if (::lstat(path_.c_str(), &st) != 0 && link_unnamed(fd_, path_) == 0) {
+      ::close(fd_);
+      fd_ = -1;
+      committed_ = true;
+      sync_folder(folder_of(path_));
+      return;
+    }
+    tmp_path_ = path_ + temp_suffix();
+    ::unlink(tmp_path_.c_str());
+    signal_slot_ = signals::register_temp(tmp_path_, false);
+    if (link_unnamed(fd_, tmp_path_) != 0) {
+      const int e = errno;
+      tmp_path_.clear();
+      throw Error(ErrorKind::io, path_ + ": cannot link the finished file into its folder: " + std::strerror(e));
+    }
+  }
   if (::close(fd_) != 0) {
     fd_ = -1;
     throw Error(ErrorKind::io, path_ + ": close failed: " + std::strerror(errno));
@@ -152,6 +203,76 @@ void AtomicFile::commit() {
     throw Error(ErrorKind::io, path_ + ": cannot rename the finished file into place: " + std::strerror(errno));
   }
   committed_ = true;
+  sync_folder(folder_of(path_));
+}
+
+StagedDir::StagedDir(const std::string& dest) : dest_(dest), parent_(folder_of(dest)) {
+  const std::string name = fs::path(dest).filename().string();
+  staging_ = (fs::path(parent_) / (name + temp_suffix())).string();
+  sweep_leftovers(parent_, name);
+  const int probe = open_unnamed(parent_);
+  if (probe >= 0) {
+    ::close(probe);
+  } else {
+    unnamed_ = false;
+    make_staging();
+  }
+}
+
+void StagedDir::make_staging() {
+  std::error_code ec;
+  fs::remove_all(staging_, ec);
+  signal_slot_ = signals::register_temp(staging_, true);  // before it exists
+  if (::mkdir(staging_.c_str(), 0755) != 0) {
+    const int e = errno;
+    signals::unregister_temp(signal_slot_);
+    signal_slot_ = -1;
+    throw Error(ErrorKind::io, staging_ + ": cannot create: " + std::strerror(e));
+  }
+  staging_made_ = true;
+}
+
+StagedDir::~StagedDir() {
+  for (auto& f : files_) ::close(f.first);
+  if (!committed_ && staging_made_) {
+    std::error_code ec;
+    fs::remove_all(staging_, ec);
+  }
+  signals::unregister_temp(signal_slot_);
+}
+
+void StagedDir::adopt(int fd, const std::string& name) { files_.emplace_back(fd, name); }
+
+void StagedDir::commit() {
+  if (unnamed_) {
+    make_staging();
+    for (auto& [fd, name] : files_) {
+      if (link_unnamed(fd, staging_ + "/" + name) != 0) {
+        throw Error(ErrorKind::io, dest_ + "/" + name + ": cannot link the finished file into its folder: " + std::strerror(errno));
+      }
+      ::close(fd);
+      fd = -1;
+    }
+    files_.clear();
+  }
+  sync_folder(staging_);
+  struct stat st {};
+  if (::lstat(dest_.c_str(), &st) == 0) {
+    // Swap the finished folder with the old one in one step: DEST is never missing, and the old
+    // folder, now under the staging name, is removed after (by the signal handler if it comes to it).
+    if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, dest_.c_str(), RENAME_EXCHANGE) != 0) {
+      throw Error(ErrorKind::io, dest_ + ": cannot move the finished folder into place: " + std::strerror(errno));
+    }
+    committed_ = true;
+    std::error_code ec;
+    fs::remove_all(staging_, ec);
+  } else {
+    if (::rename(staging_.c_str(), dest_.c_str()) != 0) {
+      throw Error(ErrorKind::io, dest_ + ": cannot move the finished folder into place: " + std::strerror(errno));
+    }
+    committed_ = true;
+  }
+  sync_folder(parent_);
 }
 
 }  // namespace vernier

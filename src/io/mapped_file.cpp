@@ -10,6 +10,7 @@
 
 #include "vernier/error.hpp"
 #include "vernier/file.hpp"
+#include "signals.hpp"
 
 namespace vernier {
 
@@ -30,23 +31,30 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
       throw Error(ErrorKind::io, path + ": cannot map: " + std::strerror(e));
     }
     data_ = static_cast<const uint8_t*>(p);
+    signal_slot_ = signals::register_map(data_, size_, path);
   }
   ::close(fd);
 }
 
 MappedFile::~MappedFile() {
+  signals::unregister_map(signal_slot_);
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
 MappedFile::MappedFile(MappedFile&& o) noexcept
-    : path_(std::move(o.path_)), data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+    : path_(std::move(o.path_)),
+      data_(std::exchange(o.data_, nullptr)),
+      size_(std::exchange(o.size_, 0)),
+      signal_slot_(std::exchange(o.signal_slot_, -1)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
   if (this != &o) {
+    signals::unregister_map(signal_slot_);
     if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
     path_ = std::move(o.path_);
     data_ = std::exchange(o.data_, nullptr);
     size_ = std::exchange(o.size_, 0);
+    signal_slot_ = std::exchange(o.signal_slot_, -1);
   }
   return *this;
 }

@@ -191,6 +191,7 @@ const std::map<std::string, std::string>& SafetensorsCheckpoint::metadata() cons
 }
 
 SafetensorsWriter::SafetensorsWriter(const std::string& path, bool overwrite) : out_(path, overwrite) {}
+SafetensorsWriter::SafetensorsWriter(StagedDir& dir, const std::string& name) : out_(dir, name) {}
 
 void SafetensorsWriter::add_tensor(std::string name, StDtype dtype, std::vector<int64_t> shape) {
   StTensorInfo t;

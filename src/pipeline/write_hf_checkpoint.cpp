@@ -89,23 +89,19 @@ nlohmann::json synth_config(const Model& m, const std::string& dtype) {
   return j;
 }
 
-void write_json(const fs::path& p, const nlohmann::json& j) {
-  std::ofstream out(p);
-  out << j.dump(2) << "\n";
-  if (!out) throw Error(ErrorKind::io, p.string() + ": cannot write");
+void write_json(StagedDir& dir, const std::string& name, const nlohmann::json& j) {
+  AtomicFile out(dir, name);
+  const std::string text = j.dump(2) + "\n";
+  out.write(text.data(), text.size());
+  out.commit();
 }
 
-// Removes the temporary directory unless committed.
-struct TempDir {
-  fs::path path;
-  bool keep = false;
-  ~TempDir() {
-    if (!keep) {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  }
-};
+void copy_into(StagedDir& dir, const fs::path& src, const std::string& name) {
+  const MappedFile in(src.string());
+  AtomicFile out(dir, name);
+  out.write(in.bytes());
+  out.commit();
+}
 }  // namespace
 
 HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, const HfCheckpointOptions& opt) {
@@ -189,10 +185,7 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
     return std::string(buf);
   };
 
-  TempDir tmp{dest.parent_path() / (dest.filename().string() + ".vernier-tmp-" + std::to_string(::getpid()))};
-  fs::remove_all(tmp.path, ec);
-  fs::create_directories(tmp.path, ec);
-  if (ec) throw Error(ErrorKind::io, tmp.path.string() + ": cannot create (" + ec.message() + ")");
+  StagedDir staged(dest.string());  // nothing appears at dest until every file is complete
 
   nlohmann::json weight_map = nlohmann::json::object();
   uint64_t total = 0;
@@ -268,7 +261,7 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
       report.tensors.push_back(std::move(reps[k]));
     }
     const std::string file = shard_name(s);
-    SafetensorsWriter w((tmp.path / file).string(), false);
+    SafetensorsWriter w(staged, file);
     w.set_metadata({{"format", "pt"}});
     for (const auto& [name, h] : out) w.add_tensor(name, h.dtype, h.shape);
     w.write_header();
@@ -281,7 +274,7 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
     report.files.push_back(file);
   }
   if (shards > 1) {
-    write_json(tmp.path / "model.safetensors.index.json", {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
+    write_json(staged, "model.safetensors.index.json", {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
     report.files.push_back("model.safetensors.index.json");
   }
 
@@ -296,10 +289,10 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
     cfg = synth_config(m, qc.dtype);
   }
   cfg["quantization_config"] = hf_quant_config_json(qc);
-  write_json(tmp.path / "config.json", cfg);
+  write_json(staged, "config.json", cfg);
   report.files.push_back("config.json");
   if (opt.layout == HfLayout::gptq) {
-    write_json(tmp.path / "quantize_config.json", cfg["quantization_config"]);
+    write_json(staged, "quantize_config.json", cfg["quantization_config"]);
     report.files.push_back("quantize_config.json");
   }
   static const char* kCarried[] = {"tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json",
@@ -309,8 +302,7 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
   if (hf_source) {
     for (const char* f : kCarried) {
       if (!fs::exists(src_dir / f)) continue;
-      fs::copy_file(src_dir / f, tmp.path / f, fs::copy_options::overwrite_existing, ec);
-      if (ec) throw Error(ErrorKind::io, (src_dir / f).string() + ": cannot copy (" + ec.message() + ")");
+      copy_into(staged, src_dir / f, f);
       report.files.push_back(f);
       tokenizer = tokenizer || std::string(f).rfind("tokenizer", 0) == 0;
     }
@@ -320,20 +312,7 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
                            "): add tokenizer.json before loading the checkpoint with transformers");
   }
 
-  // Into place: the old directory (with --force) goes only once the new one is complete.
-  const fs::path old = dest.parent_path() / (dest.filename().string() + ".vernier-old-" + std::to_string(::getpid()));
-  const bool replacing = fs::exists(dest, ec);
-  if (replacing) {
-    fs::rename(dest, old, ec);
-    if (ec) throw Error(ErrorKind::io, dir + ": cannot move the old checkpoint aside (" + ec.message() + ")");
-  }
-  fs::rename(tmp.path, dest, ec);
-  if (ec) {
-    if (replacing) fs::rename(old, dest, ec);
-    throw Error(ErrorKind::io, dir + ": cannot rename the finished checkpoint into place");
-  }
-  tmp.keep = true;
-  if (replacing) fs::remove_all(old, ec);
+  staged.commit();  // with --force, swapped with the old folder in one step, which is then removed
   report.bytes = total;
   report.shards = shards;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
