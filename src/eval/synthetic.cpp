@@ -71,6 +71,56 @@ std::vector<float> synthetic_matrix(const SyntheticSpec& spec) {
   return w;
 }
 
+namespace {
+// The column gains of synthetic_rows: outlier columns drawn from the matrix's own stream.
+std::vector<double> column_gains(const SyntheticSpec& spec) {
+  uint64_t x = spec.seed ^ 0x5bd1e9955bd1e995ull;
+  Rng rng(splitmix64(x));
+  std::vector<double> g(static_cast<size_t>(spec.cols), 1.0);
+  const int64_t outliers = static_cast<int64_t>(std::ceil(spec.outlier_fraction * static_cast<double>(spec.cols)));
+  for (int64_t i = 0; i < outliers; ++i) g[static_cast<size_t>(rng.next() % static_cast<uint64_t>(spec.cols))] = spec.outlier_gain;
+  return g;
+}
+}  // namespace
+
+void synthetic_rows(const SyntheticSpec& spec, int64_t r0, int64_t r1, float* out) {
+  const std::vector<double> col_gain = column_gains(spec);
+  const int dof = spec.tail_dof;
+  const double t_std = dof > 2 ? std::sqrt(dof / (dof - 2.0)) : 1.0;
+  for (int64_t r = r0; r < r1; ++r) {
+    uint64_t x = spec.seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(r);
+    Rng rng(splitmix64(x));
+    const double row = spec.scale * std::exp(spec.row_spread * rng.normal()) / t_std;
+    float* o = out + (r - r0) * spec.cols;
+    for (int64_t c = 0; c < spec.cols; c += 2) {
+      // Box–Muller's pair: two independent normals from two uniforms
+      double u1 = rng.uniform();
+      while (u1 <= 0.0) u1 = rng.uniform();
+      const double rad = std::sqrt(-2.0 * std::log(u1)), ang = 2.0 * std::numbers::pi * rng.uniform();
+      const double z[2] = {rad * std::cos(ang), rad * std::sin(ang)};
+      for (int k = 0; k < 2 && c + k < spec.cols; ++k) {
+        double chi2 = 0.0;
+        if (dof % 2 == 0) {
+          double prod = 1.0;
+          for (int i = 0; i < dof / 2; ++i) {
+            double u = rng.uniform();
+            while (u <= 0.0) u = rng.uniform();
+            prod *= u;
+          }
+          chi2 = -2.0 * std::log(prod);
+        } else {
+          for (int i = 0; i < dof; ++i) {
+            const double n = rng.normal();
+            chi2 += n * n;
+          }
+        }
+        const double t = dof > 0 ? z[k] / std::sqrt(chi2 / dof) : z[k];
+        o[c + k] = static_cast<float>(row * col_gain[static_cast<size_t>(c + k)] * t);
+      }
+    }
+  }
+}
+
 std::vector<SyntheticTensor> synthetic_llama_block(int64_t dim, int64_t ffn, int64_t kv_dim, uint64_t seed) {
   struct Shape { const char* name; int64_t rows, cols; };
   // GGUF shapes are (out, in): rows = output features, cols = input features.

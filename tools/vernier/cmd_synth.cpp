@@ -8,11 +8,14 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "cli_common.hpp"
 #include "vernier/error.hpp"
 #include "vernier/file.hpp"
+#include "vernier/float_codecs.hpp"
 #include "vernier/model.hpp"
+#include "vernier/parallel.hpp"
 #include "vernier/synthetic.hpp"
 
 namespace vernier::cli {
@@ -21,6 +24,7 @@ namespace {
 struct SynthOptions {
   int64_t dim = 2048, ffn = 5632, layers = 4, heads = 0, kv_heads = 0, vocab = 512, context = 2048;
   uint64_t seed = 1;
+  int threads = 0;
   std::string output, type = "f32";
   bool force = false, quiet = false, json = false;
 };
@@ -73,30 +77,48 @@ void run_synth(const SynthOptions& o) {
   c.rope_dim = o.dim / heads;
   m.tokenizer = byte_vocab(o.vocab);
   const int64_t kv = kv_heads * (o.dim / heads);
+  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   uint64_t index = 0;
   // each tensor is generated when the writer asks for it: one tensor in memory at a time
   const auto add = [&](const std::string& name, std::vector<int64_t> ne, double scale) {
     ModelTensor t;
     t.name = name;
     t.ne = ne;
-    t.type = GgmlType::F32;
+    // matrices are made in the output type here, on every thread (norms stay F32)
+    t.type = ne.size() == 1 || o.type == "f32" ? GgmlType::F32 : o.type == "f16" ? GgmlType::F16 : GgmlType::BF16;
     int64_t n = 1;
     for (int64_t e : ne) n *= e;
-    t.nbytes = static_cast<uint64_t>(n) * 4;
+    t.nbytes = static_cast<uint64_t>(n) * (t.type == GgmlType::F32 ? 4 : 2);
     const uint64_t seed = o.seed * 1000003 + index++;
-    t.read = [ne, scale, seed](std::span<uint8_t> out) {
-      std::vector<float> v;
+    const GgmlType type = t.type;
+    t.read = [ne, scale, seed, threads, type](std::span<uint8_t> out) {
       if (ne.size() == 1) {
-        v.assign(static_cast<size_t>(ne[0]), 1.0f);  // norms
-      } else {
-        SyntheticSpec s;
-        s.cols = ne[0];
-        s.rows = ne[1];
-        s.seed = seed;
-        s.scale = scale;
-        v = synthetic_matrix(s);
+        float* v = reinterpret_cast<float*>(out.data());  // F32 bytes, 4-aligned (the writer's buffer)
+        std::fill(v, v + ne[0], 1.0f);  // norms
+        return;
       }
-      std::memcpy(out.data(), v.data(), out.size());
+      SyntheticSpec s;
+      s.cols = ne[0];
+      s.rows = ne[1];
+      s.seed = seed;
+      s.scale = scale;
+      // rows in blocks of 64 over the threads: each row its own stream, so the same file whatever -t
+      constexpr int64_t kBlock = 64;
+      const int64_t blocks = (s.rows + kBlock - 1) / kBlock;
+      parallel_for(blocks, threads, [&](int64_t b0, int64_t b1, int) {
+        std::vector<float> rows;
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t r0 = b * kBlock, r1 = std::min(s.rows, r0 + kBlock);
+          if (type == GgmlType::F32) {
+            synthetic_rows(s, r0, r1, reinterpret_cast<float*>(out.data()) + r0 * s.cols);
+            continue;
+          }
+          rows.resize(static_cast<size_t>((r1 - r0) * s.cols));
+          synthetic_rows(s, r0, r1, rows.data());
+          auto* h = reinterpret_cast<uint16_t*>(out.data()) + r0 * s.cols;
+          for (size_t i = 0; i < rows.size(); ++i) h[i] = type == GgmlType::F16 ? fp16_from_float(rows[i]) : bf16_from_float(rows[i]);
+        }
+      });
     };
     m.tensors.push_back(std::move(t));
   };
@@ -118,7 +140,6 @@ void run_synth(const SynthOptions& o) {
   int64_t params = 0;
   for (const auto& t : m.tensors) params += t.elements();
   ConvertOptions co;
-  co.out_type = o.type;
   co.overwrite = o.force;
   Progress progress(o.quiet);
   co.progress = [&](size_t i, size_t n, const ModelTensor& t) {
@@ -152,6 +173,7 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--ctx", opt->context, "Context length written to the metadata")->capture_default_str();
   cmd->add_option("--type", opt->type, "Tensor type: f32, f16 or bf16 (norms stay f32)")->capture_default_str();
   cmd->add_option("--seed", opt->seed, "Seed")->capture_default_str();
+  cmd->add_option("-t,--threads", opt->threads, "Threads generating the weights (default: all; the file is the same for any count)");
   cmd->add_flag("--force", opt->force, "Overwrite the output");
   add_quiet_flag(cmd, opt->quiet);
   add_json_flag(cmd, opt->json, "the result");
