@@ -29,10 +29,13 @@ inline bool writing_in(pid_t pid, const std::filesystem::path& dir) {
   return false;
 }
 
-// Starts VERNIER_CLI with `args`, stderr to `err_path`, stdout discarded.
-inline pid_t spawn(const std::vector<std::string>& args, const std::string& err_path) {
+// Starts VERNIER_CLI with `args`, stderr to `err_path`, stdout discarded, `env` ("NAME=VALUE") added
+// to its environment.
+inline pid_t spawn(const std::vector<std::string>& args, const std::string& err_path,
+                   const std::vector<std::string>& env = {}) {
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
+  for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
   const int fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd >= 0) ::dup2(fd, 2);
   const int null = ::open("/dev/null", O_WRONLY);

@@ -1,6 +1,7 @@
 // GGUF: byte-identical round trips of every GGUF under shared/, and hand-made broken files, each
 // refused with an error that says what is wrong (run under the sanitizers in CI).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <cstring>
 #include <filesystem>
@@ -190,6 +191,52 @@ TEST(GgufCorrupt, ArrayCountWhoseByteSizeOverflows) {
   auto b = small_gguf();
   put<uint64_t>(b, layout(b).floats_count_at, uint64_t{1} << 62);  // × 4 bytes overflows 64 bits
   expect_refused(b, "cannot fit", "array count");
+}
+
+// Metadata amplification: 1.7 million empty u8 arrays inside one array, 20 MB of file, would each
+// take a GgufValue (12 bytes on file, over 100 in memory; 478 MB before the bound). Refused by the
+// per-byte memory bound before the items are allocated; the same with a million one-byte keys.
+TEST(GgufCorrupt, NestedEmptyArraysAndTinyKeysCannotAmplifyMemory) {
+  std::vector<uint8_t> b;
+  auto app = [&](const void* p, size_t n) { b.insert(b.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n); };
+  auto u32v = [&](uint32_t v) { app(&v, 4); };
+  auto u64v = [&](uint64_t v) { app(&v, 8); };
+  app("GGUF", 4);
+  u32v(3);
+  u64v(0);  // tensors
+  u64v(1);  // one key
+  u64v(1);
+  app("x", 1);
+  u32v(9);  // array
+  u32v(9);  // of arrays
+  const uint64_t n = 1'700'000;
+  u64v(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    u32v(0);  // of u8
+    u64v(0);  // empty
+  }
+  rusage before{}, after{};
+  getrusage(RUSAGE_SELF, &before);
+  expect_refused(b, "bytes per byte of file", "nested empty arrays");
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024) << "KiB of peak RSS grew while refusing it";
+
+  std::vector<uint8_t> k;
+  b.swap(k);
+  b.clear();
+  app("GGUF", 4);
+  u32v(3);
+  u64v(0);
+  const uint64_t keys = 1'500'000;
+  u64v(keys);
+  for (uint64_t i = 0; i < keys; ++i) {
+    u64v(1);
+    const uint8_t c = static_cast<uint8_t>(i);
+    app(&c, 1);
+    u32v(0);  // u8
+    app(&c, 1);
+  }
+  expect_refused(b, "bytes per byte of file", "a million one-byte keys");
 }
 
 // The tensor infos: "a" (name 8+1 bytes, n_dims 4, ne 8+8, type 4, offset 8), then "b", then "c".

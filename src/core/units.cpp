@@ -1,5 +1,8 @@
 #include "vernier/units.hpp"
 
+#include <string>
+#include <vector>
+#include <cstdint>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -54,5 +57,47 @@ std::string format_gb(uint64_t bytes) {
 }
 
 std::string format_bytes(uint64_t bytes) { return format_gb(bytes) + " (" + format_gib(bytes) + ")"; }
+
+std::vector<float> parse_value_list(const std::string& text, const std::string& where) {
+  std::vector<float> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (text[i] == ',' || std::isspace(static_cast<unsigned char>(text[i])))) ++i;
+    if (i >= text.size()) break;
+    size_t j = i;
+    while (j < text.size() && text[j] != ',' && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+    const std::string tok = text.substr(i, j - i);
+    float v = 0.0f;
+    const char* begin = tok.data();
+    if (*begin == '+') ++begin;
+    auto [p, ec] = std::from_chars(begin, tok.data() + tok.size(), v);
+    if (ec != std::errc() || p != tok.data() + tok.size()) {
+      throw_usage("expected a number in " + where + ", got '" + tok + "'");
+    }
+    out.push_back(v);
+    i = j;
+  }
+  if (out.empty()) throw_usage("expected at least one number in " + where);
+  return out;
+}
+
+
+int64_t parse_param_count(const std::string& text) {
+  // "6.74e9", "7B", "350M", "6738415616"
+  double v = 0.0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p == text.data()) throw_usage("expected a parameter count like 7e9 or 7B, got '" + text + "'");
+  std::string suffix(p, text.data() + text.size());
+  double mult = 1.0;
+  if (suffix == "" ) mult = 1.0;
+  else if (suffix == "k" || suffix == "K") mult = 1e3;
+  else if (suffix == "m" || suffix == "M") mult = 1e6;
+  else if (suffix == "b" || suffix == "B") mult = 1e9;
+  else if (suffix == "t" || suffix == "T") mult = 1e12;
+  else throw_usage("expected a parameter count like 7e9 or 7B, got '" + text + "'");
+  const double n = v * mult;
+  if (!(n >= 1.0) || n > 1e15) throw_usage("parameter count out of range: '" + text + "'");
+  return static_cast<int64_t>(std::llround(n));
+}
 
 }  // namespace vernier

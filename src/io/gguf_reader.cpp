@@ -12,6 +12,13 @@ namespace {
 
 constexpr int kMaxArrayDepth = 8;
 
+// Decoded metadata may take at most this many bytes of memory per byte of file read, plus a constant:
+// real files stay under 2.5 (an array of short strings: 8 + length bytes on file, a 32-byte
+// std::string in memory), while 12-byte empty arrays nested in an array would each take a
+// sizeof(GgufValue) item, 12 times their size: a 20 MB file would need 480 MB.
+constexpr uint64_t kMemoryPerFileByte = 4;
+constexpr uint64_t kMemorySlack = 16ull << 20;
+
 class Cursor {
  public:
   Cursor(const std::string& path, const uint8_t* data, uint64_t size) : path_(path), data_(data), size_(size) {}
@@ -52,12 +59,25 @@ class Cursor {
     pos_ += n;
     return p;
   }
+  // Accounts `bytes` of memory about to be allocated for what was read so far; refuses a file whose
+  // metadata would take more than kMemoryPerFileByte times its size (metadata amplification).
+  // `ahead`: bytes of file the allocation stands for that are still to be read (the smallest encoding
+  // of the elements it reserves room for).
+  void charge(uint64_t bytes, const std::string& key, uint64_t ahead = 0) {
+    charged_ += bytes;
+    if (charged_ > kMemoryPerFileByte * (pos_ + ahead) + kMemorySlack) {
+      fail((key.empty() ? std::string("the tables") : "key '" + key + "'") + ": the metadata read so far (" + std::to_string(pos_) + " bytes) would take " +
+           std::to_string(charged_ >> 20) + " MiB of memory, more than " + std::to_string(kMemoryPerFileByte) +
+           " bytes per byte of file: nested arrays of empty or tiny items, not a model's metadata");
+    }
+  }
 
  private:
   const std::string& path_;
   const uint8_t* data_;
   uint64_t size_;
   uint64_t pos_ = 0;
+  uint64_t charged_ = 0;
 };
 
 GgufType read_type(Cursor& c, const std::string& key) {
@@ -85,6 +105,7 @@ GgufValue read_array(Cursor& c, const std::string& key, int depth) {
            " bytes left");
   }
   if (esize) {
+    c.charge(v.count * esize, key);
     const uint8_t* p = c.take(v.count * esize, "array data");
     v.raw.assign(p, p + v.count * esize);
     if (v.elem_type == GgufType::boolean) {
@@ -93,9 +114,15 @@ GgufValue read_array(Cursor& c, const std::string& key, int depth) {
       }
     }
   } else if (v.elem_type == GgufType::string) {
+    c.charge(v.count * sizeof(std::string), key, v.count * min_elem);
     v.strings.reserve(static_cast<size_t>(v.count));
-    for (uint64_t i = 0; i < v.count; ++i) v.strings.push_back(c.read_string("array string"));
+    for (uint64_t i = 0; i < v.count; ++i) {
+      v.strings.push_back(c.read_string("array string"));
+      // past the short-string buffer a string owns a heap block of its length (read from the file)
+      if (v.strings.back().size() >= 16) c.charge(v.strings.back().size() + 1, key);
+    }
   } else {
+    c.charge(v.count * sizeof(GgufValue), key, v.count * min_elem);
     v.items.reserve(static_cast<size_t>(v.count));
     for (uint64_t i = 0; i < v.count; ++i) v.items.push_back(read_array(c, key, depth + 1));
   }
@@ -146,6 +173,8 @@ GgufFile GgufFile::open(const std::string& path) {
   }
 
   std::unordered_set<std::string> keys;
+  constexpr uint64_t kSetNode = 64;  // an unordered_set node holding a short string, with its bucket
+  c.charge(n_kv * (sizeof(f.kv_[0]) + kSetNode), "", n_kv * 13);
   f.kv_.reserve(static_cast<size_t>(n_kv));
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = c.read_string("metadata key");
@@ -163,6 +192,7 @@ GgufFile GgufFile::open(const std::string& path) {
   }
 
   std::unordered_set<std::string> names;
+  c.charge(n_tensors * (sizeof(GgufTensorInfo) + kSetNode), "", n_tensors * 32);
   f.tensors_.reserve(static_cast<size_t>(n_tensors));
   for (uint64_t i = 0; i < n_tensors; ++i) {
     GgufTensorInfo t;

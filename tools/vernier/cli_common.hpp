@@ -161,7 +161,6 @@ struct NamedInput {
 void refuse_overwriting_inputs(const std::string& output, const std::string& output_flag, const std::vector<NamedInput>& inputs);
 
 // "6.74e9", "7B", "350M", "6738415616" → a parameter count (plan, advise); a usage Error otherwise.
-int64_t parse_param_count(const std::string& text);
 
 void add_formats_command(CLI::App& app);
 void add_compare_command(CLI::App& app);

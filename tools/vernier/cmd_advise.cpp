@@ -10,6 +10,7 @@
 
 #include "cli_common.hpp"
 #include "cli_report.hpp"
+#include "vernier/units.hpp"
 #include "vernier/advise.hpp"
 #include "vernier/compare.hpp"
 #include "vernier/error.hpp"

@@ -12,6 +12,7 @@
 
 #include "cli_common.hpp"
 #include "vernier/error.hpp"
+#include "vernier/units.hpp"
 #include "vernier/metrics.hpp"
 #include "vernier/nf4.hpp"
 #include "vernier/quantize.hpp"
@@ -33,29 +34,6 @@ struct ExplainOptions {
   CLI::Option* group_opt = nullptr;
   CLI::Option* scale_opt = nullptr;
 };
-
-std::vector<float> parse_values(const std::string& text, const std::string& where) {
-  std::vector<float> out;
-  size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && (text[i] == ',' || std::isspace(static_cast<unsigned char>(text[i])))) ++i;
-    if (i >= text.size()) break;
-    size_t j = i;
-    while (j < text.size() && text[j] != ',' && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
-    const std::string tok = text.substr(i, j - i);
-    float v = 0.0f;
-    const char* begin = tok.data();
-    if (*begin == '+') ++begin;
-    auto [p, ec] = std::from_chars(begin, tok.data() + tok.size(), v);
-    if (ec != std::errc() || p != tok.data() + tok.size()) {
-      throw_usage("expected a number in " + where + ", got '" + tok + "'");
-    }
-    out.push_back(v);
-    i = j;
-  }
-  if (out.empty()) throw_usage("expected at least one number in " + where);
-  return out;
-}
 
 std::string read_file_or_stdin(const std::string& path) {
   if (path == "-") {
@@ -104,8 +82,8 @@ void run_explain(const ExplainOptions& opt) {
   const bool have_values = !opt.values.empty();
   const bool have_file = !opt.values_file.empty();
   if (have_values == have_file) throw_usage("give exactly one of --values or --values-file");
-  const std::vector<float> x = have_values ? parse_values(opt.values, "--values")
-                                           : parse_values(read_file_or_stdin(opt.values_file), "--values-file");
+  const std::vector<float> x = have_values ? parse_value_list(opt.values, "--values")
+                                           : parse_value_list(read_file_or_stdin(opt.values_file), "--values-file");
   const int64_t n = static_cast<int64_t>(x.size());
   const Scheme scheme = make_scheme(opt, n);
   const FormatInfo& f = format_info(scheme.format);

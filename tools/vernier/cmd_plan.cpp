@@ -12,24 +12,6 @@
 
 namespace vernier::cli {
 
-int64_t parse_param_count(const std::string& text) {
-  // "6.74e9", "7B", "350M", "6738415616"
-  double v = 0.0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p == text.data()) throw_usage("expected a parameter count like 7e9 or 7B, got '" + text + "'");
-  std::string suffix(p, text.data() + text.size());
-  double mult = 1.0;
-  if (suffix == "" ) mult = 1.0;
-  else if (suffix == "k" || suffix == "K") mult = 1e3;
-  else if (suffix == "m" || suffix == "M") mult = 1e6;
-  else if (suffix == "b" || suffix == "B") mult = 1e9;
-  else if (suffix == "t" || suffix == "T") mult = 1e12;
-  else throw_usage("expected a parameter count like 7e9 or 7B, got '" + text + "'");
-  const double n = v * mult;
-  if (!(n >= 1.0) || n > 1e15) throw_usage("parameter count out of range: '" + text + "'");
-  return static_cast<int64_t>(std::llround(n));
-}
-
 namespace {
 struct PlanOptions {
   std::string model;

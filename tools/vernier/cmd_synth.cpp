@@ -62,6 +62,7 @@ void run_synth(const SynthOptions& o) {
   if (o.vocab < 260) throw_usage("--vocab must be at least 260 (3 special tokens, 256 bytes and the space)");
   if (o.type != "f32" && o.type != "f16" && o.type != "bf16") throw_usage("--type must be f32, f16 or bf16");
   if (std::filesystem::exists(o.output) && !o.force) throw_usage(o.output + ": exists (pass --force to overwrite it)");
+  refuse_overwriting_inputs(o.output, "-o", {});  // its folder exists and is writable, before the weights are made
   Model m;
   m.path = "(synthetic)";
   m.source_format = "synthetic";
