@@ -3,7 +3,9 @@
 #   C++ build : g++, cmake, ninja, Google Highway, fmt, CLI11, nlohmann-json, OpenBLAS + LAPACKE
 #               (GPTQ's Hessian products and Cholesky factorisations)
 #   tests     : GoogleTest, Google Benchmark, python3-venv (interop tests), chromium (the HTML
-#               reports rendered headless and screenshotted, as a person would look at them)
+#               reports rendered headless and screenshotted, as a person would look at them),
+#               clang + libclang-rt (libFuzzer and its sanitizers: scripts/fuzz.sh), GNU time (the
+#               peak RSS of scripts/big_model_check.sh)
 #   Python    : a project virtual environment in .venv with numpy, ml_dtypes
 #               (independent FP8/BF16 codecs), gguf (llama.cpp's reader), safetensors and
 #               tokenizers (Hugging Face's, the reference for byte-level BPE), used only by the
@@ -20,6 +22,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv python3-pip
   chromium
+  clang-14 libclang-rt-14-dev time
 )
 
 missing=()

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "vernier/error.hpp"
+#include "vernier/hf_checkpoint.hpp"
 #include "vernier/metrics.hpp"
 #include "vernier/plan.hpp"
 #include "vernier/units.hpp"
@@ -125,6 +126,21 @@ TEST(Units, ParseBytes) {
   EXPECT_EQ(parse_bytes("512"), 512ull);
   for (const char* bad : {"", "GiB", "12 parsecs", "-3GB", "nan"}) {
     EXPECT_THROW(parse_bytes(bad), Error) << bad;
+  }
+  // above 2^63 (llround overflowed a signed value there) and at or past 2^64 (refused)
+  EXPECT_EQ(parse_bytes("18000000000000000000"), 18000000000000000000ull);
+  for (const char* big : {"18446744073709551616", "2e19", "1e300"}) {
+    EXPECT_THROW(parse_bytes(big), Error) << big;
+  }
+}
+
+// Found by fuzz_values: a shard size past 2^64 converted to uint64_t (undefined behaviour).
+TEST(Units, ShardSizesPastTheRangeAreRefused) {
+  EXPECT_EQ(parse_shard_size("5GB"), 5000000000ull);
+  EXPECT_EQ(parse_shard_size("2GiB"), 2ull << 30);
+  for (const char* bad : {"300000000000000004000000000000000000000000000000000000000000000000000000000000003", "1e30GB", "0", "-1MB",
+                          "1e999"}) {
+    EXPECT_THROW(parse_shard_size(bad), Error) << bad;
   }
 }
 

@@ -121,6 +121,9 @@ class GgufWriter {
   void add_tensor(std::string name, std::vector<int64_t> ne, GgmlType type);
   void write_header();
   void write_tensor(std::span<const uint8_t> data);  // the next declared tensor, exactly nbytes
+  // The next declared tensor in consecutive parts (rows as they are made, so that no whole tensor
+  // need be in memory); it is complete, and padded, when its nbytes have been given.
+  void write_tensor_part(std::span<const uint8_t> data);
   void finish();                                      // all tensors written: rename into place
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
 
@@ -130,6 +133,7 @@ class GgufWriter {
   std::vector<GgufTensorInfo> tensors_;
   uint32_t alignment_ = 32;
   size_t next_ = 0;
+  uint64_t part_written_ = 0;  // bytes of tensor next_ given through write_tensor_part
   bool header_written_ = false;
   uint64_t data_start_ = 0;
 };

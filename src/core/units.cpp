@@ -40,8 +40,10 @@ uint64_t parse_bytes(std::string_view text) {
                 "' (expected B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)");
   }
   const double bytes = value * mult;
-  if (bytes > 1.8e19) throw_usage("byte size '" + std::string(text) + "' is too large");
-  return static_cast<uint64_t>(std::llround(bytes));
+  // below 2^64 (the largest double under it is 2^64 - 2048, so rounding cannot reach it): the
+  // conversion is defined; llround would go through a signed 64-bit value and overflow above 2^63
+  if (!(bytes < 18446744073709551616.0)) throw_usage("byte size '" + std::string(text) + "' is too large");
+  return static_cast<uint64_t>(std::nearbyint(bytes));
 }
 
 std::string format_gib(uint64_t bytes) {

@@ -91,6 +91,7 @@ void GgufWriter::write_header() {
 void GgufWriter::write_tensor(std::span<const uint8_t> data) {
   if (!header_written_) throw_usage("GgufWriter: write_header() must come before tensor data");
   if (next_ >= tensors_.size()) throw_usage("GgufWriter: more tensors written than declared");
+  if (part_written_ != 0) throw_usage("GgufWriter: tensor '" + tensors_[next_].name + "' is being written in parts");
   const GgufTensorInfo& t = tensors_[next_];
   if (data.size() != t.nbytes) {
     throw_usage("tensor '" + t.name + "': " + std::to_string(data.size()) + " bytes given, " +
@@ -99,6 +100,23 @@ void GgufWriter::write_tensor(std::span<const uint8_t> data) {
   out_.write(data);
   out_.write_zeros(static_cast<size_t>(align_up(t.nbytes, alignment_) - t.nbytes));
   ++next_;
+}
+
+void GgufWriter::write_tensor_part(std::span<const uint8_t> data) {
+  if (!header_written_) throw_usage("GgufWriter: write_header() must come before tensor data");
+  if (next_ >= tensors_.size()) throw_usage("GgufWriter: more tensors written than declared");
+  const GgufTensorInfo& t = tensors_[next_];
+  if (data.size() > t.nbytes - part_written_) {
+    throw_usage("tensor '" + t.name + "': " + std::to_string(part_written_ + data.size()) + " bytes given, " +
+                std::to_string(t.nbytes) + " expected");
+  }
+  out_.write(data);
+  part_written_ += data.size();
+  if (part_written_ == t.nbytes) {
+    out_.write_zeros(static_cast<size_t>(align_up(t.nbytes, alignment_) - t.nbytes));
+    part_written_ = 0;
+    ++next_;
+  }
 }
 
 void GgufWriter::finish() {

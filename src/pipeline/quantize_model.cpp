@@ -72,14 +72,15 @@ std::vector<size_t> tensor_order(const Model& m) {
   return llama_tensor_order(names);
 }
 
-// The tensor as float32: in place when it already is (the mapped bytes), else decoded into `buf`.
-std::span<const float> to_f32(const ModelTensor& t, std::span<const uint8_t> raw, std::vector<float>& buf) {
-  if (t.type == ggml_type::F32 && reinterpret_cast<uintptr_t>(raw.data()) % alignof(float) == 0) {
-    return {reinterpret_cast<const float*>(raw.data()), static_cast<size_t>(t.elements())};
+// `elements` values of type `type` as float32: in place when they already are (the mapped bytes),
+// else decoded into `buf`.
+std::span<const float> to_f32(GgmlType type, std::span<const uint8_t> raw, int64_t elements, std::vector<float>& buf) {
+  if (type == ggml_type::F32 && reinterpret_cast<uintptr_t>(raw.data()) % alignof(float) == 0) {
+    return {reinterpret_cast<const float*>(raw.data()), static_cast<size_t>(elements)};
   }
-  buf.resize(static_cast<size_t>(t.elements()));
-  if (t.type == ggml_type::F32) std::memcpy(buf.data(), raw.data(), buf.size() * 4);
-  else ggml_dequantize(t.type, raw.data(), buf.data(), t.elements());
+  buf.resize(static_cast<size_t>(elements));
+  if (type == ggml_type::F32) std::memcpy(buf.data(), raw.data(), buf.size() * 4);
+  else ggml_dequantize(type, raw.data(), buf.data(), elements);
   return buf;
 }
 }  // namespace
@@ -162,16 +163,6 @@ QuantizeModelReport quantize_model(const Model& m, const std::string& path, cons
       w.write_tensor(in);
       r.bytes = t.nbytes;
     } else {
-      const std::span<const float> x = to_f32(t, in, xbuf);
-      if (!opt.allow_nonfinite && !all_finite(x)) {
-        for (size_t i = 0; i < x.size(); ++i) {
-          if (!std::isfinite(x[i])) {
-            throw_bad_input(m.path + ": tensor '" + t.name + "': element " + std::to_string(i) + " (row " +
-                            std::to_string(static_cast<int64_t>(i) / t.ne[0]) + ") is " + (std::isnan(x[i]) ? "NaN" : "Inf") +
-                            " (pass --allow-nonfinite to quantize it anyway)");
-          }
-        }
-      }
       const int64_t cols = t.ne[0], rows = t.elements() / cols;
       const float* imatrix = nullptr;
       if (opt.imatrix) {
@@ -185,23 +176,47 @@ QuantizeModelReport quantize_model(const Model& m, const std::string& path, cons
       }
       r.used_imatrix = imatrix != nullptr;
       const uint64_t row_bytes = *ggml_row_bytes(ggml_info(ch.type), cols);
-      dst.resize(row_bytes * static_cast<uint64_t>(rows));
+      const uint64_t in_row_bytes = *ggml_row_bytes(ggml_info(t.type), cols);
       const QuantMethod& method = opt.method ? *opt.method : imatrix ? imatrix_method() : rtn_method();
       TensorStats stats;
       stats.importance = imatrix;
-      const ErrorStats st =
-          quantize_rows(method, ch.type, x.data(), dst.data(), rows, cols, stats, row_bytes, report.threads, t.name).result();
-      // finite weights whose stored form is not: a block scale overflowed its FP16 field (llama.cpp writes such a
-      // block silently; its dequantized weights are Inf or NaN)
-      if (!opt.allow_nonfinite && !std::isfinite(st.mse)) {
-        float amax = 0;
-        for (float v : x) amax = std::max(amax, std::fabs(v));
-        throw_bad_input(m.path + ": tensor '" + t.name + "': " + std::string(ggml_info(ch.type).name) +
-                        " cannot store it: its largest |weight| " + std::to_string(amax) +
-                        " overflows the type's FP16 block scale, so the stored weights are not finite (pass --allow-nonfinite to write it anyway)");
+      // Slabs of rows (rows are independent: the bytes are those of the whole tensor at once), each
+      // decoded to float32, quantized, written and its input pages let go: memory stays at a slab's
+      // floats and codes (kSlabBytes of floats) whatever the tensor's size.
+      constexpr uint64_t kSlabBytes = 64ull << 20;
+      const int64_t slab = std::max<int64_t>(1, static_cast<int64_t>(kSlabBytes / (static_cast<uint64_t>(cols) * 4)));
+      ErrorAccumulator acc;
+      for (int64_t r0 = 0; r0 < rows; r0 += slab) {
+        const int64_t n = std::min(slab, rows - r0);
+        const std::span<const uint8_t> part = in.subspan(static_cast<size_t>(r0) * in_row_bytes, static_cast<size_t>(n) * in_row_bytes);
+        const std::span<const float> x = to_f32(t.type, part, n * cols, xbuf);
+        if (!opt.allow_nonfinite && !all_finite(x)) {
+          for (size_t i = 0; i < x.size(); ++i) {
+            if (!std::isfinite(x[i])) {
+              const int64_t e = r0 * cols + static_cast<int64_t>(i);
+              throw_bad_input(m.path + ": tensor '" + t.name + "': element " + std::to_string(e) + " (row " + std::to_string(e / cols) +
+                              ") is " + (std::isnan(x[i]) ? "NaN" : "Inf") + " (pass --allow-nonfinite to quantize it anyway)");
+            }
+          }
+        }
+        dst.resize(row_bytes * static_cast<uint64_t>(n));
+        const ErrorAccumulator part_acc = quantize_rows(method, ch.type, x.data(), dst.data(), n, cols, stats, row_bytes, report.threads, t.name);
+        // finite weights whose stored form is not: a block scale overflowed its FP16 field (llama.cpp writes such a
+        // block silently; its dequantized weights are Inf or NaN)
+        if (!opt.allow_nonfinite && !std::isfinite(part_acc.result().mse)) {
+          float amax = 0;
+          for (float v : x) amax = std::max(amax, std::fabs(v));
+          throw_bad_input(m.path + ": tensor '" + t.name + "': " + std::string(ggml_info(ch.type).name) +
+                          " cannot store it: its largest |weight| " + std::to_string(amax) +
+                          " overflows the type's FP16 block scale, so the stored weights are not finite (pass --allow-nonfinite to write it anyway)");
+        }
+        acc.merge(part_acc);
+        w.write_tensor_part(dst);
+        if (t.view && t.release_part) t.release_part(static_cast<uint64_t>(r0) * in_row_bytes, static_cast<uint64_t>(n) * in_row_bytes);
       }
-      w.write_tensor(dst);
-      r.bytes = dst.size();
+      if (rows == 0) w.write_tensor_part({});  // an empty tensor is complete with no rows
+      const ErrorStats st = acc.result();
+      r.bytes = row_bytes * static_cast<uint64_t>(rows);
       r.rmse = st.rmse;
       r.sqnr_db = st.sqnr_db;
     }

@@ -1,6 +1,7 @@
 // write_hf_checkpoint(): a Model → a quantized Hugging Face checkpoint directory (hf_checkpoint.hpp).
 #include "vernier/hf_checkpoint.hpp"
 
+#include <algorithm>
 #include <unistd.h>
 
 #include <atomic>
@@ -42,7 +43,9 @@ uint64_t parse_shard_size(const std::string& text) {
   else if (unit == "MIB") mult = 1024.0 * 1024;
   else if (unit == "GIB") mult = 1024.0 * 1024 * 1024;
   if (mult == 0 || !(v > 0)) throw_usage("--max-shard-size '" + text + "': expected a size such as 5GB, 500MB or 2GiB");
-  return static_cast<uint64_t>(v * mult);
+  // a double past 2^64 does not convert to uint64_t (undefined behaviour): refuse it (found by fuzz_values)
+  if (!(v * mult < 18446744073709551616.0)) throw_usage("--max-shard-size '" + text + "': too large");
+  return std::max<uint64_t>(1, static_cast<uint64_t>(v * mult));
 }
 
 namespace {
