@@ -11,10 +11,14 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <nlohmann/json.hpp>
 
 #include "vernier/error.hpp"
+#include "vernier/ggml_quant.hpp"
+#include "vernier/quant_method.hpp"
+#include "vernier/weight_type.hpp"
 #include "vernier/metrics.hpp"
 #include "vernier/parallel.hpp"
 #include "vernier/quantize_in_memory.hpp"
@@ -105,6 +109,78 @@ void copy_into(StagedDir& dir, const fs::path& src, const std::string& name) {
   out.write(in.bytes());
   out.commit();
 }
+
+// A layer quantized to `scheme` with rows in HF's order (RoPE rows permuted back for Q and K). A
+// row-local scheme (per-channel or per-group scales, no double quantization) under round-to-nearest is
+// quantized in slabs of 32 MiB of float32 rows on `threads` threads, each decoded from the stored bytes
+// on its own: the codes are those of the whole matrix at once, and memory stays at the codes plus
+// threads × a slab. Anything else (a per-tensor scale, NF4 double quantization, a calibrated method)
+// is quantized whole, as before.
+QuantizedTensor quantize_rows_streamed(const ModelTensor& t, const QuantMethod& method, const Scheme& scheme, int64_t heads, int threads,
+                                       double& rmse) {
+  const int64_t rows = t.ne[1], cols = t.ne[0];
+  const bool row_local = scheme.granularity != Granularity::per_tensor && !scheme.double_quant && &method == &rtn_method();
+  if (!row_local) {
+    std::vector<float> w(static_cast<size_t>(t.elements()));
+    read_f32(t, w);  // float types, and GGML blocks decoded
+    if (heads) to_hf_rows(w, heads, rows);
+    QuantizedLinear ql{method.quantize_scheme(TensorView{w.data(), rows, cols, t.name}, TensorStats{}, scheme), {}};
+    rmse = error_stats(w, dequantize_linear(ql)).rmse;
+    return std::move(ql.q);
+  }
+  const auto* info = ggml_type_info(t.type);
+  if (!info) throw_bad_input(t.name + ": cannot decode its stored type");
+  const uint64_t in_row_bytes = *ggml_row_bytes(*info, cols);
+  std::vector<uint8_t> raw;  // the stored bytes, where the tensor cannot be used in place
+  std::span<const uint8_t> bytes;
+  if (t.view) {
+    bytes = t.view();
+  } else {
+    raw.resize(t.nbytes);
+    t.read(raw);
+    bytes = raw;
+  }
+  const std::vector<int32_t> order = heads ? rope_row_order(heads, rows, false) : std::vector<int32_t>{};
+  const int64_t slab = std::max<int64_t>(1, static_cast<int64_t>((32ull << 20) / (static_cast<uint64_t>(cols) * 4)));
+  const int64_t slabs = (rows + slab - 1) / slab;
+  const auto quantize_slab = [&](int64_t k, std::vector<float>& x) {
+    const int64_t r0 = k * slab, n = std::min(slab, rows - r0);
+    x.resize(static_cast<size_t>(n * cols));
+    for (int64_t r = 0; r < n; ++r) {
+      const int64_t src = heads ? order[static_cast<size_t>(r0 + r)] : r0 + r;
+      ggml_dequantize(t.type, bytes.data() + static_cast<uint64_t>(src) * in_row_bytes, x.data() + r * cols, cols);
+    }
+    return method.quantize_scheme(TensorView{x.data(), n, cols, t.name}, TensorStats{}, scheme);
+  };
+  QuantizedTensor q;
+  std::vector<float> x0;
+  QuantizedTensor first = quantize_slab(0, x0);
+  q.scheme = first.scheme;
+  q.rows = rows;
+  q.cols = cols;
+  q.row_bytes = first.row_bytes;
+  const int64_t gpr = first.groups_per_row();
+  q.codes.resize(static_cast<size_t>(rows * q.row_bytes));
+  q.scales.resize(static_cast<size_t>(rows * gpr));
+  if (!first.zero_points.empty()) q.zero_points.resize(static_cast<size_t>(rows * gpr));
+  std::vector<ErrorAccumulator> acc(static_cast<size_t>(std::max(1, threads)));
+  const auto place = [&](int64_t k, const QuantizedTensor& part, const std::vector<float>& x, int thread) {
+    const int64_t r0 = k * slab;
+    std::copy(part.codes.begin(), part.codes.end(), q.codes.begin() + r0 * q.row_bytes);
+    std::copy(part.scales.begin(), part.scales.end(), q.scales.begin() + r0 * gpr);
+    if (!part.zero_points.empty()) std::copy(part.zero_points.begin(), part.zero_points.end(), q.zero_points.begin() + r0 * gpr);
+    acc[static_cast<size_t>(thread)].add(x, dequantize_linear(QuantizedLinear{part, {}}));
+  };
+  place(0, first, x0, 0);
+  const int used = parallel_for(slabs - 1, threads, [&](int64_t k0, int64_t k1, int thread) {
+    std::vector<float> x;
+    for (int64_t k = k0 + 1; k < k1 + 1; ++k) place(k, quantize_slab(k, x), x, thread);
+  });
+  for (int i = 1; i < std::max(1, used); ++i) acc[0].merge(acc[static_cast<size_t>(i)]);
+  if (t.release) t.release();
+  rmse = acc[0].result().rmse;
+  return q;
+}
 }  // namespace
 
 HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, const HfCheckpointOptions& opt) {
@@ -194,31 +270,34 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
   uint64_t total = 0;
   size_t index = 0;
   for (int s = 0; s < shards; ++s) {
-    // one shard's tensors in memory at a time (at most max_shard_bytes, or one layer past it); its
-    // layers quantized on `threads` threads, each taking the next layer, written in plan order
+    // The shard's header from the plan, then one tensor at a time made and written: memory holds one
+    // layer's codes and a slab of its float rows, whatever the shard's size
     std::vector<const Item*> mine;
     for (const Item& it : items) {
       if (it.shard == s) mine.push_back(&it);
     }
-    std::vector<std::vector<std::pair<std::string, HfTensor>>> made(mine.size());
-    std::vector<HfCheckpointTensor> reps(mine.size());
-    std::atomic<size_t> next{0};
-    std::mutex progress_mutex;
-    const auto produce = [&](size_t k) {
-      const Item& it = *mine[k];
-      const ModelTensor& t = *it.src;
-      if (opt.progress) {
-        std::lock_guard<std::mutex> lock(progress_mutex);
-        opt.progress(index++, items.size(), t.name);
+    const std::string file = shard_name(s);
+    SafetensorsWriter w(staged, file);
+    w.set_metadata({{"format", "pt"}});
+    for (const Item* it : mine) {
+      if (it->quantized) {
+        for (const HfTensor& spec : it->specs) w.add_tensor(it->hf + "." + spec.suffix, spec.dtype, spec.shape);
+      } else {
+        w.add_tensor(it->hf, it->dtype, it->shape);
       }
-      HfCheckpointTensor& rep = reps[k];
-      rep.name = it.hf;
+    }
+    w.write_header();
+    for (const Item* it : mine) {
+      const ModelTensor& t = *it->src;
+      if (opt.progress) opt.progress(index++, items.size(), t.name);
+      HfCheckpointTensor rep;
+      rep.name = it->hf;
       rep.elements = t.elements();
-      rep.bytes = it.bytes;
-      rep.quantized = it.quantized;
-      auto& out = made[k];
-      if (it.quantized) {
-        const int64_t rows = t.ne[1], cols = t.ne[0];
+      rep.bytes = it->bytes;
+      rep.quantized = it->quantized;
+      std::vector<std::pair<std::string, HfTensor>> out;
+      if (it->quantized) {
+        const int64_t rows = t.ne[1];
         const int64_t heads = rope_heads(m, t.name);
         QuantizedLinear ql;
         rep.stored = std::string(hf_layout_name(opt.layout)) + " " + scheme_name(scheme);
@@ -228,21 +307,19 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
           if (heads) ql.q = permute_rows(ql.q, rope_row_order(heads, rows, false));
           rep.stored += " (as held)";
         } else {
-          std::vector<float> w(static_cast<size_t>(t.elements()));
-          read_f32(t, w);  // float types, and GGML blocks decoded
-          if (heads) to_hf_rows(w, heads, rows);
-          ql = {method.quantize_scheme(TensorView{w.data(), rows, cols, t.name}, TensorStats{}, scheme), {}};
-          rep.rmse = error_stats(w, dequantize_linear(ql)).rmse;
+          double rmse = 0;
+          ql = {quantize_rows_streamed(t, method, scheme, heads, threads, rmse), {}};
+          rep.rmse = rmse;
         }
         for (HfTensor& h : encode_linear(qc, ql)) {
-          std::string name = it.hf + "." + h.suffix;
+          std::string name = it->hf + "." + h.suffix;
           out.emplace_back(std::move(name), std::move(h));
         }
       } else {
         HfTensor h;
-        h.dtype = it.dtype;
-        h.shape = it.shape;
-        if (it.dtype == StDtype::F32) {  // float types and GGML blocks, decoded straight into the tensor's bytes
+        h.dtype = it->dtype;
+        h.shape = it->shape;
+        if (it->dtype == StDtype::F32) {  // float types and GGML blocks, decoded straight into the tensor's bytes
           h.data.resize(static_cast<size_t>(t.elements()) * 4);
           read_f32(t, {reinterpret_cast<float*>(h.data.data()), static_cast<size_t>(t.elements())});
         } else {
@@ -250,28 +327,26 @@ HfCheckpointReport write_hf_checkpoint(const Model& m, const std::string& dir, c
           t.read(h.data);
         }
         if (const int64_t heads = rope_heads(m, t.name); heads && t.ne.size() == 2) to_hf_rows(h.data, heads, t.ne[1]);
-        rep.stored = std::string(st_dtype_name(it.dtype));
-        out.emplace_back(it.hf, std::move(h));
+        rep.stored = std::string(st_dtype_name(it->dtype));
+        out.emplace_back(it->hf, std::move(h));
       }
       if (t.release) t.release();
-    };
-    parallel_for(threads, threads, [&](int64_t, int64_t, int) {
-      for (size_t k; (k = next.fetch_add(1)) < mine.size();) produce(k);
-    });
-    std::vector<std::pair<std::string, HfTensor>> out;
-    for (size_t k = 0; k < mine.size(); ++k) {
-      for (auto& e : made[k]) out.push_back(std::move(e));
-      report.tensors.push_back(std::move(reps[k]));
-    }
-    const std::string file = shard_name(s);
-    SafetensorsWriter w(staged, file);
-    w.set_metadata({{"format", "pt"}});
-    for (const auto& [name, h] : out) w.add_tensor(name, h.dtype, h.shape);
-    w.write_header();
-    for (const auto& [name, h] : out) {
-      w.write_tensor(h.data);
-      weight_map[name] = file;
-      total += h.data.size();
+      std::vector<std::string> declared;
+      if (it->quantized) {
+        for (const HfTensor& spec : it->specs) declared.push_back(it->hf + "." + spec.suffix);
+      } else {
+        declared.push_back(it->hf);
+      }
+      if (declared.size() != out.size()) throw std::logic_error(t.name + ": the layout made other tensors than its plan");
+      for (size_t i = 0; i < out.size(); ++i) {
+        if (out[i].first != declared[i]) throw std::logic_error(out[i].first + ": made where the plan declared " + declared[i]);
+      }
+      for (const auto& [name, h] : out) {
+        w.write_tensor(h.data);  // checks the size against the declared shape and dtype
+        weight_map[name] = file;
+        total += h.data.size();
+      }
+      report.tensors.push_back(std::move(rep));
     }
     w.finish();
     report.files.push_back(file);
