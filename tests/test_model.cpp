@@ -128,16 +128,11 @@ TEST(Model, NameMapping) {
   EXPECT_EQ(gguf_to_hf_name("output.weight"), "lm_head.weight");
 }
 
-TEST(Model, ByteLevelBpeTokenizerBecomesGpt2WithMerges) {
-  const auto dir = std::filesystem::path(testdata::temp_path("bpe-model"));
-  std::filesystem::create_directories(dir);
+// A one-block Mistral-shaped checkpoint with zero weights, for the tokenizer tests.
+void write_tiny_mistral(const std::filesystem::path& dir) {
   std::ofstream(dir / "config.json") << R"({"architectures": ["MistralForCausalLM"], "hidden_size": 4,
       "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
       "vocab_size": 5, "max_position_embeddings": 16, "rms_norm_eps": 1e-5, "rope_theta": 1e6})";
-  std::ofstream(dir / "tokenizer.json") << R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "Ġa": 3},
-      "merges": ["a b", ["Ġ", "a"]]}, "pre_tokenizer": {"type": "ByteLevel"},
-      "added_tokens": [{"id": 4, "content": "<|endoftext|>", "special": true}]})";
-  std::ofstream(dir / "tokenizer_config.json") << R"({"bos_token": "<|endoftext|>", "eos_token": {"content": "<|endoftext|>"}})";
   {
     SafetensorsWriter w((dir / "model.safetensors").string(), true);
     const std::pair<const char*, std::vector<int64_t>> shapes[] = {
@@ -151,6 +146,16 @@ TEST(Model, ByteLevelBpeTokenizerBecomesGpt2WithMerges) {
     }
     w.finish();
   }
+}
+
+TEST(Model, ByteLevelBpeTokenizerBecomesGpt2WithMerges) {
+  const auto dir = std::filesystem::path(testdata::temp_path("bpe-model"));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "tokenizer.json") << R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "Ġa": 3},
+      "merges": ["a b", ["Ġ", "a"]]}, "pre_tokenizer": {"type": "ByteLevel"},
+      "added_tokens": [{"id": 4, "content": "<|endoftext|>", "special": true}]})";
+  std::ofstream(dir / "tokenizer_config.json") << R"({"bos_token": "<|endoftext|>", "eos_token": {"content": "<|endoftext|>"}})";
+  write_tiny_mistral(dir);
   const Model m = load_model(dir.string());
   EXPECT_EQ(m.tokenizer.model, "gpt2");
   EXPECT_EQ(m.tokenizer.tokens.size(), 5u);
@@ -169,6 +174,27 @@ TEST(Model, ByteLevelBpeTokenizerBecomesGpt2WithMerges) {
   const GgufFile g = GgufFile::open(out);
   EXPECT_EQ(g.find("tokenizer.ggml.model")->str, "gpt2");
   EXPECT_EQ(g.find("tokenizer.ggml.merges")->strings.size(), 2u);
+}
+
+// Found by fuzz_tokenizer_json: JSON values of another type than the format's escaped as
+// nlohmann::json exceptions (an "internal error" for the user). Each is bad input naming the file.
+TEST(Model, TokenizerJsonValuesOfTheWrongTypeAreBadInputNamingTheFile) {
+  const auto dir = std::filesystem::path(testdata::temp_path("bpe-wrong-types"));
+  std::filesystem::create_directories(dir);
+  write_tiny_mistral(dir);
+  for (const char* text : {"1", R"({"model": 3})", R"({"model": {"type": 7, "vocab": {}}})",
+                           R"({"model": {"type": "BPE", "vocab": {"a": "zero"}}})",
+                           R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [[1, 2]]}})",
+                           R"({"model": {"type": "BPE", "vocab": {"a": 0}}, "added_tokens": [{"id": "x"}]})"}) {
+    std::ofstream(dir / "tokenizer.json") << text;
+    try {
+      (void)load_model(dir.string());
+      ADD_FAILURE() << text << ": accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::bad_input) << text;
+      EXPECT_NE(std::string(e.what()).find("tokenizer.json"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Model, UnsupportedArchitectureIsRefusedByName) {

@@ -49,7 +49,8 @@ TokenizerSpec tokenizer_from_llama2c(const Llama2cVocab& v) {
   return t;
 }
 
-TokenizerSpec tokenizer_from_hf(const std::string& dir) {
+namespace {
+TokenizerSpec read_hf_tokenizer(const std::string& dir) {
   TokenizerSpec t;
   const std::string path = dir + "/tokenizer.json";
   std::ifstream in(path);
@@ -151,6 +152,17 @@ TokenizerSpec tokenizer_from_hf(const std::string& dir) {
   if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean()) t.add_bos = cfg["add_bos_token"].get<bool>();
   if (cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean()) t.add_eos = cfg["add_eos_token"].get<bool>();
   return t;
+}
+}  // namespace
+
+TokenizerSpec tokenizer_from_hf(const std::string& dir) {
+  try {
+    return read_hf_tokenizer(dir);
+  } catch (const nlohmann::json::exception& e) {
+    // a value of another JSON type than the format's (a number where an object or a string belongs,
+    // found by fuzz_tokenizer_json): bad input naming the file, not an internal error
+    throw_bad_input(dir + "/tokenizer.json (or tokenizer_config.json): a value of the wrong JSON type: " + e.what());
+  }
 }
 
 void append_tokenizer_metadata(const TokenizerSpec& t, GgufMetadata& kv) {
