@@ -15,8 +15,10 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "vernier/error.hpp"
+#include "vernier/model.hpp"
 
 namespace vernier::fuzz {
 
@@ -51,6 +53,16 @@ void expect_clean(F&& f) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "finding: an exception that is not a vernier::Error escaped: %s\n", e.what());
     std::abort();
+  }
+}
+
+// Decodes every tensor of up to 16 MiB (the dequantizers and the layouts' unpacking run on the input).
+inline void read_every_tensor(const vernier::Model& m) {
+  std::vector<uint8_t> bytes;
+  for (const auto& t : m.tensors) {
+    if (t.nbytes == 0 || t.nbytes > (16u << 20) || !t.read) continue;
+    bytes.assign(t.nbytes, 0);
+    t.read(bytes);
   }
 }
 

@@ -4,8 +4,6 @@
 #include "vernier/gguf.hpp"
 #include "vernier/model.hpp"
 
-#include <vector>
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t n) {
   const std::string path = vernier::fuzz::put("input.gguf", data, n);
   vernier::fuzz::expect_clean([&] {
@@ -21,13 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t n) {
     (void)sum;
   });
   vernier::fuzz::expect_clean([&] {
-    const vernier::Model m = vernier::load_model(path);
-    std::vector<uint8_t> bytes;
-    for (const auto& t : m.tensors) {
-      if (t.nbytes == 0 || t.nbytes > (16u << 20) || !t.read) continue;
-      bytes.assign(t.nbytes, 0);
-      t.read(bytes);
-    }
+    vernier::fuzz::read_every_tensor(vernier::load_model(path));
   });
   return 0;
 }
