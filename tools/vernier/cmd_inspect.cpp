@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <optional>
+#include <span>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -11,7 +14,9 @@
 
 #include "cli_common.hpp"
 #include "vernier/error.hpp"
+#include "vernier/ggml_quant.hpp"
 #include "vernier/model.hpp"
+#include "vernier/weight_type.hpp"
 
 namespace vernier::cli {
 
@@ -37,32 +42,69 @@ struct TensorStats {
   std::vector<std::pair<int64_t, double>> outlier_columns;  // column, its max |w| / median column max |w|
 };
 
+// One pass over slabs of 32 MiB of float rows decoded from the stored bytes, whose pages are let go as
+// it goes: memory stays at a slab and two |w| maxima per row and column, whatever the tensor's size.
+// Moments from sums of powers of (w − p), p the first slab's mean: close to the tensor's mean, so the
+// expansion into central moments loses no precision that matters at the printed 4 digits.
 TensorStats compute_stats(const ModelTensor& t) {
-  std::vector<float> w(static_cast<size_t>(t.elements()));
-  read_f32(t, w);
   TensorStats s;
-  const int64_t cols = t.ne[0];
-  const int64_t rows = t.elements() / std::max<int64_t>(cols, 1);
-  double sum = 0, lo = INFINITY, hi = -INFINITY;
-  for (float v : w) { sum += v; lo = std::min(lo, double(v)); hi = std::max(hi, double(v)); }
-  const double n = static_cast<double>(w.size());
-  s.mean = sum / n;
-  double m2 = 0, m4 = 0;
-  for (float v : w) { const double d = v - s.mean; m2 += d * d; m4 += d * d * d * d; }
-  m2 /= n;
-  m4 /= n;
+  const int64_t cols = std::max<int64_t>(t.ne.empty() ? 1 : t.ne[0], 1);
+  const int64_t rows = t.elements() / cols;
+  std::vector<uint8_t> raw;
+  std::span<const uint8_t> bytes;
+  if (t.view) {
+    bytes = t.view();
+  } else {
+    raw.resize(t.nbytes);
+    t.read(raw);
+    bytes = raw;
+  }
+  const auto* info = ggml_type_info(t.type);
+  const std::optional<int64_t> row_bytes = info ? ggml_row_bytes(*info, cols) : std::nullopt;
+  if (!row_bytes) throw_bad_input(t.name + ": cannot decode its stored type by rows");
+  const int64_t slab = std::max<int64_t>(1, static_cast<int64_t>((32ull << 20) / (static_cast<uint64_t>(cols) * 4)));
+  std::vector<float> w;
+  std::vector<double> row_abs(static_cast<size_t>(rows), 0.0), col_abs(static_cast<size_t>(cols), 0.0);
+  double lo = INFINITY, hi = -INFINITY, pivot = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0;
+  for (int64_t r0 = 0; r0 < rows; r0 += slab) {
+    const int64_t n = std::min(slab, rows - r0);
+    w.resize(static_cast<size_t>(n * cols));
+    const uint8_t* src = bytes.data() + static_cast<uint64_t>(r0) * static_cast<uint64_t>(*row_bytes);
+    if (t.type == GgmlType::F32) std::memcpy(w.data(), src, w.size() * 4);
+    else ggml_dequantize(t.type, src, w.data(), n * cols);
+    if (r0 == 0) {
+      double sum = 0;
+      for (float v : w) sum += v;
+      pivot = w.empty() ? 0 : sum / static_cast<double>(w.size());
+    }
+    for (int64_t r = 0; r < n; ++r) {
+      double& ra = row_abs[static_cast<size_t>(r0 + r)];
+      for (int64_t c = 0; c < cols; ++c) {
+        const double v = w[static_cast<size_t>(r * cols + c)];
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        const double d = v - pivot, d2 = d * d;
+        s1 += d;
+        s2 += d2;
+        s3 += d2 * d;
+        s4 += d2 * d2;
+        const double a = std::fabs(v);
+        ra = std::max(ra, a);
+        col_abs[static_cast<size_t>(c)] = std::max(col_abs[static_cast<size_t>(c)], a);
+      }
+    }
+    if (t.view && t.release_part) t.release_part(static_cast<uint64_t>(r0) * *row_bytes, static_cast<uint64_t>(n) * *row_bytes);
+  }
+  if (rows == 0) return s;
+  const double count = static_cast<double>(rows * cols);
+  const double mu = s1 / count, e2 = s2 / count, e3 = s3 / count, e4 = s4 / count;
+  const double m2 = std::max(0.0, e2 - mu * mu);
+  const double m4 = std::max(0.0, e4 - 4 * mu * e3 + 6 * mu * mu * e2 - 3 * mu * mu * mu * mu);
+  s.mean = pivot + mu;
   s.min = lo;
   s.max = hi;
   s.std = std::sqrt(m2);
   s.kurtosis = m2 > 0 ? m4 / (m2 * m2) : 0;
-  std::vector<double> row_abs(static_cast<size_t>(rows), 0.0), col_abs(static_cast<size_t>(cols), 0.0);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) {
-      const double a = std::fabs(w[static_cast<size_t>(r * cols + c)]);
-      row_abs[static_cast<size_t>(r)] = std::max(row_abs[static_cast<size_t>(r)], a);
-      col_abs[static_cast<size_t>(c)] = std::max(col_abs[static_cast<size_t>(c)], a);
-    }
-  }
   std::vector<double> sorted = row_abs;
   std::sort(sorted.begin(), sorted.end());
   s.row_range_min = sorted.front();
