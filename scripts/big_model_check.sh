@@ -8,6 +8,7 @@
 #
 #   scripts/big_model_check.sh [WORKDIR]      (default: build/big-model; .ci/run runs it with VERNIER_BIG_MODEL=1)
 #   VERNIER_BIG_LAYERS=N   blocks (16); VERNIER_BIN=path/to/vernier (build/release/vernier)
+#   VERNIER_BIG_STEPS="synth inspect_stats"   only these steps (default: all; synth is always first)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${VERNIER_BIN:-$here/build/release/vernier}
@@ -65,9 +66,11 @@ printf "model: %d blocks, dim %d, FFN %d, F16: %d bytes (%.1f GiB); RAM %s; limi
   "$layers" "$dim" "$ffn" "$model_bytes" "$(awk -v b="$model_bytes" 'BEGIN{print b / 1073741824}')" \
   "$(free -b | awk '/Mem:/{print $2}')" "$limit" "$largest" | tee "$summary"
 status=0
+steps=${VERNIER_BIG_STEPS:-synth quantize_q4_k_m quantize_gptq_layout convert_safetensors inspect_stats}
 step() {  # step NAME OUTPUT CMD...
   local name=$1 out=$2
   shift 2
+  case " $steps " in *" $name "*) ;; *) return 0 ;; esac
   echo "big-model: $name ..." >&2
   local rc=0
   limited "$name" "$@" > "$work/$name.log" 2>&1 || rc=$?
