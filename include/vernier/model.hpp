@@ -106,6 +106,8 @@ void validate_llama_config(const Model& m);
 
 // Reads a tensor as float32 (F32, F16, BF16 and F64 data); throws naming the tensor otherwise.
 void read_f32(const ModelTensor& t, std::span<float> out);
+// The tensor's stored bytes (t.type): the mapped bytes in place where it has a view, else read into `buf`.
+std::span<const uint8_t> stored_bytes(const ModelTensor& t, std::vector<uint8_t>& buf);
 
 // Hugging Face ↔ GGUF tensor names ("model.layers.3.self_attn.q_proj.weight" ↔ "blk.3.attn_q.weight").
 std::optional<std::string> hf_to_gguf_name(std::string_view hf);

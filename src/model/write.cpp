@@ -10,6 +10,13 @@
 
 namespace vernier {
 
+std::span<const uint8_t> stored_bytes(const ModelTensor& t, std::vector<uint8_t>& buf) {
+  if (t.view) return t.view();
+  buf.resize(t.nbytes);
+  t.read(buf);
+  return buf;
+}
+
 void read_f32(const ModelTensor& t, std::span<float> out) {
   const int64_t n = t.elements();
   if (static_cast<int64_t>(out.size()) != n) throw_usage("read_f32: '" + t.name + "' has " + std::to_string(n) + " elements");
@@ -221,14 +228,7 @@ ConvertReport write_safetensors(const Model& m, const std::string& path, const C
   for (size_t i = 0; i < m.tensors.size(); ++i) {
     const ModelTensor& t = m.tensors[i];
     if (opt.progress) opt.progress(i, m.tensors.size(), t);
-    std::span<const uint8_t> data;
-    if (t.view) {
-      data = t.view();
-    } else {
-      src.resize(t.nbytes);
-      t.read(src);
-      data = src;
-    }
+    std::span<const uint8_t> data = stored_bytes(t, src);
     if (types[i] != t.type) {
       dst.resize(bytes_for(types[i], t.ne));
       convert_bytes(t, types[i], data, dst);  // data: the mapped bytes or the read copy (src is empty with a view)

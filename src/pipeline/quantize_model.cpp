@@ -151,14 +151,7 @@ QuantizeModelReport quantize_model(const Model& m, const std::string& path, cons
     r.quantized = ch.quantized;
     r.row = t.ne.empty() ? 0 : t.ne[0];
     r.elements = t.elements();
-    std::span<const uint8_t> in;
-    if (t.view) {
-      in = t.view();
-    } else {
-      src.resize(t.nbytes);
-      t.read(src);
-      in = src;
-    }
+    const std::span<const uint8_t> in = stored_bytes(t, src);
     if (!ch.quantized) {
       w.write_tensor(in);
       r.bytes = t.nbytes;

@@ -132,14 +132,7 @@ QuantizedTensor quantize_rows_streamed(const ModelTensor& t, const QuantMethod& 
   if (!info) throw_bad_input(t.name + ": cannot decode its stored type");
   const uint64_t in_row_bytes = *ggml_row_bytes(*info, cols);
   std::vector<uint8_t> raw;  // the stored bytes, where the tensor cannot be used in place
-  std::span<const uint8_t> bytes;
-  if (t.view) {
-    bytes = t.view();
-  } else {
-    raw.resize(t.nbytes);
-    t.read(raw);
-    bytes = raw;
-  }
+  const std::span<const uint8_t> bytes = stored_bytes(t, raw);
   const std::vector<int32_t> order = heads ? rope_row_order(heads, rows, false) : std::vector<int32_t>{};
   const int64_t slab = std::max<int64_t>(1, static_cast<int64_t>((32ull << 20) / (static_cast<uint64_t>(cols) * 4)));
   const int64_t slabs = (rows + slab - 1) / slab;

@@ -51,14 +51,7 @@ TensorStats compute_stats(const ModelTensor& t) {
   const int64_t cols = std::max<int64_t>(t.ne.empty() ? 1 : t.ne[0], 1);
   const int64_t rows = t.elements() / cols;
   std::vector<uint8_t> raw;
-  std::span<const uint8_t> bytes;
-  if (t.view) {
-    bytes = t.view();
-  } else {
-    raw.resize(t.nbytes);
-    t.read(raw);
-    bytes = raw;
-  }
+  const std::span<const uint8_t> bytes = stored_bytes(t, raw);
   const auto* info = ggml_type_info(t.type);
   const std::optional<int64_t> row_bytes = info ? ggml_row_bytes(*info, cols) : std::nullopt;
   if (!row_bytes) throw_bad_input(t.name + ": cannot decode its stored type by rows");
