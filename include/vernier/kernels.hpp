@@ -181,4 +181,13 @@ float exp_sum(const KernelContext& ctx, float* v, int64_t n, float shift);
 // gate[i] = SiLU(gate[i]) · up[i] for i < n (LLaMA's SwiGLU), Highway's Exp on a SIMD path.
 void silu_mul(const KernelContext& ctx, float* gate, const float* up, int64_t n);
 
+// Attention's products, row by row: s[r·s_stride + t] = scale · Σ_e q[r·q_stride + e] · k[t·k_stride + e]
+// for r < m, t < counts[r], e < hd; and out[r·out_stride + e] = Σ_{t < counts[r]} p[r·p_stride + t] · v[t·v_stride + e].
+// Each element's value depends only on its own operands, hd and the kernel path — not on m, n, its
+// place in the call or the thread — so that a prompt split into batches gives the whole prompt's bits.
+void attention_scores(const KernelContext& ctx, const float* q, int64_t q_stride, const int64_t* counts, int64_t m, const float* k,
+                      int64_t k_stride, int64_t hd, float scale, float* s, int64_t s_stride);
+void attention_values(const KernelContext& ctx, const float* p, int64_t p_stride, const int64_t* counts, int64_t m,
+                      const float* v, int64_t v_stride, int64_t hd, float* out, int64_t out_stride);
+
 }  // namespace vernier

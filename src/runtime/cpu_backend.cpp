@@ -1,8 +1,6 @@
 // The CPU backend: the forward pass's operations on the CPU kernels, with the threads and kernel
 // path of its KernelContext. The float operations are those the runtime has always done, in the
 // same order, so greedy texts and perplexities stay bit for bit what they were.
-#include <cblas.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -48,10 +46,11 @@ class CpuBackend final : public Backend {
 
   void attention(const AttentionArgs& a) override {
     if (ctx_.isa() == "scalar") return reference_attention(a);
-    // Per head and block of up to kQ query rows, two matrix products (OpenBLAS, one thread each: the
-    // tasks are spread over the pool): scores S = Q·Kᵀ/√d over the keys up to the block's last
-    // position, each row's causal softmax (vector exp, the masked tail set to 0), then P·V and each
-    // row divided by its sum. The same sums as the reference, in another order.
+    // Per head and block of up to kQ query rows: each row's scores S = Q·Kᵀ/√d over its own keys
+    // (those at or before its position), its softmax (vector exp), then P·V over each row's own keys
+    // and each row divided by its sum. The kernels' elements do not depend on the block's shape, so a
+    // prompt in batches gives the whole prompt's bits (kernels.hpp); the same sums as the reference,
+    // in another order.
     constexpr int64_t kQ = 32;
     const int64_t hd = a.head_dim, H = a.heads, D = H * hd, KV = a.kv_heads * hd, group = H / a.kv_heads;
     const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -62,24 +61,21 @@ class CpuBackend final : public Backend {
       if (scores.size() < static_cast<size_t>(m * keys)) scores.resize(static_cast<size_t>(m * keys));
       float* s = scores.data();
       const int64_t kvh = h / group;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(keys), static_cast<int>(hd), inv_sqrt,
-                  a.q + i0 * D + h * hd, static_cast<int>(D), a.keys + kvh * hd, static_cast<int>(KV), 0.0f, s, static_cast<int>(keys));
       float inv[kQ];
+      int64_t counts[kQ];
+      for (int64_t r = 0; r < m; ++r) counts[r] = a.pos0 + i0 + r + 1;  // keys at or before the row's position
+      attention_scores(ctx_, a.q + i0 * D + h * hd, D, counts, m, a.keys + kvh * hd, KV, hd, inv_sqrt, s, keys);
       for (int64_t r = 0; r < m; ++r) {
         float* row = s + r * keys;
-        const int64_t count = a.pos0 + i0 + r + 1;  // keys at or before the row's position
         float maxv = -INFINITY;
-        for (int64_t t = 0; t < count; ++t) maxv = std::max(maxv, row[t]);
-        inv[r] = 1.0f / exp_sum(ctx_, row, count, maxv);
-        std::fill(row + count, row + keys, 0.0f);
+        for (int64_t t = 0; t < counts[r]; ++t) maxv = std::max(maxv, row[t]);
+        inv[r] = 1.0f / exp_sum(ctx_, row, counts[r], maxv);
       }
       float* out = a.out + i0 * D + h * hd;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(hd), static_cast<int>(keys), 1.0f, s,
-                  static_cast<int>(keys), a.values + kvh * hd, static_cast<int>(KV), 0.0f, out, static_cast<int>(D));
+      attention_values(ctx_, s, keys, counts, m, a.values + kvh * hd, KV, hd, out, D);
       for (int64_t r = 0; r < m; ++r)
         for (int64_t e = 0; e < hd; ++e) out[r * D + e] *= inv[r];
     };
-    openblas_set_num_threads(1);
     const int64_t positions = a.pos0 + a.n;
     ctx_.workers().run(2 * a.n * H * positions * hd < (int64_t{1} << 20) ? 1 : ctx_.threads, blocks * H, task);
   }

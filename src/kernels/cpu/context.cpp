@@ -29,7 +29,7 @@ DotTable make_reference() {
 const std::vector<Path>& paths() {
   static const std::vector<Path> list = [] {
     std::vector<Path> out;
-    out.push_back({"scalar", reference_dots(), 0, {}, {}, nullptr, nullptr});
+    out.push_back({"scalar", reference_dots(), 0, {}, {}, nullptr, nullptr, nullptr, nullptr});
     int count = 0;
     const auto targets = simd_targets(count);
     for (int i = 0; i < count; ++i) {
@@ -41,7 +41,8 @@ const std::vector<Path>& paths() {
       std::string name = hwy::TargetName(targets[static_cast<size_t>(i)]);
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       out.push_back({name, t, targets[static_cast<size_t>(i)], x8_kernels(targets[static_cast<size_t>(i)]), {},
-                     exp_sum_fn(targets[static_cast<size_t>(i)]), silu_mul_fn(targets[static_cast<size_t>(i)])});
+                     exp_sum_fn(targets[static_cast<size_t>(i)]), silu_mul_fn(targets[static_cast<size_t>(i)]),
+                     attn_scores_fn(targets[static_cast<size_t>(i)]), attn_values_fn(targets[static_cast<size_t>(i)])});
     }
     // AVX-512 with VNNI: the AVX-512 path with vpdpbusd kernels where they exist, tried first
     for (size_t i = 1; i < out.size(); ++i) {

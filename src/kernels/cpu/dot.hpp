@@ -95,6 +95,14 @@ using ExpSumFn = float (*)(float* v, int64_t n, float shift);
 ExpSumFn exp_sum_fn(int64_t target);
 using SiluMulFn = void (*)(float* gate, const float* up, int64_t n);  // gate = SiLU(gate) · up
 SiluMulFn silu_mul_fn(int64_t target);
+// Attention's products whose every element is the same bits whatever the product's shape
+// (attention_simd.cpp; kernels.hpp says what they compute); nullptr for a target without them.
+using AttnScoresFn = void (*)(const float* q, int64_t q_stride, const int64_t* counts, int64_t m, const float* k, int64_t k_stride,
+                              int64_t hd, float scale, float* s, int64_t s_stride);
+using AttnValuesFn = void (*)(const float* p, int64_t p_stride, const int64_t* counts, int64_t m, const float* v, int64_t v_stride,
+                              int64_t hd, float* out, int64_t out_stride);
+AttnScoresFn attn_scores_fn(int64_t target);
+AttnValuesFn attn_values_fn(int64_t target);
 
 // The Highway target of the process default path (0: the scalar reference).
 int64_t current_target();

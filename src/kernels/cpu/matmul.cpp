@@ -123,6 +123,28 @@ float reference_dot(GgmlType type, const void* w, const void* xq, int64_t n) {
   return kernels::reference_dots()[type](w, xq, n);
 }
 
+void attention_scores(const KernelContext& ctx, const float* q, int64_t q_stride, const int64_t* counts, int64_t m, const float* k,
+                      int64_t k_stride, int64_t hd, float scale, float* s, int64_t s_stride) {
+  if (const kernels::AttnScoresFn f = kernels::path_of(ctx).attn_scores) return f(q, q_stride, counts, m, k, k_stride, hd, scale, s, s_stride);
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t t = 0; t < counts[r]; ++t) {
+      float acc = 0.0f;
+      for (int64_t e = 0; e < hd; ++e) acc += q[r * q_stride + e] * k[t * k_stride + e];
+      s[r * s_stride + t] = acc * scale;
+    }
+}
+
+void attention_values(const KernelContext& ctx, const float* p, int64_t p_stride, const int64_t* counts, int64_t m,
+                      const float* v, int64_t v_stride, int64_t hd, float* out, int64_t out_stride) {
+  if (const kernels::AttnValuesFn f = kernels::path_of(ctx).attn_values) return f(p, p_stride, counts, m, v, v_stride, hd, out, out_stride);
+  for (int64_t r = 0; r < m; ++r) {
+    float* o = out + r * out_stride;
+    std::fill(o, o + hd, 0.0f);
+    for (int64_t t = 0; t < counts[r]; ++t)
+      for (int64_t e = 0; e < hd; ++e) o[e] += p[r * p_stride + t] * v[t * v_stride + e];
+  }
+}
+
 float exp_sum(const KernelContext& ctx, float* v, int64_t n, float shift) {
   if (const kernels::ExpSumFn f = kernels::path_of(ctx).exp_sum) return f(v, n, shift);
   float sum = 0.0f;

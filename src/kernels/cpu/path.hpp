@@ -19,6 +19,8 @@ struct Path {
   X16Kernels x16;            // sixteen-row tile kernels (AVX-512 VNNI), preferred to x8 where set
   ExpSumFn exp_sum = nullptr;  // attention's softmax numerators (nullptr: std::exp, the reference)
   SiluMulFn silu_mul = nullptr;  // the FFN's SiLU(gate) · up (nullptr: std::exp, the reference)
+  AttnScoresFn attn_scores = nullptr;  // attention's Q·Kᵀ (nullptr: the plain loops of kernels.hpp)
+  AttnValuesFn attn_values = nullptr;  // attention's P·V (nullptr: the plain loops)
   bool vnni() const { return name == "avx3_vnni"; }
 };
 
