@@ -3,8 +3,9 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     (default 60 s each, every target)
 #
-# Builds the fuzz preset (clang), makes the seed corpora (tests/fuzz/seeds/, files generated here with
-# build/release/vernier from a tiny synthetic model, and ../shared's models when present), runs the
+# Builds the fuzz preset (clang), makes the seed corpora (the committed tests/fuzz/seeds/, written by
+# tests/fuzz/make_seeds.py, and files generated here with build/release/vernier from a tiny synthetic
+# model, and ../shared's models when present), runs the
 # targets VERNIER_FUZZ_JOBS at a time (2), and prints executions, coverage and findings per target.
 # A finding (a crash, a sanitizer report, an exception that is not vernier::Error, a timeout, memory
 # past the limit) leaves its input in build/fuzz/findings/ and makes the script fail.
@@ -12,7 +13,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 shift || true
-all="gguf safetensors safetensors_index llama2c hf_config tokenizer_json imatrix hf_quant values"
+all=$(sed -n 's/^set(VERNIER_FUZZ_TARGETS \(.*\))$/\1/p' "$here/fuzz/targets.cmake")  # the one list of targets
 targets=${*:-$all}
 jobs=${VERNIER_FUZZ_JOBS:-2}
 cli=${VERNIER_BIN:-$here/build/release/vernier}
@@ -42,9 +43,9 @@ for q in Q8_0 Q4_0; do
 done
 "$cli" convert "$tmp/tiny.gguf" -o "$seeds/safetensors/tiny-f16.safetensors" --type f16 >/dev/null
 "$cli" convert "$tmp/tiny.gguf" -o "$seeds/safetensors/tiny-f32.safetensors" --type f32 >/dev/null
-"$cli" imatrix "$tmp/tiny.gguf" -f "$tmp/text.txt" -o "$seeds/imatrix/tiny.gguf" --chunks 2 --ctx 32 >/dev/null 2>&1
-"$cli" imatrix "$tmp/tiny.gguf" -f "$tmp/text.txt" -o "$seeds/imatrix/tiny.dat" --format dat --chunks 2 --ctx 32 >/dev/null 2>&1
-cp "$seeds/imatrix/tiny.gguf" "$seeds/gguf/imatrix.gguf"
+"$cli" imatrix "$tmp/tiny.gguf" -f "$tmp/text.txt" -o "$seeds/imatrix/made-tiny.gguf" --chunks 2 --ctx 32 >/dev/null 2>&1
+"$cli" imatrix "$tmp/tiny.gguf" -f "$tmp/text.txt" -o "$seeds/imatrix/made-tiny.dat" --format dat --chunks 2 --ctx 32 >/dev/null 2>&1
+cp "$seeds/imatrix/made-tiny.gguf" "$seeds/gguf/imatrix.gguf"
 # quantized checkpoints, packed as the hf_quant target reads them: 4-byte length, config.json, safetensors
 pack() { python3 - "$1" "$2" "$3" <<'EOF'
 import struct, sys
