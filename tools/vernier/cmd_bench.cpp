@@ -11,6 +11,7 @@
 #include "bench_peer.hpp"
 #include "cli_common.hpp"
 #include "vernier/bench.hpp"
+#include "vernier/bench_model.hpp"
 #include "vernier/error.hpp"
 #include "vernier/ggml_types.hpp"
 #include "vernier/kernels.hpp"
@@ -27,9 +28,101 @@ struct BenchCliOptions {
   int repetitions = 5;
   double bandwidth_mib = 1024, paired_mib = 256;
   bool json = false, quiet = false;
+  // -m: the model end to end, as llama-bench (its -p, -n, -d; -b is then the prompt's forward batch)
+  std::string model, kv = "f32";
+  std::vector<int64_t> prompts = {512}, gens = {128}, depths = {0};
+  bool batches_given = false, kernel_flags_given = false;
 };
 
+// vernier bench -m MODEL: pp and tg tests end to end (bench_model.hpp), and with --peer DIR the same
+// tests by DIR's llama-bench, side by side.
+void run_model_bench(const BenchCliOptions& o) {
+  if (o.kernel_flags_given) throw_usage("-m/--model measures the model end to end: --types, --shapes, --bandwidth-mib and --paired-mib are the kernel benchmark's");
+  if (o.activations.size() > 1) throw_usage("-m/--model: give one --activations value");
+  const std::string isa = resolve_isa(o.isa);
+  ModelBenchOptions opt;
+  opt.prompts = o.prompts;
+  opt.gens = o.gens;
+  opt.depths = o.depths;
+  opt.batches = o.batches_given ? o.batches : std::vector<int64_t>{512};
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<int> threads = o.threads.empty() ? std::vector<int>{hw} : o.threads;
+  for (int& t : threads)
+    if (t == 0) t = hw;
+  opt.threads = threads;
+  opt.repetitions = o.repetitions;
+  opt.kv = parse_kv_type(o.kv);
+  opt.activations = parse_activations(o.activations.empty() ? "bf16" : o.activations[0]);
+  opt.isa = isa;
+  const Model m = open_model(o.model);
+  Progress progress(o.quiet);
+  opt.progress = [&](const std::string& s) { progress.update(0, 0, s); };
+  const auto res = bench_model(m, opt);
+  PeerModelRun peer;
+  if (!o.peer.empty()) {
+    progress.update(0, 0, "peer: llama-bench");
+    peer = run_peer_model(o.peer, o.model, opt, threads);
+  }
+  progress.clear();
+  if (!o.peer.empty() && peer.exe.empty()) std::cerr << "peer: no llama-bench in " << o.peer << " or its bin/ (skipped)\n";
+  if (!peer.error.empty()) std::cerr << "peer: " << peer.error << "\n";
+  const auto theirs = [&](const ModelBenchResult& r) -> const PeerModelRow* {
+    for (const PeerModelRow& p : peer.rows)
+      if (p.n_prompt == r.n_prompt && p.n_gen == r.n_gen && p.n_depth == r.n_depth && p.threads == r.threads &&
+          (r.n_prompt == 0 || p.n_ubatch == r.batch))
+        return &p;
+    return nullptr;
+  };
+  uint64_t params = 0;
+  for (const auto& t : m.tensors) {
+    uint64_t n = 1;
+    for (int64_t d : t.ne) n *= static_cast<uint64_t>(d);
+    params += n;
+  }
+  const std::string kernels = make_kernel_context(isa, threads[0]).isa();
+  if (o.json) {
+    nlohmann::json j{{"model", o.model}, {"parameters", params}, {"kernel_isa", kernels}, {"kv", o.kv},
+                     {"activations", o.activations.empty() ? "bf16" : o.activations[0]}, {"repetitions", o.repetitions}};
+    j["tests"] = nlohmann::json::array();
+    for (const auto& r : res) {
+      nlohmann::json t{{"test", r.name()}, {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen}, {"n_depth", r.n_depth}, {"batch", r.batch},
+                       {"threads", r.threads}, {"samples_ts", r.samples_ts}, {"median_ts", r.median_ts}, {"avg_ts", r.avg_ts},
+                       {"stddev_ts", r.stddev_ts}};
+      if (!peer.exe.empty()) {
+        const PeerModelRow* p = theirs(r);
+        t["peer_median_ts"] = p ? nlohmann::json(p->median_ts) : nlohmann::json();
+        t["ratio"] = p && p->median_ts > 0 ? nlohmann::json(r.median_ts / p->median_ts) : nlohmann::json();
+      }
+      j["tests"].push_back(t);
+    }
+    if (!peer.exe.empty()) j["peer"] = {{"llama_bench", peer.exe}, {"version", peer.version}, {"command", peer.command},
+                                        {"kv", peer.kv.empty() ? "f16 (its default)" : peer.kv}, {"error", peer.error}};
+    print_json(j);
+    return;
+  }
+  std::cout << fmt::format("model: {} ({:.1f} M parameters), {} kernels, KV cache {}, activations {}; median of {} runs (tokens/s)\n\n", o.model,
+                           static_cast<double>(params) / 1e6, kernels, o.kv, o.activations.empty() ? "bf16" : o.activations[0], o.repetitions);
+  Table t;
+  t.header = {"test", "threads", "batch", "t/s", "mean ± sd"};
+  if (!peer.exe.empty()) t.header.insert(t.header.end(), {"llama.cpp t/s", "vernier / llama.cpp"});
+  for (const auto& r : res) {
+    std::vector<std::string> row{r.name(), std::to_string(r.threads), r.n_prompt > 0 ? std::to_string(r.batch) : "-", fixed(r.median_ts, 2),
+                                 fixed(r.avg_ts, 2) + " ± " + fixed(r.stddev_ts, 2)};
+    if (!peer.exe.empty()) {
+      const PeerModelRow* p = theirs(r);
+      row.push_back(p ? fixed(p->median_ts, 2) : "-");
+      row.push_back(p && p->median_ts > 0 ? fmt::format("{:.2f}x", r.median_ts / p->median_ts) : "-");
+    }
+    t.rows.push_back(row);
+  }
+  t.print(std::cout);
+  if (!peer.exe.empty())
+    std::cout << "\npeer: " << peer.exe << (peer.version.empty() ? "" : " (" + peer.version + ")") << ", after vernier's runs: " << peer.command
+              << (peer.kv.empty() ? "\n(llama.cpp's KV cache is its default f16: vernier's " + o.kv + " has no llama.cpp counterpart)" : "") << "\n";
+}
+
 void run_bench(const BenchCliOptions& o) {
+  if (!o.model.empty()) return run_model_bench(o);
   apply_isa(o.isa);
   BenchOptions opt;
   if (o.types.empty()) {
@@ -144,11 +237,23 @@ void run_bench(const BenchCliOptions& o) {
 
 void add_bench_command(CLI::App& app) {
   auto opt = std::make_shared<BenchCliOptions>();
-  CLI::App* cmd = app.add_subcommand("bench", "Memory read bandwidth, and each weight type's matrix kernel against it");
+  CLI::App* cmd = app.add_subcommand("bench", "Memory read bandwidth, and each weight type's matrix kernel against it; with -m, a model's "
+                                              "prompt and decode speed end to end, as llama-bench (-p, -n, -d, -b, -t, -r)");
+  cmd->add_option("-m,--model", opt->model,
+                  "Measure this model end to end instead of the kernels, as llama-bench: pp tests (-p) and tg tests (-n), after -d "
+                  "positions already in the cache");
+  cmd->add_option("-p,--n-prompt", opt->prompts, "With -m: prompt lengths of the pp tests (a list; 0: none)")->delimiter(',')->capture_default_str();
+  cmd->add_option("-n,--n-gen", opt->gens, "With -m: tokens decoded by the tg tests (a list; 0: none)")->delimiter(',')->capture_default_str();
+  cmd->add_option("-d,--n-depth", opt->depths, "With -m: positions in the KV cache before each test (a list)")->delimiter(',')->capture_default_str();
+  cmd->add_option("--kv", opt->kv, "With -m: KV cache format, " + kv_type_names() + " (--peer gives llama-bench the same where llama.cpp has it)")
+      ->capture_default_str();
   cmd->add_option("--types", opt->types,
                   "Weight types: GGML types or vernier schemes (default: every type `vernier formats` lists), e.g. Q4_K Q8_0 int4-asym-g128");
   cmd->add_option("--shapes", opt->shapes, "Shapes MxK (default: 4096x14336 4096x4096)");
-  cmd->add_option("-b,--batch-size,--batches", opt->batches, "Activation rows per product (a list: 1 8 or 1,8)")->delimiter(',')->capture_default_str();
+  CLI::Option* batches = cmd->add_option("-b,--batch-size,--batches", opt->batches,
+                                         "Activation rows per product (a list: 1 8 or 1,8); with -m, tokens per forward pass of a pp test (default 512)")
+                             ->delimiter(',')
+                             ->capture_default_str();
   cmd->add_option("-t,--threads", opt->threads, "Thread counts, as llama-bench's -t (a list: 1 2 or 1,2; default: 1 and all cores)")->delimiter(',');
   cmd->add_option("--activations", opt->activations,
                   "For vernier schemes: f32, bf16 (activations rounded to bfloat16) and/or q8_0 (quantized to Q8_0, "
@@ -162,10 +267,15 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--peer", opt->peer,
                   "A llama.cpp build directory (with bin/test-backend-ops): its MUL_MAT perf on the same GGUF types, shapes "
-                  "and batches, run after vernier's, with the ratios (skipped with a message where it has none)");
+                  "and batches, run after vernier's, with the ratios (skipped with a message where it has none); with -m, its "
+                  "bin/llama-bench on the same model and tests");
   add_quiet_flag(cmd, opt->quiet);
   add_json_flag(cmd, opt->json, "the results");
-  cmd->callback([opt] { run_bench(*opt); });
+  cmd->callback([opt, cmd, batches] {
+    opt->batches_given = batches->count() > 0;
+    opt->kernel_flags_given = cmd->count("--types") + cmd->count("--shapes") + cmd->count("--bandwidth-mib") + cmd->count("--paired-mib") > 0;
+    run_bench(*opt);
+  });
 }
 
 }  // namespace vernier::cli
