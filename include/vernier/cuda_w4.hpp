@@ -65,7 +65,7 @@ W4Entry w4_tiles_entry(const W4Tiles& t, int64_t r, int64_t k);
 void w4_reference(const W4Source& w, const float* x, int64_t m, double* y);
 
 enum class Act : uint8_t { bf16, f16 };
-inline constexpr int kW4Versions = 5;  // the small-m kernel's versions (w4a16_v1.cu, w4a16_v2.cu, w4a16_v3v4.cu)
+inline constexpr int kW4Versions = 6;  // the small-m kernel's versions (w4a16_v1.cu, w4a16_v2.cu, w4a16_v3v4.cu)
 inline constexpr int kW4Default = 5;   // the fastest measured on the H200 per shape (docs/kernels-cuda.md)
 
 // The tiles on the device (CUDA builds only; w4a16.cu). Products are asynchronous on `stream` (a

@@ -162,13 +162,13 @@ void run(const Case& c, std::mt19937& rng) {
     if (!finished(dy, raw)) return;
     judge(c, version, raw, ref, mag);
   }
-  // version 4's split-K on this matrix too, at split counts around its unit count (empty slices included),
+  // versions 4–6's split-K on this matrix too, at split counts around its unit count (empty slices included),
   // twice each: the arrival counters must be back at 0 after every product
   const int64_t units = (c.k + 127) / 128;
   for (const int splits : {2, 3, static_cast<int>(std::min<int64_t>(units + 1, 64))}) {
     if (splits < 2 || (splits > units + 1)) continue;
     dev.force_splits(splits);
-    for (int rep = 0; rep < 4; ++rep) {  // versions 4 and 5, twice each
+    for (int rep = 0; rep < 6; ++rep) {  // versions 4, 5 and 6, twice each
       dy.upload(poison.data(), poison.size());
       dev.multiply(dx.data(), c.act, c.m, dy.data(), c.f32_out, nullptr, 4 + rep / 2);
       if (!finished(dy, raw)) return;

@@ -2,10 +2,12 @@
 # One call on the GPU machine (device tool): Nsight Compute on the W4A16 kernel (the default version, or
 # VERSION) at m = 1 and m = 16 — speed of light, occupancy, scheduler and warp-state statistics (the stall
 # reasons), memory workload — into $OUT/ncu_*.txt. Builds only the ctypes library it loads. (The kernels of
-# w4a16_v3v4.cu are all named `kernel`; the third launch is profiled, after two warm ones.)
+# w4a16_v3v4.cu are named `kernel`, version 6's `kernel6`; the third launch is profiled, after two warm ones.)
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 VERSION=${VERSION:-0}
+name=kernel
+[ "$VERSION" = 6 ] && name=kernel6  # version 6 is kernel6 of the same file
 mkdir -p "$OUT"
 cmake -S src/kernels/cuda -B build/cuda-dev -G Ninja -DCMAKE_BUILD_TYPE=Release > "$OUT/build.log" 2>&1 &&
   cmake --build build/cuda-dev --target vernier_cuda_capi >> "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
@@ -28,7 +30,7 @@ torch.cuda.synchronize()
 PY
 for shape in "8192 8192 1" "28672 8192 1" "8192 8192 16"; do
   tag=$(echo "$shape" | tr ' ' x)
-  ncu --kernel-name kernel --launch-skip 2 --launch-count 1 --section SpeedOfLight --section Occupancy --section LaunchStats \
+  ncu --kernel-name $name --launch-skip 2 --launch-count 1 --section SpeedOfLight --section Occupancy --section LaunchStats \
     --section SchedulerStats --section WarpStateStats --section MemoryWorkloadAnalysis --section InstructionStats \
     python3 "$driver" $shape > "$OUT/ncu_$tag.txt" 2>&1
   echo "ncu $tag: rc $?"

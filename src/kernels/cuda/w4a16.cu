@@ -207,7 +207,8 @@ void W4Matrix::multiply(const void* x, Act act, int64_t m, void* y, bool f32_out
     if (version == 1) w4::launch_v1(p, act, asym_, f32_out, nt, row_tiles_, st);
     else if (version == 2) w4::launch_v2(p, act, asym_, f32_out, nt, row_tiles_, st);
     else if (version == 3) w4::launch_v3(p, act, asym_, f32_out, nt, row_tiles_, st);
-    else w4::launch_v4(p, act, asym_, f32_out, nt, row_tiles_, splits_[act == Act::bf16 ? 0 : 1][f32_out ? 1 : 0][nt - 1], version == 4, st);
+    else if (version <= 5) w4::launch_v4(p, act, asym_, f32_out, nt, row_tiles_, splits_[act == Act::bf16 ? 0 : 1][f32_out ? 1 : 0][nt - 1], version == 4, st);
+    else w4::launch_v6(p, act, asym_, f32_out, nt, row_tiles_, splits_[act == Act::bf16 ? 0 : 1][f32_out ? 1 : 0][nt - 1], st);
     check(cudaGetLastError(), "W4A16 launch");
   }
 }

@@ -265,6 +265,7 @@ void launch_v1(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t 
 void launch_v2(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, cudaStream_t st);
 void launch_v3(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, cudaStream_t st);
 void launch_v4(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, int splits, bool prefetch, cudaStream_t st);
+void launch_v6(const Args& p, Act act, bool asym, bool f32_out, int nt, int64_t row_tiles, int splits, cudaStream_t st);
 // Resident blocks per SM of a version-4 instance (for the split-K choice).
 int blocks_per_sm_v4(const Args& p, Act act, bool asym, bool f32_out, int nt, bool split);
 
