@@ -88,7 +88,7 @@ void judge(const Case& c, int version, const std::vector<uint8_t>& raw, const st
     if (!(err <= lim)) ++bad;
   }
   const bool ok = bad == 0 && unwritten == 0;
-  // version 4x / 5x: version 4 or 5 with x blocks per row tile
+  // version 4x / 5x / 6x: version 4, 5 or 6 with x blocks per row tile
   std::printf("%-4s v%d %5lld x %-5lld m %-3lld %-4s %s%s %s→%s %-10s worst %.3f of the budget, rel. error %.2e%s\n", ok ? "ok" : "FAIL",
               version, static_cast<long long>(c.n), static_cast<long long>(c.k), static_cast<long long>(c.m),
               c.group ? ("g" + std::to_string(c.group)).c_str() : "chan", c.asym ? "asym" : "sym ", c.perm ? " act-order" : "",
