@@ -5,7 +5,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "shared_data.hpp"
 #include "vernier/error.hpp"
@@ -185,7 +188,14 @@ TEST(Model, TokenizerJsonValuesOfTheWrongTypeAreBadInputNamingTheFile) {
   for (const char* text : {"1", R"({"model": 3})", R"({"model": {"type": 7, "vocab": {}}})",
                            R"({"model": {"type": "BPE", "vocab": {"a": "zero"}}})",
                            R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [[1, 2]]}})",
-                           R"({"model": {"type": "BPE", "vocab": {"a": 0}}, "added_tokens": [{"id": "x"}]})"}) {
+                           R"({"model": {"type": "BPE", "vocab": {"a": 0}}, "added_tokens": [{"id": "x"}]})",
+                           // ids that are numbers but not integers: 0.5 truncated to token 0's id, and 3.3e30
+                           // (an integer literal past int64, parsed as a double) converted to int64 is
+                           // undefined behaviour (UBSan; found by fuzz_tokenizer_json's 10-minute run)
+                           R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 0.5}}})",
+                           R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 3333333333333333333333333333339}}})",
+                           R"({"model": {"type": "BPE", "vocab": {"a": 0}}, "added_tokens": [{"id": 1e30}]})",
+                           R"({"model": {"type": "BPE", "vocab": {"a": 0}}, "added_tokens": [7]})"}) {
     std::ofstream(dir / "tokenizer.json") << text;
     try {
       (void)load_model(dir.string());
@@ -195,6 +205,35 @@ TEST(Model, TokenizerJsonValuesOfTheWrongTypeAreBadInputNamingTheFile) {
       EXPECT_NE(std::string(e.what()).find("tokenizer.json"), std::string::npos) << e.what();
     }
   }
+}
+
+// Found by fuzz_hf_config's 10-minute run: optional config.json values of another JSON type
+// (rms_norm_eps an object) escaped as nlohmann::json exceptions. Each is bad input naming file and key.
+TEST(Model, ConfigValuesOfTheWrongTypeAreBadInputNamingFileAndKey) {
+  const auto dir = std::filesystem::path(testdata::temp_path("config-wrong-types"));
+  std::filesystem::create_directories(dir);
+  write_tiny_mistral(dir);
+  nlohmann::json good;
+  std::ifstream(dir / "config.json") >> good;
+  EXPECT_NO_THROW((void)load_model(dir.string()));
+  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"rms_norm_eps", nlohmann::json::object()}, {"rope_theta", "10000"}, {"tie_word_embeddings", 1}, {"rms_norm_eps", true}}) {
+    nlohmann::json bad = good;
+    bad[key] = value;
+    std::ofstream(dir / "config.json") << bad.dump();
+    try {
+      (void)load_model(dir.string());
+      ADD_FAILURE() << key << " = " << value.dump() << ": accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::bad_input) << key;
+      EXPECT_NE(std::string(e.what()).find("config.json"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  }
+  nlohmann::json null_eps = good;
+  null_eps["rms_norm_eps"] = nullptr;  // null: the default, as transformers reads it
+  std::ofstream(dir / "config.json") << null_eps.dump();
+  EXPECT_NO_THROW((void)load_model(dir.string()));
 }
 
 TEST(Model, UnsupportedArchitectureIsRefusedByName) {

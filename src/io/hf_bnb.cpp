@@ -154,6 +154,7 @@ QuantizedLinear bnb_decode(const HfQuantConfig& c, const HfTensorLookup& find, i
     }
   } else {
     if (!j["nested_offset"].is_number()) refuse(file, st, "nested_offset is not a number");
+    if (j.contains("nested_blocksize") && !j["nested_blocksize"].is_number_integer()) refuse(file, st, "nested_blocksize is not an integer");
     const int64_t nb = j.value("nested_blocksize", int64_t{256});
     if (nb <= 0) refuse(file, st, "nested_blocksize must be positive");
     const auto offset = static_cast<float>(j["nested_offset"].get<double>());

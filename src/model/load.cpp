@@ -169,9 +169,20 @@ Model load_hf(const std::string& dir) {
   c.kv_heads = cfg.contains("num_key_value_heads") ? need("num_key_value_heads") : c.heads;
   c.vocab = need("vocab_size");
   c.context = cfg.contains("max_position_embeddings") ? need("max_position_embeddings") : 2048;
-  c.rms_eps = cfg.value("rms_norm_eps", 1e-6);
-  c.rope_theta = cfg.value("rope_theta", 10000.0);
-  c.tied_embeddings = cfg.value("tie_word_embeddings", false);
+  // optional values: absent or null take the default; any other JSON type is the file's fault
+  const auto number = [&](const char* key, double fallback) -> double {
+    if (!cfg.contains(key) || cfg[key].is_null()) return fallback;
+    if (!cfg[key].is_number()) throw_bad_input(cfg_path + ": '" + key + "' must be a number");
+    return cfg[key].get<double>();
+  };
+  const auto flag = [&](const char* key, bool fallback) -> bool {
+    if (!cfg.contains(key) || cfg[key].is_null()) return fallback;
+    if (!cfg[key].is_boolean()) throw_bad_input(cfg_path + ": '" + key + "' must be true or false");
+    return cfg[key].get<bool>();
+  };
+  c.rms_eps = number("rms_norm_eps", 1e-6);
+  c.rope_theta = number("rope_theta", 10000.0);
+  c.tied_embeddings = flag("tie_word_embeddings", false);
   c.rope_dim = cfg.contains("head_dim") ? need("head_dim") : c.dim / c.heads;
   if (c.dim % c.heads != 0 || c.heads % c.kv_heads != 0) {
     throw_bad_input(cfg_path + ": hidden_size must divide into the heads and the heads into the KV heads");

@@ -81,12 +81,16 @@ TokenizerSpec read_hf_tokenizer(const std::string& dir) {
   const auto& vocab = model["vocab"];
   t.tokens.assign(vocab.size(), "");
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+    // an integer literal: 0.5 would truncate to another token's id, 3e30 past int64 is no id at all
+    if (!it.value().is_number_integer()) throw_bad_input(path + ": token '" + it.key() + "' has an id that is not an integer");
     const int64_t id = it.value().get<int64_t>();
     if (id < 0 || id >= static_cast<int64_t>(vocab.size())) throw_bad_input(path + ": token id " + std::to_string(id) + " out of range");
     t.tokens[static_cast<size_t>(id)] = it.key();
   }
   std::vector<bool> special(t.tokens.size(), false);
   for (const auto& a : j.value("added_tokens", nlohmann::json::array())) {
+    if (!a.is_object() || (a.contains("id") && !a["id"].is_number_integer()))
+      throw_bad_input(path + ": an added token's id is not an integer");
     const int64_t id = a.value("id", int64_t{-1});
     if (id >= static_cast<int64_t>(t.tokens.size())) {
       t.tokens.resize(static_cast<size_t>(id) + 1);

@@ -72,6 +72,10 @@ put("hf_config", "nan-eps.json", cfg().replace("1e-05", "NaN"))
 put("hf_config", "neg-theta.json", cfg(rope_theta=-1.0))
 put("hf_config", "no-arch.json", cfg(architectures=None))
 put("hf_config", "array.json", "[1, 2, 3]")
+# found by the 10-minute run of 2026-12-04: optional values of another JSON type (an object as rms_norm_eps)
+put("hf_config", "eps-object.json", cfg(rms_norm_eps={"architectures": ["LlamaForCausalLM"]}))
+put("hf_config", "theta-string.json", cfg(rope_theta="10000"))
+put("hf_config", "tied-number.json", cfg(tie_word_embeddings=1))
 
 # ---- tokenizer_json --------------------------------------------------------------------------------
 def bpe(byte_fallback, vocab, merges, merges_as_pairs=False, added=(), pre=None, unk="<unk>"):
@@ -117,6 +121,11 @@ put("tokenizer_json", "byte-level.json", bpe(False, bl_vocab, ["\u0120 t", "h e"
                                               pre={"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
                                               unk=None))
 put("tokenizer_json", "wrong-types.json", json.dumps({"model": {"type": "BPE", "vocab": [1, 2], "merges": {"a": 1}}}))
+# found by the 10-minute run of 2026-12-04: an id past int64 (parsed as a double; converting it is
+# undefined behaviour), and a fractional one
+put("tokenizer_json", "huge-id.json", bpe(True, dict(sp_vocab, p=3333333333333333333333333333339), ["n c"], added=["<unk>"])
+    .replace("3.3333333333333333e+30", "3333333333333333333333333333339"))
+put("tokenizer_json", "fractional-id.json", json.dumps({"model": {"type": "BPE", "vocab": {"a": 0, "b": 0.5}}}))
 put("tokenizer_json", "unigram.json", json.dumps({"model": {"type": "Unigram", "vocab": [["a", -1.0]]}}))
 
 # ---- safetensors_index: beside two valid shards (fuzz/tiny_hf.hpp) ----------------------------------
