@@ -74,7 +74,11 @@ TEST(CliHostile, ValuesAScaleCannotHoldAndNegativeCountsAreRefused) {
     r = run(std::string(cmd) + " model.gguf -f " + text_file() + " --chunks -1" + (std::string(cmd) == "imatrix" ? " -o x.gguf" : ""));
     EXPECT_EQ(r.code, 2) << cmd;
     EXPECT_NE(r.err.find("--chunks"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("not a count of 0 or more"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("1797693"), std::string::npos) << "no range up to DBL_MAX in the message: " << r.err;
   }
+  r = run("eval model.gguf -f " + text_file() + " --chunks 2x");
+  EXPECT_EQ(r.code, 2);
 }
 }  // namespace
 

@@ -162,6 +162,18 @@ void require_model(const std::string& model) {
   if (model.empty()) throw_usage("no model given: name it as the first argument or with -m/--model");
 }
 
+CLI::Validator non_negative_count() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const long long n = std::strtoll(v.c_str(), &end, 10);
+        if (v.empty() || !end || *end != '\0' || errno == ERANGE || n < 0) return "'" + v + "' is not a count of 0 or more";
+        return "";
+      },
+      "COUNT >= 0");
+}
+
 CLI::Option* add_ctx_option(CLI::App* cmd, int64_t& ctx, const std::string& help) {
   return cmd->add_option("-c,--ctx-size,--ctx", ctx, help);
 }

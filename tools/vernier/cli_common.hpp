@@ -43,6 +43,9 @@ std::string format_bytes_short(uint64_t bytes);  // "12.3 MiB"
 void print_json(const nlohmann::json& j);
 // load_model, with what the loader tolerated printed to stderr as warnings.
 // --tokenizer's help: what load_model accepts in place of a model's own tokenizer.
+// A count that may be 0 (CLI11's NonNegativeNumber names its range as "0 to 1.797…e308" in the error).
+CLI::Validator non_negative_count();
+
 inline constexpr const char* kTokenizerHelp =
     "Tokenizer in place of the model's own: a Hugging Face tokenizer (directory or tokenizer.json) or a llama2.c .bin "
     "(default: the model's; for a llama2.c model, tokenizer.bin or tok*.bin beside it)";

@@ -109,7 +109,7 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--protocol", c->protocol,
                   "windows: consecutive windows of --ctx tokens, every position scored (the GPTQ/AWQ papers'); llama.cpp: llama-perplexity's chunks")
       ->capture_default_str();
-  cmd->add_option("--chunks", c->chunks, "Evaluate at most this many windows (default: all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--chunks", c->chunks, "Evaluate at most this many windows (default: all)")->check(non_negative_count());
   cmd->add_option("--decode-tokens", c->decode_tokens, "Greedy tokens timed per row for tokens/s (0: none)")->capture_default_str();
   add_batch_option(cmd, c->batch, "Tokens per forward pass of the evaluation", false)->capture_default_str();
   add_threads_option(cmd, c->threads);

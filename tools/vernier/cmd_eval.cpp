@@ -139,7 +139,7 @@ void add_eval_command(CLI::App& app) {
                   "llama.cpp: llama-perplexity's chunks (BOS first, second half scored); windows: the GPTQ/AWQ papers' "
                   "consecutive windows of --ctx tokens, every position scored (transformers' figure)")
       ->capture_default_str();
-  cmd->add_option("--chunks", opt->chunks, "Evaluate at most this many chunks (default: all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--chunks", opt->chunks, "Evaluate at most this many chunks (default: all)")->check(non_negative_count());
   cmd->add_option("--kv", opt->kv, "KV cache format: " + kv_type_names())->capture_default_str();
   cmd->add_option("--base", opt->base, "Base model: also report the KL divergence from its next-token distribution");
   cmd->add_option("--base-logits", opt->base_logits, "Base logits saved by --save-logits: KL divergence without running the base model");

@@ -51,7 +51,7 @@ void add_imatrix_command(CLI::App& app) {
   cmd->add_option("-o,--output", opt->output, "Output file")->required();
   cmd->add_option("--format", opt->format, "gguf or dat (legacy)")->capture_default_str();
   add_ctx_option(cmd, opt->ctx, "Tokens per chunk (llama-imatrix's -c)")->capture_default_str();
-  cmd->add_option("--chunks", opt->chunks, "At most this many chunks (default: all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--chunks", opt->chunks, "At most this many chunks (default: all)")->check(non_negative_count());
   add_threads_option(cmd, opt->threads, "Threads (default: all)");
   add_isa_option(cmd, opt->isa);
   cmd->add_option("--kv", opt->kv, "KV cache format the activations are computed with: " + kv_type_names())->capture_default_str();
