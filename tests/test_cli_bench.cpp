@@ -103,6 +103,11 @@ TEST(Cli, BenchModelRunsLlamaBenchsTestsEndToEnd) {
     EXPECT_GE(t["median_ts"].get<double>(), lo);
     EXPECT_LE(t["median_ts"].get<double>(), hi);
     EXPECT_FALSE(t.contains("ratio")) << "no peer asked for";
+    // a decode test says the weight bytes it streamed per second (every tensor but the embedding, × t/s)
+    if (t["n_gen"].get<int64_t>() > 0)
+      EXPECT_NEAR(t["weight_gbs"].get<double>(), j["decode_step_weight_bytes"].get<double>() * t["median_ts"].get<double>() / 1e9, 1e-9);
+    else
+      EXPECT_FALSE(t.contains("weight_gbs"));
   }
   EXPECT_EQ(j["tests"][0]["batch"], 8);
   EXPECT_EQ(j["parameters"].get<int64_t>() > 0, true);

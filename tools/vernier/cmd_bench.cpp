@@ -73,21 +73,25 @@ void run_model_bench(const BenchCliOptions& o) {
         return &p;
     return nullptr;
   };
-  uint64_t params = 0;
+  // the bytes a decoded token reads: every stored tensor but the embedding table (one row of it)
+  uint64_t params = 0, step_bytes = 0;
   for (const auto& t : m.tensors) {
     uint64_t n = 1;
     for (int64_t d : t.ne) n *= static_cast<uint64_t>(d);
     params += n;
+    if (t.name != "token_embd.weight" || m.config.tied_embeddings) step_bytes += t.nbytes;
   }
+  const auto weight_gbs = [&](const ModelBenchResult& r) { return r.n_gen > 0 ? static_cast<double>(step_bytes) * r.median_ts / 1e9 : 0.0; };
   const std::string kernels = make_kernel_context(isa, threads[0]).isa();
   if (o.json) {
-    nlohmann::json j{{"model", o.model}, {"parameters", params}, {"kernel_isa", kernels}, {"kv", o.kv},
+    nlohmann::json j{{"model", o.model}, {"parameters", params}, {"decode_step_weight_bytes", step_bytes}, {"kernel_isa", kernels}, {"kv", o.kv},
                      {"activations", o.activations.empty() ? "bf16" : o.activations[0]}, {"repetitions", o.repetitions}};
     j["tests"] = nlohmann::json::array();
     for (const auto& r : res) {
       nlohmann::json t{{"test", r.name()}, {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen}, {"n_depth", r.n_depth}, {"batch", r.batch},
                        {"threads", r.threads}, {"samples_ts", r.samples_ts}, {"median_ts", r.median_ts}, {"avg_ts", r.avg_ts},
                        {"stddev_ts", r.stddev_ts}};
+      if (r.n_gen > 0) t["weight_gbs"] = weight_gbs(r);
       if (!peer.exe.empty()) {
         const PeerModelRow* p = theirs(r);
         t["peer_median_ts"] = p ? nlohmann::json(p->median_ts) : nlohmann::json();
@@ -100,14 +104,16 @@ void run_model_bench(const BenchCliOptions& o) {
     print_json(j);
     return;
   }
-  std::cout << fmt::format("model: {} ({:.1f} M parameters), {} kernels, KV cache {}, activations {}; median of {} runs (tokens/s)\n\n", o.model,
-                           static_cast<double>(params) / 1e6, kernels, o.kv, o.activations.empty() ? "bf16" : o.activations[0], o.repetitions);
+  std::cout << fmt::format("model: {} ({:.1f} M parameters; a decoded token reads {} of weights), {} kernels, KV cache {}, activations {}; "
+                           "median of {} runs (tokens/s; weights GB/s: those bytes × tokens/s)\n\n",
+                           o.model, static_cast<double>(params) / 1e6, format_bytes_short(step_bytes), kernels, o.kv,
+                           o.activations.empty() ? "bf16" : o.activations[0], o.repetitions);
   Table t;
-  t.header = {"test", "threads", "batch", "t/s", "mean ± sd"};
+  t.header = {"test", "threads", "batch", "t/s", "mean ± sd", "weights GB/s"};
   if (!peer.exe.empty()) t.header.insert(t.header.end(), {"llama.cpp t/s", "vernier / llama.cpp"});
   for (const auto& r : res) {
     std::vector<std::string> row{r.name(), std::to_string(r.threads), r.n_prompt > 0 ? std::to_string(r.batch) : "-", fixed(r.median_ts, 2),
-                                 fixed(r.avg_ts, 2) + " ± " + fixed(r.stddev_ts, 2)};
+                                 fixed(r.avg_ts, 2) + " ± " + fixed(r.stddev_ts, 2), r.n_gen > 0 ? fixed(weight_gbs(r), 1) : "-"};
     if (!peer.exe.empty()) {
       const PeerModelRow* p = theirs(r);
       row.push_back(p ? fixed(p->median_ts, 2) : "-");
