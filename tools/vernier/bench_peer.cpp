@@ -28,22 +28,11 @@ std::string find_exe(const std::string& dir, const std::string& name) {
   return "";
 }
 
-// Standard output and error of a command (the arguments already quoted), "" if it could not start.
-std::string capture(const std::string& command) {
+// A command's standard output (the arguments already quoted), "" if it could not start; its standard
+// error goes to `err_file`, or with no file into the output.
+std::string capture(const std::string& command, const std::string& err_file = "") {
   std::string out;
-  FILE* f = ::popen((command + " 2>&1").c_str(), "r");
-  if (!f) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  ::pclose(f);
-  return out;
-}
-
-// Standard output alone (standard error to `err_file`), "" if it could not start.
-std::string capture_stdout(const std::string& command, const std::string& err_file) {
-  std::string out;
-  FILE* f = ::popen((command + " 2>'" + err_file + "'").c_str(), "r");
+  FILE* f = ::popen((command + (err_file.empty() ? " 2>&1" : " 2>'" + err_file + "'")).c_str(), "r");
   if (!f) return out;
   char buf[4096];
   size_t n;
@@ -130,7 +119,7 @@ PeerModelRun run_peer_model(const std::string& dir, const std::string& model, co
   cmd << " -o json";
   run.command = cmd.str();
   const std::string err_file = (fs::temp_directory_path() / ("vernier-peer-" + std::to_string(::getpid()) + ".err")).string();
-  const std::string out = capture_stdout(run.command, err_file);
+  const std::string out = capture(run.command, err_file);
   std::string err;
   {
     std::ifstream e(err_file);

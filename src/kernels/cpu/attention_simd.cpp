@@ -140,16 +140,8 @@ void AttnValues(const float* p, int64_t p_stride, const int64_t* counts, int64_t
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "for_target.hpp"
 namespace vernier::kernels {
-namespace {
-template <class Fn>
-Fn for_target(int64_t target, Fn avx3_dl, Fn avx3, Fn avx2) {
-  if (target == HWY_AVX3_DL) return avx3_dl;
-  if (target == HWY_AVX3) return avx3;
-  if (target == HWY_AVX2) return avx2;
-  return nullptr;
-}
-}  // namespace
 AttnScoresFn attn_scores_fn(int64_t target) {
   return for_target<AttnScoresFn>(target, HWY_CHOOSE_AVX3_DL(AttnScores), HWY_CHOOSE_AVX3(AttnScores), HWY_CHOOSE_AVX2(AttnScores));
 }

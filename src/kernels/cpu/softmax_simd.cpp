@@ -61,17 +61,8 @@ void SiluMul(float* gate, const float* up, int64_t n) {
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "for_target.hpp"
 namespace vernier::kernels {
-namespace {
-// The kernel of `target` among the compiled ones (HWY_CHOOSE_* is nullptr for a target not compiled).
-template <class Fn>
-Fn for_target(int64_t target, Fn avx3_dl, Fn avx3, Fn avx2) {
-  if (target == HWY_AVX3_DL) return avx3_dl;
-  if (target == HWY_AVX3) return avx3;
-  if (target == HWY_AVX2) return avx2;
-  return nullptr;
-}
-}  // namespace
 ExpSumFn exp_sum_fn(int64_t target) {
   return for_target<ExpSumFn>(target, HWY_CHOOSE_AVX3_DL(ExpSum), HWY_CHOOSE_AVX3(ExpSum), HWY_CHOOSE_AVX2(ExpSum));
 }
