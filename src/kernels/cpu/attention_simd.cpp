@@ -3,7 +3,7 @@
 // sequence of operations that depends only on the head width and the target — never on how many
 // query rows or keys the call holds, where a row sits in it, or the thread that runs it — so a prompt
 // split into batches gives the same bits as the whole prompt (a BLAS sgemm's rounding depends on the
-// product's shape: OpenBLAS's Haswell kernel, chosen on Zen 5, differs with M mod 4 and N mod 8).
+// product's shape: OpenBLAS's Haswell kernel, chosen on Zen 5, differs with M and with N mod 8).
 //  - a score: lane-wise fused multiply-adds over the head in steps of one vector (the tail masked to
 //    0), then the target's ReduceSum, times scale; blocks of 4 rows × 4 keys share their loads;
 //  - a weighted sum: per element of the head, fused multiply-adds in key order t = 0 … count−1 (the
