@@ -164,6 +164,7 @@ TEST(Cli, BenchModelPeerRunsTheBuildsLlamaBenchOnTheSameTests) {
   ASSERT_EQ(r.code, 0) << r.err;
   const auto k = nlohmann::json::parse(r.out);
   EXPECT_TRUE(k["tests"][0]["peer_median_ts"].is_null());
+  EXPECT_EQ(k["peer"]["kv"], "f16 (its default)") << "vernier's default f32: llama-bench takes no -ctk f32";
   // a llama-bench that prints no JSON: vernier's figures still come, the reason on stderr
   {
     std::ofstream f(exe);

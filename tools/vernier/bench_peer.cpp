@@ -111,7 +111,7 @@ PeerModelRun run_peer_model(const std::string& dir, const std::string& model, co
   const bool deep = std::any_of(opt.depths.begin(), opt.depths.end(), [](int64_t d) { return d > 0; });
   if (deep) cmd << " -d " << join(opt.depths);
   const std::string kv(kv_type_name(opt.kv));
-  if (kv == "f32" || kv == "f16" || kv == "bf16" || kv == "q8_0" || kv == "q4_0") {
+  if (kv == "f16" || kv == "bf16" || kv == "q8_0" || kv == "q4_0") {  // llama-bench 0c1e570 refuses -ctk f32
     run.kv = kv;
     cmd << " -ctk " << kv << " -ctv " << kv;
     if (kv == "q8_0" || kv == "q4_0") cmd << " -fa 1";  // llama.cpp quantizes the V cache only with flash attention
