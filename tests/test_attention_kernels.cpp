@@ -6,21 +6,16 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <vector>
 
+#include "quant_test_util.hpp"
 #include "vernier/kernels.hpp"
 
 namespace vernier {
 namespace {
 
-std::vector<float> random_values(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = nd(rng);
-  return v;
-}
+// n standard normal values (one row of the shared generator)
+std::vector<float> random_values(size_t n, uint64_t seed) { return testutil::rows_with_different_ranges(1, static_cast<int64_t>(n), seed, 1.0); }
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 

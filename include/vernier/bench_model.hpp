@@ -36,6 +36,7 @@ struct ModelBenchOptions {
 struct ModelBenchResult {
   int64_t n_prompt = 0, n_gen = 0, n_depth = 0, batch = 0;
   int threads = 0;
+  std::string isa;                 // the kernel path it ran on
   std::vector<double> samples_ts;  // tokens per second of each repetition
   double median_ts = 0, avg_ts = 0, stddev_ts = 0;
   std::string name() const;  // llama-bench's: "pp512", "tg128", "pp512 @ d512"

@@ -84,7 +84,7 @@ std::vector<ModelBenchResult> bench_model(const Model& m, const ModelBenchOption
       LlamaRuntime rt(m, ro);
       for (int64_t depth : opt.depths) {
         const auto run_test = [&](int64_t n_prompt, int64_t n_gen) {
-          ModelBenchResult r{n_prompt, n_gen, depth, batch, rt.threads(), {}};
+          ModelBenchResult r{n_prompt, n_gen, depth, batch, rt.threads(), rt.isa(), {}};
           for (int rep = -1; rep < opt.repetitions; ++rep) {  // rep −1: the warm-up, untimed
             say(r.name() + " (" + std::to_string(rt.threads()) + " threads, batch " + std::to_string(batch) + "): " +
                 (rep < 0 ? std::string("warm-up") : "repetition " + std::to_string(rep + 1) + "/" + std::to_string(opt.repetitions)));

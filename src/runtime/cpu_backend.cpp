@@ -1,6 +1,7 @@
 // The CPU backend: the forward pass's operations on the CPU kernels, with the threads and kernel
-// path of its KernelContext. The float operations are those the runtime has always done, in the
-// same order, so greedy texts and perplexities stay bit for bit what they were.
+// path of its KernelContext. Every operation gives each token's values independently of the batch it
+// came in and of the thread count (attention through attention_simd's kernels), so a prompt read in
+// batches, or on another thread count, gives the same logits bit for bit.
 #include <algorithm>
 #include <array>
 #include <cmath>

@@ -101,12 +101,9 @@ PeerModelRun run_peer_model(const std::string& dir, const std::string& model, co
   run.version = v.substr(0, v.find('\n'));
   // llama-bench's tests: its -p and -n lists as vernier's (0 leaves a kind out), -ub the forward
   // batch (-b, the logical batch, at least as large), the KV cache format where llama.cpp has vernier's
-  std::vector<int64_t> ps, ns;
-  for (int64_t p : opt.prompts) ps.push_back(p);
-  for (int64_t n : opt.gens) ns.push_back(n);
   const int64_t most_b = *std::max_element(opt.batches.begin(), opt.batches.end());
   std::ostringstream cmd;
-  cmd << "'" << run.exe << "' -m '" << model << "' -p " << join(ps) << " -n " << join(ns) << " -t " << join(threads) << " -r "
+  cmd << "'" << run.exe << "' -m '" << model << "' -p " << join(opt.prompts) << " -n " << join(opt.gens) << " -t " << join(threads) << " -r "
       << opt.repetitions << " -b " << std::max<int64_t>(2048, most_b) << " -ub " << join(opt.batches);
   const bool deep = std::any_of(opt.depths.begin(), opt.depths.end(), [](int64_t d) { return d > 0; });
   if (deep) cmd << " -d " << join(opt.depths);

@@ -82,7 +82,7 @@ void run_model_bench(const BenchCliOptions& o) {
     if (t.name != "token_embd.weight" || m.config.tied_embeddings) step_bytes += t.nbytes;
   }
   const auto weight_gbs = [&](const ModelBenchResult& r) { return r.n_gen > 0 ? static_cast<double>(step_bytes) * r.median_ts / 1e9 : 0.0; };
-  const std::string kernels = make_kernel_context(isa, threads[0]).isa();
+  const std::string kernels = res.empty() ? isa : res.front().isa;
   if (o.json) {
     nlohmann::json j{{"model", o.model}, {"parameters", params}, {"decode_step_weight_bytes", step_bytes}, {"kernel_isa", kernels}, {"kv", o.kv},
                      {"activations", o.activations.empty() ? "bf16" : o.activations[0]}, {"repetitions", o.repetitions}};
